@@ -1,0 +1,3 @@
+module github.com/replay-iam/replay
+
+go 1.26
