@@ -149,6 +149,12 @@ func (c *Catalog) Service(prefix string) (*Service, bool) {
 	return s, ok
 }
 
+// ServiceBytes looks up a lower-case prefix given as bytes, without allocating.
+func (c *Catalog) ServiceBytes(prefix []byte) (*Service, bool) {
+	s, ok := c.services[string(prefix)]
+	return s, ok
+}
+
 // Services returns every service, sorted by prefix.
 func (c *Catalog) Services() []*Service {
 	out := make([]*Service, 0, len(c.services))

@@ -101,16 +101,16 @@ func authorize(req *Request, ps *PolicySet, es *evalState) Decision {
 	kind := p.Kind
 	pr.id.hasBoundary = ps.Boundary != nil
 
-	if pr.action == "sts:getcalleridentity" && kind != PrincipalAnonymous {
+	if pr.isAction("sts:getcalleridentity") && kind != PrincipalAnonymous {
 		return Decision{Verdict: VerdictAllow, Reason: ReasonAlwaysAllowed}
 	}
 
-	slr := p.IsServiceLinkedRole()
+	slr := pr.id.serviceLinked
 	identityBased := kind != PrincipalService && kind != PrincipalAnonymous
 	scpApplies := len(ps.SCPs) > 0 && identityBased && !ps.PrincipalInManagementAccount &&
 		(!slr || ps.Compat.SCPsApplyToServiceLinkedRoles)
 	rcpApplies := len(ps.RCPs) > 0 && !ps.ResourceInManagementAccount && !slr && !ps.AWSManagedKey &&
-		pr.action != "kms:retiregrant" &&
+		!pr.isAction("kms:retiregrant") &&
 		(ps.Compat.RCPsApplyToAllServices || catalog.Default().RCPSupported(pr.service))
 
 	var res [numPolicyTypes]setResult
@@ -271,6 +271,10 @@ const (
 	resourceKMSKey
 )
 
+// trustActions are the actions decided by a role's trust policy.
+var trustActions = [...]string{"sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity",
+	"sts:tagsession", "sts:setsourceidentity", "sts:setcontext"}
+
 func classifyResource(pr *preparedRequest) resourceKind {
 	r := &pr.resource
 	if !r.isARN {
@@ -278,10 +282,8 @@ func classifyResource(pr *preparedRequest) resourceKind {
 	}
 	switch pr.service {
 	case "sts":
-		switch pr.action {
-		case "sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity",
-			"sts:tagsession", "sts:setsourceidentity", "sts:setcontext":
-			if r.lower[2] == "iam" && strings.HasPrefix(r.fields[5], "role/") {
+		for _, a := range trustActions {
+			if pr.isAction(a) && r.lower[2] == "iam" && strings.HasPrefix(r.fields[5], "role/") {
 				return resourceRoleTrust
 			}
 		}
@@ -310,7 +312,7 @@ func grant(pr *preparedRequest, ps *PolicySet, res *[numPolicyTypes]setResult, k
 		}
 		return grantResult{allow: any, reason: ReasonResourceGrant, by: PolicyResource, stmt: rpStmt(rp)}
 	}
-	if root && rk == resourceRoleTrust && (pr.action == "sts:assumerole" || pr.action == "sts:assumerolewithsaml" || pr.action == "sts:assumerolewithwebidentity") {
+	if root && rk == resourceRoleTrust && (pr.isAction("sts:assumerole") || pr.isAction("sts:assumerolewithsaml") || pr.isAction("sts:assumerolewithwebidentity")) {
 		return grantResult{allow: False, reason: ReasonRootCannotAssumeRole}
 	}
 

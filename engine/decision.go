@@ -56,22 +56,22 @@ type Reason uint8
 
 // Reasons.
 const (
-	ReasonNone              Reason = iota
-	ReasonAlwaysAllowed            // sts:GetCallerIdentity
-	ReasonExplicitDeny             // a Deny statement matched
-	ReasonRCPLevel                 // an RCP level has no matching Allow
-	ReasonSCPLevel                 // an SCP level has no matching Allow
-	ReasonVPCEndpoint              // the VPC endpoint policy has no matching Allow
-	ReasonNoResourcePolicyGrant    // the resource policy (trust or key policy, or cross-account) does not allow
-	ReasonNoIdentityAllow          // no identity policy allows
-	ReasonBoundary                 // the permissions boundary does not allow
-	ReasonSessionPolicy            // the session policy does not allow (or a federated user has none)
-	ReasonRootCannotAssumeRole     // the root user cannot call sts:AssumeRole*
-	ReasonAWSOwnedResource         // the resource is owned by AWS and no customer policy can grant on it
-	ReasonIdentityGrant            // allowed by an identity policy
-	ReasonResourceGrant            // allowed by a resource policy
-	ReasonRootAccess               // allowed: the root user of the resource's account
-	ReasonUnknownKeys              // indeterminate: unknown context keys
+	ReasonNone                  Reason = iota
+	ReasonAlwaysAllowed                // sts:GetCallerIdentity
+	ReasonExplicitDeny                 // a Deny statement matched
+	ReasonRCPLevel                     // an RCP level has no matching Allow
+	ReasonSCPLevel                     // an SCP level has no matching Allow
+	ReasonVPCEndpoint                  // the VPC endpoint policy has no matching Allow
+	ReasonNoResourcePolicyGrant        // the resource policy (trust or key policy, or cross-account) does not allow
+	ReasonNoIdentityAllow              // no identity policy allows
+	ReasonBoundary                     // the permissions boundary does not allow
+	ReasonSessionPolicy                // the session policy does not allow (or a federated user has none)
+	ReasonRootCannotAssumeRole         // the root user cannot call sts:AssumeRole*
+	ReasonAWSOwnedResource             // the resource is owned by AWS and no customer policy can grant on it
+	ReasonIdentityGrant                // allowed by an identity policy
+	ReasonResourceGrant                // allowed by a resource policy
+	ReasonRootAccess                   // allowed: the root user of the resource's account
+	ReasonUnknownKeys                  // indeterminate: unknown context keys
 )
 
 var reasonNames = [...]string{

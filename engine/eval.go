@@ -34,7 +34,17 @@ type TraceCondition struct {
 func (es *evalState) evalSet(typ PolicyType, level string, ps []*Policy, pr *preparedRequest, ctx *Context) setResult {
 	var r setResult
 	for _, p := range ps {
-		for _, st := range p.Statements {
+		// Only statements that can name the request's service are looked at,
+		// in document order.
+		cand, wild := p.byService[pr.service], p.anyService
+		for len(cand) > 0 || len(wild) > 0 {
+			var i int32
+			if len(wild) == 0 || (len(cand) > 0 && cand[0] < wild[0]) {
+				i, cand = cand[0], cand[1:]
+			} else {
+				i, wild = wild[0], wild[1:]
+			}
+			st := p.Statements[i]
 			m, kind := st.applies(typ, pr, ctx, es, level)
 			if m == False {
 				continue
@@ -158,13 +168,20 @@ func (st *Statement) matchAction(action string) bool {
 	for i := range st.actions {
 		p := &st.actions[i]
 		if p.isLit {
-			if p.literal == action {
+			if equalFoldASCII(action, p.literal) {
 				m = true
 				break
 			}
 			continue
 		}
-		if matchSegs(p.segs, action) {
+		if p.isPrefix {
+			if hasPrefixCase(action, p.prefix, true) {
+				m = true
+				break
+			}
+			continue
+		}
+		if p.anyText || matchSegsFold(p.segs, action) {
 			m = true
 			break
 		}

@@ -26,11 +26,14 @@ type seg struct {
 
 // pattern is a compiled string pattern: literals, wildcards and variables.
 type pattern struct {
-	segs    []seg
-	hasVars bool
-	hasWild bool
-	literal string // the whole pattern when it is one literal
-	isLit   bool
+	segs     []seg
+	hasVars  bool
+	hasWild  bool
+	literal  string // the whole pattern when it is one literal
+	isLit    bool
+	anyText  bool   // the pattern is "*": it matches every text
+	prefix   string // with isPrefix, the pattern is prefix followed by "*"
+	isPrefix bool
 }
 
 // compilePattern turns text into a pattern. With wild, * and ? are wildcards;
@@ -89,10 +92,15 @@ func compilePattern(text string, wild, vars, lower bool) (pattern, error) {
 		}
 	}
 	flush()
-	if len(p.segs) == 0 {
+	switch {
+	case len(p.segs) == 0:
 		p.isLit = true
-	} else if len(p.segs) == 1 && p.segs[0].kind == segLit {
+	case len(p.segs) == 1 && p.segs[0].kind == segLit:
 		p.isLit, p.literal = true, p.segs[0].s
+	case len(p.segs) == 1 && p.segs[0].kind == segStar:
+		p.anyText = true
+	case len(p.segs) == 2 && p.segs[0].kind == segLit && p.segs[1].kind == segStar:
+		p.isPrefix, p.prefix = true, p.segs[0].s
 	}
 	return p, nil
 }
@@ -118,7 +126,13 @@ func parseVariable(body string) (key, def string, hasDef bool, err error) {
 // matchSegs reports whether text matches the resolved segments (no segVar left).
 // It is the classic wildcard match with backtracking to the last star, which is
 // complete because only the most recent star ever needs to take more text.
-func matchSegs(segs []seg, text string) bool {
+func matchSegs(segs []seg, text string) bool { return matchSegsCase(segs, text, false) }
+
+// matchSegsFold is matchSegs for lower-case patterns against text of any
+// case, comparing ASCII letters case-insensitively (action names).
+func matchSegsFold(segs []seg, text string) bool { return matchSegsCase(segs, text, true) }
+
+func matchSegsCase(segs []seg, text string, fold bool) bool {
 	si, ti := 0, 0
 	starSi, starTi := -1, 0
 	for {
@@ -137,7 +151,7 @@ func matchSegs(segs []seg, text string) bool {
 					continue
 				}
 			case segLit:
-				if strings.HasPrefix(text[ti:], s.s) {
+				if hasPrefixCase(text[ti:], s.s, fold) {
 					ti += len(s.s)
 					si++
 					continue
@@ -155,6 +169,32 @@ func matchSegs(segs []seg, text string) bool {
 	}
 }
 
+// hasPrefixCase is strings.HasPrefix, or with fold an ASCII case-insensitive
+// test against a lower-case prefix.
+func hasPrefixCase(s, prefix string, fold bool) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	if !fold {
+		return s[:len(prefix)] == prefix
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// equalFoldASCII compares s with a lower-case string, ASCII case-insensitively.
+func equalFoldASCII(s, lower string) bool {
+	return len(s) == len(lower) && hasPrefixCase(s, lower, true)
+}
+
 // maxResolvedSegs bounds the segments resolved on the stack; longer patterns
 // fall back to a heap slice.
 const maxResolvedSegs = 24
@@ -163,8 +203,13 @@ const maxResolvedSegs = 24
 // A variable whose key is unknown makes the result Unknown; a variable whose
 // key is absent and has no default makes the pattern match nothing.
 func (p *pattern) match(text string, ctx *Context) Tri {
-	if p.isLit {
+	switch {
+	case p.isLit:
 		return triOf(p.literal == text)
+	case p.anyText:
+		return True
+	case p.isPrefix:
+		return triOf(len(text) >= len(p.prefix) && text[:len(p.prefix)] == p.prefix)
 	}
 	if !p.hasVars {
 		return triOf(matchSegs(p.segs, text))

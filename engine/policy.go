@@ -77,6 +77,68 @@ type Policy struct {
 	// Warnings lists elements that were accepted but are suspicious or
 	// ignored, such as a Principal in an identity policy.
 	Warnings []string
+
+	// byService indexes the statements whose Action entries all name a
+	// literal service prefix; anyService holds the rest (NotAction, "*",
+	// wildcards in the service). Both keep document order.
+	byService  map[string][]int32 // positions in Statements
+	anyService []int32
+}
+
+// index builds the per-service statement index.
+func (p *Policy) index() {
+	p.byService = make(map[string][]int32)
+	p.anyService = nil
+	for i, st := range p.Statements {
+		svcs, ok := st.services()
+		if !ok {
+			p.anyService = append(p.anyService, int32(i))
+			continue
+		}
+		for _, s := range svcs {
+			p.byService[s] = append(p.byService[s], int32(i))
+		}
+	}
+}
+
+// services returns the distinct lower-case services a statement's Action
+// entries name, or false when it may match actions of any service.
+func (st *Statement) services() ([]string, bool) {
+	if st.notAction {
+		return nil, false
+	}
+	var out []string
+	for i := range st.actions {
+		a := &st.actions[i]
+		lit := a.literal
+		if !a.isLit {
+			if len(a.segs) == 0 || a.segs[0].kind != segLit {
+				return nil, false
+			}
+			lit = a.segs[0].s
+		}
+		svc, _, ok := strings.Cut(lit, ":")
+		if !ok {
+			return nil, false
+		}
+		dup := false
+		for _, o := range out {
+			dup = dup || o == svc
+		}
+		if !dup {
+			out = append(out, svc)
+		}
+	}
+	return out, true
+}
+
+// NewPolicy assembles a policy from statements of other compiled policies
+// (for instance several documents given for one slot). The statements keep
+// their own policy ids.
+func NewPolicy(id string, typ PolicyType, statements []*Statement) *Policy {
+	p := &Policy{ID: id, Type: typ, Statements: statements}
+	p.index()
+	return p
 }
 
 // Statement is one compiled statement of a policy.
@@ -191,6 +253,7 @@ func compilePolicy(id string, typ PolicyType, root *jsonValue) (*Policy, error) 
 		}
 		p.Statements = append(p.Statements, st)
 	}
+	p.index()
 	return p, nil
 }
 

@@ -61,6 +61,8 @@ type principalIdentity struct {
 	// hasBoundary is set from the policy set: a Deny with NotPrincipal always
 	// applies to a principal that has a permissions boundary.
 	hasBoundary bool
+	// serviceLinked marks a service-linked role or its session.
+	serviceLinked bool
 }
 
 // ParsePrincipalARN builds a Principal from the ARN a request carries:
@@ -124,13 +126,14 @@ func (p *Principal) identity() principalIdentity {
 	case PrincipalRole:
 		id.name = lastPathPart(res)
 	case PrincipalRoleSession:
-		parts := strings.SplitN(strings.TrimPrefix(res, "assumed-role/"), "/", 2)
-		id.name = parts[0]
-		if len(parts) == 2 {
-			id.session = parts[1]
-		}
+		id.name, id.session, _ = strings.Cut(strings.TrimPrefix(res, "assumed-role/"), "/")
 	case PrincipalFederatedUser:
 		id.name = strings.TrimPrefix(res, "federated-user/")
+	}
+	switch p.Kind {
+	case PrincipalRole, PrincipalRoleSession:
+		id.serviceLinked = strings.Contains(p.EntityARN, ":role/aws-service-role/") ||
+			strings.Contains(p.ARN, ":role/aws-service-role/") || strings.HasPrefix(id.name, "AWSServiceRoleFor")
 	}
 	return id
 }
@@ -145,16 +148,8 @@ func lastPathPart(s string) string {
 // IsServiceLinkedRole reports whether a role ARN (or a session of it) is a
 // service-linked role: path /aws-service-role/ or a name AWSServiceRoleFor….
 func (p *Principal) IsServiceLinkedRole() bool {
-	switch p.Kind {
-	case PrincipalRole, PrincipalRoleSession:
-	default:
-		return false
-	}
-	if strings.Contains(p.EntityARN, ":role/aws-service-role/") || strings.Contains(p.ARN, ":role/aws-service-role/") {
-		return true
-	}
 	id := p.identity()
-	return strings.HasPrefix(id.name, "AWSServiceRoleFor")
+	return id.serviceLinked
 }
 
 // matchKind is how a resource policy's Principal matched the caller. The
@@ -265,11 +260,8 @@ func parseAWSPrincipal(s string) principalEntry {
 	case f[2] == "iam" && strings.HasPrefix(res, "role/"):
 		e.kind, e.name = peRole, lastPathPart(res)
 	case f[2] == "sts" && strings.HasPrefix(res, "assumed-role/"):
-		parts := strings.SplitN(strings.TrimPrefix(res, "assumed-role/"), "/", 2)
-		e.kind, e.name = peSession, parts[0]
-		if len(parts) == 2 {
-			e.session = parts[1]
-		}
+		e.kind = peSession
+		e.name, e.session, _ = strings.Cut(strings.TrimPrefix(res, "assumed-role/"), "/")
 	case f[2] == "sts" && strings.HasPrefix(res, "federated-user/"):
 		e.kind, e.name = peFederatedUser, strings.TrimPrefix(res, "federated-user/")
 	default:

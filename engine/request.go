@@ -24,7 +24,7 @@ type Request struct {
 // preparedRequest is a request with everything derived that evaluation needs.
 type preparedRequest struct {
 	req             *Request
-	action          string // lower case
+	action          string // as given; compare case-insensitively
 	service         string // lower case service prefix
 	resource        resourceRef
 	resourceAccount string
@@ -33,9 +33,9 @@ type preparedRequest struct {
 }
 
 func prepare(r *Request) preparedRequest {
-	pr := preparedRequest{req: r, action: strings.ToLower(r.Action)}
-	if i := strings.IndexByte(pr.action, ':'); i >= 0 {
-		pr.service = pr.action[:i]
+	pr := preparedRequest{req: r, action: r.Action}
+	if i := strings.IndexByte(r.Action, ':'); i >= 0 {
+		pr.service = lowerService(r.Action[:i])
 	}
 	// The resource * is the pseudo-resource of an action that takes none;
 	// for an action that takes resources it asks "on some resource".
@@ -53,3 +53,24 @@ func prepare(r *Request) preparedRequest {
 	pr.sameAccount = pr.resourceAccount == "" || pr.resourceAccount == r.Principal.Account
 	return pr
 }
+
+// lowerService returns the service prefix in lower case, without allocating
+// for the services the catalogue knows.
+func lowerService(s string) string {
+	var buf [64]byte
+	if len(s) <= len(buf) {
+		n := copy(buf[:], s)
+		for i := 0; i < n; i++ {
+			if c := buf[i]; 'A' <= c && c <= 'Z' {
+				buf[i] = c + 'a' - 'A'
+			}
+		}
+		if svc, ok := catalog.Default().ServiceBytes(buf[:n]); ok {
+			return svc.Prefix
+		}
+	}
+	return strings.ToLower(s)
+}
+
+// isAction reports whether the request's action is name (lower case).
+func (pr *preparedRequest) isAction(name string) bool { return equalFoldASCII(pr.action, name) }

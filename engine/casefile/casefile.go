@@ -284,11 +284,14 @@ func mergePolicies(id string, typ engine.PolicyType, ps []*engine.Policy) *engin
 	if len(ps) == 1 {
 		return ps[0]
 	}
-	m := &engine.Policy{ID: id, Type: typ}
+	var stmts []*engine.Statement
+	var warnings []string
 	for _, p := range ps {
-		m.Statements = append(m.Statements, p.Statements...)
-		m.Warnings = append(m.Warnings, p.Warnings...)
+		stmts = append(stmts, p.Statements...)
+		warnings = append(warnings, p.Warnings...)
 	}
+	m := engine.NewPolicy(id, typ, stmts)
+	m.Warnings = warnings
 	return m
 }
 
