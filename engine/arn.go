@@ -198,3 +198,18 @@ func newResourceRef(arn string, wildcardOnly bool) resourceRef {
 	}
 	return r
 }
+
+// unresolved reports whether the pattern names a policy variable that has no
+// value and no default in ctx.
+func (p *arnPattern) unresolved(ctx *Context) bool {
+	for i := range p.fields {
+		for _, s := range p.fields[i].segs {
+			if s.kind == segVar && !s.hasDef {
+				if _, st := ctx.variable(s.s); st == keyAbsent {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

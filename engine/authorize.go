@@ -26,6 +26,14 @@ type Compat struct {
 	SCPsApplyToServiceLinkedRoles bool
 	// RCPsApplyToAllServices applies RCPs whatever the action's service.
 	RCPsApplyToAllServices bool
+	// UnresolvedNotResourceExcludes makes a NotResource entry whose policy
+	// variable has no value exclude every resource (AWS: it excludes none).
+	UnresolvedNotResourceExcludes bool
+	// IPFamilyMismatchNeverMatches makes IpAddress and NotIpAddress both
+	// false when the address and every listed range are of different IP
+	// families (AWS: an IPv6 address is not in an IPv4 range, so
+	// NotIpAddress is true).
+	IPFamilyMismatchNeverMatches bool
 }
 
 // PolicySet holds every policy that bears on one request, and the facts about
@@ -78,13 +86,13 @@ type setResult struct {
 // Authorize decides one request against a policy set. It is safe for
 // concurrent use and does not modify its arguments.
 func Authorize(req *Request, ps *PolicySet) Decision {
-	var es evalState
+	es := evalState{compat: &ps.Compat}
 	return authorize(req, ps, &es)
 }
 
 // AuthorizeTrace is Authorize that also records every statement's result.
 func AuthorizeTrace(req *Request, ps *PolicySet) (Decision, *Trace) {
-	es := evalState{trace: &Trace{}}
+	es := evalState{trace: &Trace{}, compat: &ps.Compat}
 	d := authorize(req, ps, &es)
 	return d, es.trace
 }

@@ -341,7 +341,7 @@ func (c *condition) eval(ctx *Context, es *evalState) Tri {
 	case qualAnyValue:
 		r := False
 		for _, v := range vals {
-			if r = r.Or(c.matchOne(v, ctx)); r == True {
+			if r = r.Or(c.matchOne(v, ctx, es)); r == True {
 				return True
 			}
 		}
@@ -349,7 +349,7 @@ func (c *condition) eval(ctx *Context, es *evalState) Tri {
 	case qualAllValues:
 		r := True
 		for _, v := range vals {
-			if r = r.And(c.matchOne(v, ctx)); r == False {
+			if r = r.And(c.matchOne(v, ctx, es)); r == False {
 				return False
 			}
 		}
@@ -360,12 +360,15 @@ func (c *condition) eval(ctx *Context, es *evalState) Tri {
 		es.noteUnknown(c.keyText)
 		return Unknown
 	}
-	return c.matchOne(vals[0], ctx)
+	return c.matchOne(vals[0], ctx, es)
 }
 
 // matchOne applies the operator, negation included, to one request value:
 // true when it matches any policy value (none, for a negated operator).
-func (c *condition) matchOne(v string, ctx *Context) Tri {
+func (c *condition) matchOne(v string, ctx *Context, es *evalState) Tri {
+	if c.op.family == famIP && es.compat != nil && es.compat.IPFamilyMismatchNeverMatches && c.ipFamilyMismatch(v) {
+		return False
+	}
 	r := False
 	for i := range c.values {
 		if r = r.Or(c.matchValue(&c.values[i], v, ctx)); r == True {
@@ -418,6 +421,21 @@ func (c *condition) matchValue(cv *condValue, v string, ctx *Context) Tri {
 		return triOf(bytes.Equal(b, cv.bin))
 	}
 	return False
+}
+
+// ipFamilyMismatch reports whether v is an address of another IP family than
+// every range of the condition.
+func (c *condition) ipFamilyMismatch(v string) bool {
+	a, err := netip.ParseAddr(strings.TrimSpace(v))
+	if err != nil {
+		return false
+	}
+	for i := range c.values {
+		if c.values[i].ok && c.values[i].ip.Addr().Is4() == a.Unmap().Is4() {
+			return false
+		}
+	}
+	return true
 }
 
 func cmpFloat(a, b float64) int {

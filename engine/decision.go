@@ -233,6 +233,7 @@ type evalState struct {
 	unknown  [maxUnknownKeys]string
 	nUnknown uint8
 	trace    *Trace
+	compat   *Compat
 }
 
 func (es *evalState) noteUnknown(key string) {

@@ -91,7 +91,7 @@ func (st *Statement) applies(typ PolicyType, pr *preparedRequest, ctx *Context, 
 	}
 	result := True
 	if st.hasResource {
-		m := st.matchResource(&pr.resource, ctx)
+		m := st.matchResource(&pr.resource, ctx, es)
 		if step != nil {
 			step.Resource = m
 		}
@@ -138,12 +138,14 @@ func (st *Statement) applies(typ PolicyType, pr *preparedRequest, ctx *Context, 
 
 // matchResource evaluates Resource or NotResource. For a request resource
 // that is a pattern, an Allow needs an overlap and a Deny must cover it.
-func (st *Statement) matchResource(r *resourceRef, ctx *Context) Tri {
+func (st *Statement) matchResource(r *resourceRef, ctx *Context, es *evalState) Tri {
 	m := False
 	for i := range st.resources {
 		p := &st.resources[i]
 		var x Tri
 		switch {
+		case st.notResource && es.compat.UnresolvedNotResourceExcludes && p.unresolved(ctx):
+			x = True
 		case !r.pattern:
 			x = p.matchResource(r, ctx)
 		case st.notResource:
