@@ -170,6 +170,9 @@ func authorize(req *Request, ps *PolicySet, es *evalState) Decision {
 	if ps.Resource != nil {
 		present = present.Add(PolicyResource)
 		res[PolicyResource] = es.evalSet(PolicyResource, "", []*Policy{ps.Resource}, &pr, ctx)
+		if bucketOwnerRootOverride(&pr, kind, ps) {
+			res[PolicyResource].deny, res[PolicyResource].denyStmt = False, nil
+		}
 	}
 	if len(ps.Identity) > 0 {
 		present = present.Add(PolicyIdentity)
@@ -412,6 +415,23 @@ func grant(pr *preparedRequest, ps *PolicySet, res *[numPolicyTypes]setResult, k
 		g.reason, g.by, g.stmt = ReasonIdentityGrant, PolicyIdentity, res[PolicyIdentity].allowSt
 	}
 	return g
+}
+
+// bucketPolicyActions are the actions the bucket owner's root user may always
+// perform on its bucket's policy, whatever Deny the policy holds, so that a
+// policy that locks everyone out can be repaired.
+var bucketPolicyActions = [...]string{"s3:getbucketpolicy", "s3:putbucketpolicy", "s3:deletebucketpolicy"}
+
+func bucketOwnerRootOverride(pr *preparedRequest, kind PrincipalKind, ps *PolicySet) bool {
+	if kind != PrincipalRoot || !pr.sameAccount || ps.Compat.RootAsOrdinaryPrincipal || pr.service != "s3" {
+		return false
+	}
+	for _, a := range bucketPolicyActions {
+		if pr.isAction(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // rpAny is whether the resource policy allows the caller in any way.
