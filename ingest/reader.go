@@ -1,0 +1,426 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// Format is the layout of a log file.
+type Format uint8
+
+// Log file formats.
+const (
+	// FormatDelivery is a CloudTrail delivery file: {"Records": [event, ...]}.
+	FormatDelivery Format = iota + 1
+	// FormatLookupEvents is the output of aws cloudtrail lookup-events:
+	// {"Events": [{"CloudTrailEvent": "<event as a JSON string>", ...}]}.
+	FormatLookupEvents
+	// FormatLines is one JSON object per line: an event (CloudTrail Lake
+	// exports), or a CloudWatch Logs wrapper whose "message" holds the event,
+	// optionally after a timestamp (CloudWatch Logs exports to S3).
+	FormatLines
+)
+
+func (f Format) String() string {
+	switch f {
+	case FormatDelivery:
+		return "delivery"
+	case FormatLookupEvents:
+		return "lookup-events"
+	case FormatLines:
+		return "json-lines"
+	}
+	return "unknown"
+}
+
+// Categories of records that are read but not evaluated. Reports show a
+// count for each.
+var (
+	// ErrUnparseable marks a record that is not valid CloudTrail JSON (wrong
+	// types, bad times, a line that is not JSON).
+	ErrUnparseable = errors.New("unparseable record")
+	// ErrNotCloudTrail marks a JSON object that is not a CloudTrail event.
+	ErrNotCloudTrail = errors.New("not a CloudTrail event")
+)
+
+// RecordError is a fault in one record; the reader goes on with the next.
+type RecordError struct {
+	File   string
+	Index  int   // the record's position in the file, from 0
+	Offset int64 // byte offset of the record in the (decompressed) file
+	Kind   error // ErrUnparseable or ErrNotCloudTrail
+	Err    error
+}
+
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("%s: record %d at byte %d: %v: %v", e.File, e.Index, e.Offset, e.Kind, e.Err)
+}
+
+// Unwrap returns the category, so errors.Is(err, ErrUnparseable) works.
+func (e *RecordError) Unwrap() []error { return []error{e.Kind, e.Err} }
+
+// FileError is a fault that ends the reading of a file: corrupt compression,
+// truncated or malformed JSON structure. Records returned before it stand.
+type FileError struct {
+	File   string
+	Offset int64 // byte offset in the decompressed stream
+	Index  int   // records read before the fault
+	Err    error
+}
+
+func (e *FileError) Error() string {
+	return fmt.Sprintf("%s: at byte %d after %d records: %v", e.File, e.Offset, e.Index, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// MaxRecordSize bounds one record (or one line) in bytes.
+const MaxRecordSize = 64 << 20
+
+// Reader streams records from one log file, decompressing gzip when the
+// data starts with the gzip magic number, whatever the file's name.
+type Reader struct {
+	name   string
+	format Format
+	src    io.Closer
+	count  *countingReader
+	br     *bufio.Reader
+	dec    *json.Decoder
+	index  int
+	inArr  bool
+	done   bool
+	line   int64
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// NewReader starts reading r, whose name is used in messages. It reads the
+// head of the data to tell compression and format apart.
+func NewReader(r io.Reader, name string) (*Reader, error) {
+	rd := &Reader{name: name}
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(2)
+	var src io.Reader = br
+	if len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, &FileError{File: name, Err: fmt.Errorf("gzip: %w", err)}
+		}
+		rd.src = zr
+		src = zr
+	}
+	rd.count = &countingReader{r: src}
+	rd.br = bufio.NewReaderSize(rd.count, 256<<10)
+	f, err := detectFormat(rd.br)
+	if err != nil {
+		return nil, &FileError{File: name, Err: err}
+	}
+	rd.format = f
+	if f != FormatLines {
+		rd.dec = json.NewDecoder(rd.br)
+		rd.dec.UseNumber()
+	}
+	return rd, nil
+}
+
+// Format returns the detected format.
+func (r *Reader) Format() Format { return r.format }
+
+// Offset returns how many decompressed bytes were consumed so far.
+func (r *Reader) Offset() int64 {
+	if r.dec != nil {
+		return r.dec.InputOffset()
+	}
+	return r.count.n - int64(r.br.Buffered())
+}
+
+// Close releases the decompressor. It does not close the underlying reader.
+func (r *Reader) Close() error {
+	if r.src != nil {
+		return r.src.Close()
+	}
+	return nil
+}
+
+// errEmpty reports a file with no data.
+var errEmpty = errors.New("empty file")
+
+// detectFormat looks at the first key of the first object.
+func detectFormat(br *bufio.Reader) (Format, error) {
+	for n := 64; ; n *= 4 {
+		head, err := br.Peek(n)
+		trimmed := bytes.TrimLeft(head, " \t\r\n\ufeff")
+		if len(head) == 0 {
+			if err != nil && err != io.EOF {
+				return 0, err
+			}
+			return 0, errEmpty
+		}
+		if len(trimmed) > 0 && trimmed[0] != '{' {
+			if isTimestampPrefix(trimmed) {
+				return FormatLines, nil
+			}
+			return 0, fmt.Errorf("not JSON: starts with %q", firstBytes(trimmed))
+		}
+		key, ok := firstKey(trimmed)
+		if ok {
+			switch key {
+			case "Records":
+				return FormatDelivery, nil
+			case "Events":
+				return FormatLookupEvents, nil
+			}
+			return FormatLines, nil
+		}
+		if err != nil || n > 1<<20 {
+			// The first key did not show within the data or 1 MiB: read as lines,
+			// where each line will be reported on its own.
+			if len(trimmed) == 0 {
+				return 0, errEmpty
+			}
+			return FormatLines, nil
+		}
+	}
+}
+
+func firstBytes(b []byte) []byte {
+	if len(b) > 16 {
+		return b[:16]
+	}
+	return b
+}
+
+// firstKey returns the first key of the JSON object that b starts with.
+func firstKey(b []byte) (string, bool) {
+	b = bytes.TrimLeft(b[1:], " \t\r\n")
+	if len(b) == 0 || b[0] != '"' {
+		return "", false
+	}
+	end := bytes.IndexByte(b[1:], '"')
+	if end < 0 {
+		return "", false
+	}
+	return string(b[1 : 1+end]), true
+}
+
+// isTimestampPrefix reports a line that starts with an ISO date, as in
+// CloudWatch Logs exports ("2024-05-01T12:00:00.000Z {...}").
+func isTimestampPrefix(b []byte) bool {
+	return len(b) > 10 && b[4] == '-' && b[7] == '-' && b[0] >= '0' && b[0] <= '9'
+}
+
+// Next returns the next record, io.EOF at the end of the file, a
+// *RecordError for a record to skip (call Next again), or a *FileError that
+// ends the file.
+func (r *Reader) Next() (*Record, error) {
+	if r.done {
+		return nil, io.EOF
+	}
+	switch r.format {
+	case FormatLines:
+		return r.nextLine()
+	default:
+		return r.nextArrayItem()
+	}
+}
+
+func (r *Reader) fileError(err error) error {
+	r.done = true
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return &FileError{File: r.name, Offset: r.Offset(), Index: r.index, Err: err}
+}
+
+// nextArrayItem reads the next element of the Records or Events array.
+func (r *Reader) nextArrayItem() (*Record, error) {
+	if !r.inArr {
+		if err := r.enterArray(); err != nil {
+			if err == io.EOF {
+				r.done = true
+				return nil, io.EOF
+			}
+			return nil, r.fileError(err)
+		}
+		r.inArr = true
+	}
+	if !r.dec.More() {
+		if _, err := r.dec.Token(); err != nil { // ]
+			return nil, r.fileError(err)
+		}
+		// Skip whatever keys follow the array, then expect the end.
+		for r.dec.More() {
+			if _, err := r.dec.Token(); err != nil {
+				return nil, r.fileError(err)
+			}
+			var skip json.RawMessage
+			if err := r.dec.Decode(&skip); err != nil {
+				return nil, r.fileError(err)
+			}
+		}
+		if _, err := r.dec.Token(); err != nil { // }
+			return nil, r.fileError(err)
+		}
+		// Read to the end so that the gzip checksum is verified, and refuse
+		// anything but white space after the document.
+		rest, err := io.ReadAll(io.LimitReader(io.MultiReader(r.dec.Buffered(), r.br), 1<<20))
+		if err != nil {
+			return nil, r.fileError(err)
+		}
+		if len(bytes.TrimSpace(rest)) > 0 {
+			return nil, r.fileError(errors.New("unexpected data after the document"))
+		}
+		if _, err := io.Copy(io.Discard, r.br); err != nil {
+			return nil, r.fileError(err)
+		}
+		r.done = true
+		return nil, io.EOF
+	}
+	offset := r.dec.InputOffset()
+	var raw json.RawMessage
+	if err := r.dec.Decode(&raw); err != nil {
+		return nil, r.fileError(err)
+	}
+	index := r.index
+	r.index++
+	if r.format == FormatLookupEvents {
+		var wrap struct {
+			CloudTrailEvent string `json:"CloudTrailEvent"`
+		}
+		if err := json.Unmarshal(raw, &wrap); err != nil || wrap.CloudTrailEvent == "" {
+			if err == nil {
+				err = errors.New("no CloudTrailEvent field")
+			}
+			return nil, &RecordError{File: r.name, Index: index, Offset: offset, Kind: ErrUnparseable, Err: err}
+		}
+		raw = json.RawMessage(wrap.CloudTrailEvent)
+	}
+	return r.decodeRecord(raw, index, offset)
+}
+
+// enterArray consumes tokens up to the opening bracket of the records array.
+func (r *Reader) enterArray() error {
+	tok, err := r.dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fmt.Errorf("expected an object, found %v", tok)
+	}
+	want := "Records"
+	if r.format == FormatLookupEvents {
+		want = "Events"
+	}
+	for r.dec.More() {
+		tok, err := r.dec.Token()
+		if err != nil {
+			return err
+		}
+		if tok == want {
+			tok, err := r.dec.Token()
+			if err != nil {
+				return err
+			}
+			if d, ok := tok.(json.Delim); !ok || d != '[' {
+				return fmt.Errorf("%s is not an array", want)
+			}
+			return nil
+		}
+		var skip json.RawMessage
+		if err := r.dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("no %s array", want)
+}
+
+// nextLine reads the next non-empty line as one event.
+func (r *Reader) nextLine() (*Record, error) {
+	for {
+		offset := r.Offset()
+		line, err := r.readLine()
+		if err == io.EOF && len(line) == 0 {
+			r.done = true
+			return nil, io.EOF
+		}
+		if err != nil && err != io.EOF {
+			return nil, r.fileError(err)
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			if err == io.EOF {
+				r.done = true
+				return nil, io.EOF
+			}
+			continue
+		}
+		index := r.index
+		r.index++
+		if line[0] != '{' {
+			if i := bytes.IndexByte(line, '{'); i > 0 && isTimestampPrefix(line) {
+				line = line[i:]
+			} else {
+				return nil, &RecordError{File: r.name, Index: index, Offset: offset, Kind: ErrUnparseable, Err: errors.New("line is not a JSON object")}
+			}
+		}
+		// A CloudWatch Logs wrapper carries the event as a string in "message".
+		if key, _ := firstKey(line); key != "eventVersion" {
+			var wrap struct {
+				Message *string `json:"message"`
+			}
+			if json.Unmarshal(line, &wrap) == nil && wrap.Message != nil {
+				line = []byte(*wrap.Message)
+			}
+		}
+		return r.decodeRecord(line, index, offset)
+	}
+}
+
+// readLine returns the next line, failing on lines over MaxRecordSize.
+func (r *Reader) readLine() ([]byte, error) {
+	var buf []byte
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		if len(buf)+len(chunk) > MaxRecordSize {
+			return nil, fmt.Errorf("line longer than %d bytes", MaxRecordSize)
+		}
+		if err == bufio.ErrBufferFull {
+			buf = append(buf, chunk...)
+			continue
+		}
+		if buf == nil {
+			// The slice is only valid until the next read: copy it.
+			buf = append([]byte(nil), chunk...)
+		} else {
+			buf = append(buf, chunk...)
+		}
+		return buf, err
+	}
+}
+
+// decodeRecord decodes one event.
+func (r *Reader) decodeRecord(raw []byte, index int, offset int64) (*Record, error) {
+	rec := &Record{}
+	if err := json.Unmarshal(raw, rec); err != nil {
+		return nil, &RecordError{File: r.name, Index: index, Offset: offset, Kind: ErrUnparseable, Err: err}
+	}
+	if rec.EventName == "" || rec.EventSource == "" {
+		return nil, &RecordError{File: r.name, Index: index, Offset: offset, Kind: ErrNotCloudTrail, Err: errors.New("no eventSource or eventName")}
+	}
+	return rec, nil
+}

@@ -1,0 +1,167 @@
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+const event1 = `{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::111111111111:user/alice","accountId":"111111111111","accessKeyId":"AKIAEXAMPLE","userName":"alice"},"eventTime":"2026-11-20T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.7","userAgent":"aws-cli/2","requestParameters":{"bucketName":"b","key":"k"},"responseElements":null,"eventID":"e1","readOnly":true,"eventType":"AwsApiCall","recipientAccountId":"111111111111","tlsDetails":{"tlsVersion":"TLSv1.3"}}`
+const event2 = `{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","principalId":"AROAEXAMPLE:s1","arn":"arn:aws:sts::111111111111:assumed-role/app/s1","accountId":"111111111111","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAEXAMPLE","arn":"arn:aws:iam::111111111111:role/svc/app","accountId":"111111111111","userName":"app"},"attributes":{"creationDate":"2026-11-20T09:00:00Z","mfaAuthenticated":"false"}}},"eventTime":"2026-11-20T10:00:01Z","eventSource":"sqs.amazonaws.com","eventName":"SendMessage","awsRegion":"eu-west-1","sourceIPAddress":"10.0.0.1","errorCode":"AccessDenied","eventID":"e2","recipientAccountId":"111111111111"}`
+
+func gz(t *testing.T, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write([]byte(s))
+	w.Close()
+	return b.Bytes()
+}
+
+// readAll reads every record, collecting record errors and the file error.
+func readAll(t *testing.T, data []byte) (recs []*Record, recErrs []*RecordError, fileErr error) {
+	t.Helper()
+	r, err := NewReader(bytes.NewReader(data), "test.json")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return recs, recErrs, nil
+		}
+		var re *RecordError
+		if errors.As(err, &re) {
+			recErrs = append(recErrs, re)
+			continue
+		}
+		if err != nil {
+			return recs, recErrs, err
+		}
+		recs = append(recs, rec)
+	}
+}
+
+func TestReaderFormats(t *testing.T) {
+	delivery := `{"Records":[` + event1 + `,` + event2 + `]}`
+	lookup := `{"Events":[{"EventId":"e1","CloudTrailEvent":` + quote(event1) + `},{"EventId":"e2","CloudTrailEvent":` + quote(event2) + `}],"NextToken":"x"}`
+	lines := event1 + "\n\n" + event2 + "\n"
+	cloudwatch := `{"id":"1","timestamp":1,"message":` + quote(event1) + "}\n" + `{"id":"2","timestamp":2,"message":` + quote(event2) + "}"
+	export := "2026-11-20T10:00:00.000Z " + event1 + "\n2026-11-20T10:00:01.000Z " + event2 + "\n"
+	tests := []struct {
+		name   string
+		data   []byte
+		format Format
+	}{
+		{"delivery", []byte(delivery), FormatDelivery},
+		{"delivery gzip", gz(t, delivery), FormatDelivery},
+		{"delivery with leading key order and whitespace", []byte("\n  " + delivery), FormatDelivery},
+		{"lookup-events", []byte(lookup), FormatLookupEvents},
+		{"json lines", []byte(lines), FormatLines},
+		{"json lines gzip", gz(t, lines), FormatLines},
+		{"cloudwatch wrapper", []byte(cloudwatch), FormatLines},
+		{"cloudwatch export with timestamps", []byte(export), FormatLines},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := NewReader(bytes.NewReader(tt.data), "f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Format() != tt.format {
+				t.Errorf("format %v, want %v", r.Format(), tt.format)
+			}
+			recs, recErrs, err := readAll(t, tt.data)
+			if err != nil || len(recErrs) > 0 {
+				t.Fatalf("errors: %v %v", err, recErrs)
+			}
+			if len(recs) != 2 {
+				t.Fatalf("%d records, want 2", len(recs))
+			}
+			a, b := recs[0], recs[1]
+			if a.EventName != "GetObject" || a.UserIdentity.UserName != "alice" || a.TLSDetails == nil || a.TLSDetails.TLSVersion != "TLSv1.3" ||
+				string(a.RequestParameters) != `{"bucketName":"b","key":"k"}` || a.ReadOnly == nil || !*a.ReadOnly {
+				t.Errorf("first record %+v", a)
+			}
+			if b.EventName != "SendMessage" || b.ErrorCode != "AccessDenied" || b.UserIdentity.SessionContext == nil ||
+				b.UserIdentity.SessionContext.SessionIssuer.ARN != "arn:aws:iam::111111111111:role/svc/app" ||
+				b.EventTime.Format("15:04:05") != "10:00:01" {
+				t.Errorf("second record %+v", b)
+			}
+		})
+	}
+}
+
+func quote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+func TestReaderBadInput(t *testing.T) {
+	delivery := `{"Records":[` + event1 + `,` + event2 + `]}`
+	good := gz(t, delivery)
+	badCRC := append([]byte(nil), good...)
+	badCRC[len(badCRC)-8] ^= 0xff
+	wrongType := strings.Replace(event2, `"eventName":"SendMessage"`, `"eventName":42`, 1)
+	badTime := strings.Replace(event2, `"2026-11-20T10:00:01Z"`, `"yesterday"`, 1)
+	tests := []struct {
+		name        string
+		data        []byte
+		records     int
+		recordErrs  int
+		kind        error  // category of the record errors
+		fileErrText string // "" when the file reads to the end
+	}{
+		{"truncated gzip", good[:len(good)/2], 0, 0, nil, "unexpected EOF"},
+		{"gzip with a bad CRC", badCRC, 2, 0, nil, "checksum"},
+		{"not gzip although named .gz", []byte("PK\x03\x04 zip data"), 0, 0, nil, "not JSON"},
+		{"empty file", nil, 0, 0, nil, "empty file"},
+		{"cut mid-record", []byte(`{"Records":[` + event1 + `,{"eventVersion":"1.0`), 1, 0, nil, "unexpected EOF"},
+		{"record with wrong JSON types", []byte(`{"Records":[` + event1 + `,` + wrongType + `]}`), 1, 1, ErrUnparseable, ""},
+		{"record with a bad time", []byte(`{"Records":[` + badTime + `,` + event1 + `]}`), 1, 1, ErrUnparseable, ""},
+		{"object that is not an event", []byte(`{"Records":[{"foo":1},` + event1 + `]}`), 1, 1, ErrNotCloudTrail, ""},
+		{"line that is not JSON", []byte(event1 + "\nnot json\n" + event2), 2, 1, ErrUnparseable, ""},
+		{"no records array", []byte(`{"Records":{}}`), 0, 0, nil, "not an array"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			recs, recErrs, err := readAll(t, tt.data)
+			if len(recs) != tt.records || len(recErrs) != tt.recordErrs {
+				t.Errorf("%d records and %d record errors, want %d and %d", len(recs), len(recErrs), tt.records, tt.recordErrs)
+			}
+			for _, re := range recErrs {
+				if !errors.Is(re, tt.kind) {
+					t.Errorf("record error %v is not %v", re, tt.kind)
+				}
+				if !strings.Contains(re.Error(), "test.json: record ") {
+					t.Errorf("record error %q does not name the file and record", re)
+				}
+			}
+			if tt.fileErrText == "" {
+				if err != nil {
+					t.Errorf("file error %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.fileErrText) {
+				t.Errorf("file error %v, want one containing %q", err, tt.fileErrText)
+			}
+		})
+	}
+}
+
+func TestReaderLargeRecord(t *testing.T) {
+	big := strings.Replace(event1, `"key":"k"`, `"key":"`+strings.Repeat("x", 10<<20)+`"`, 1)
+	recs, recErrs, err := readAll(t, gz(t, `{"Records":[`+big+`,`+event2+`]}`))
+	if err != nil || len(recErrs) != 0 || len(recs) != 2 {
+		t.Fatalf("records %d, record errors %v, error %v", len(recs), recErrs, err)
+	}
+	recs, recErrs, err = readAll(t, []byte(big+"\n"+event2+"\n"))
+	if err != nil || len(recErrs) != 0 || len(recs) != 2 {
+		t.Fatalf("lines: records %d, record errors %v, error %v", len(recs), recErrs, err)
+	}
+}

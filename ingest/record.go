@@ -1,0 +1,101 @@
+// Package ingest reads CloudTrail records and an IAM snapshot and turns each
+// record into an authorization request with the context it implies.
+package ingest
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Record is one CloudTrail event, with the fields replay reads.
+type Record struct {
+	EventVersion       string          `json:"eventVersion"`
+	EventTime          time.Time       `json:"eventTime"`
+	EventSource        string          `json:"eventSource"`
+	EventName          string          `json:"eventName"`
+	AWSRegion          string          `json:"awsRegion"`
+	SourceIPAddress    string          `json:"sourceIPAddress"`
+	UserAgent          string          `json:"userAgent"`
+	ErrorCode          string          `json:"errorCode"`
+	ErrorMessage       string          `json:"errorMessage"`
+	RequestParameters  json.RawMessage `json:"requestParameters"`
+	ResponseElements   json.RawMessage `json:"responseElements"`
+	Resources          []Resource      `json:"resources"`
+	EventID            string          `json:"eventID"`
+	EventType          string          `json:"eventType"`
+	ReadOnly           *bool           `json:"readOnly"`
+	RecipientAccountID string          `json:"recipientAccountId"`
+	SharedEventID      string          `json:"sharedEventID"`
+	VPCEndpointID      string          `json:"vpcEndpointId"`
+	TLSDetails         *TLSDetails     `json:"tlsDetails"`
+	ManagementEvent    *bool           `json:"managementEvent"`
+	EventCategory      string          `json:"eventCategory"`
+	UserIdentity       UserIdentity    `json:"userIdentity"`
+}
+
+// Resource is one entry of a record's resources list.
+type Resource struct {
+	ARN       string `json:"ARN"`
+	AccountID string `json:"accountId"`
+	Type      string `json:"type"`
+}
+
+// TLSDetails is the record's TLS information; its presence shows the call
+// used TLS.
+type TLSDetails struct {
+	TLSVersion               string `json:"tlsVersion"`
+	CipherSuite              string `json:"cipherSuite"`
+	ClientProvidedHostHeader string `json:"clientProvidedHostHeader"`
+}
+
+// UserIdentity is the caller as CloudTrail logs it.
+type UserIdentity struct {
+	Type           string          `json:"type"`
+	PrincipalID    string          `json:"principalId"`
+	ARN            string          `json:"arn"`
+	AccountID      string          `json:"accountId"`
+	AccessKeyID    string          `json:"accessKeyId"`
+	UserName       string          `json:"userName"`
+	InvokedBy      string          `json:"invokedBy"`
+	IdentityStore  string          `json:"identityStoreArn"`
+	SessionContext *SessionContext `json:"sessionContext"`
+	OnBehalfOf     *OnBehalfOf     `json:"onBehalfOf"`
+}
+
+// SessionContext describes temporary credentials.
+type SessionContext struct {
+	SessionIssuer       *SessionIssuer       `json:"sessionIssuer"`
+	WebIDFederationData *WebIDFederationData `json:"webIdFederationData"`
+	Attributes          *SessionAttributes   `json:"attributes"`
+	SourceIdentity      string               `json:"sourceIdentity"`
+	EC2RoleDelivery     string               `json:"ec2RoleDelivery"`
+	AssumedRoot         string               `json:"assumedRoot"`
+}
+
+// SessionIssuer is the entity that issued the session: a role, or the IAM
+// user or root that called GetFederationToken.
+type SessionIssuer struct {
+	Type        string `json:"type"`
+	PrincipalID string `json:"principalId"`
+	ARN         string `json:"arn"`
+	AccountID   string `json:"accountId"`
+	UserName    string `json:"userName"`
+}
+
+// WebIDFederationData names the identity provider of a web identity session.
+type WebIDFederationData struct {
+	FederatedProvider string            `json:"federatedProvider"`
+	Attributes        map[string]string `json:"attributes"`
+}
+
+// SessionAttributes carries the session's creation time and MFA state.
+type SessionAttributes struct {
+	CreationDate     string `json:"creationDate"`
+	MFAAuthenticated string `json:"mfaAuthenticated"`
+}
+
+// OnBehalfOf names the Identity Center user a call was made for.
+type OnBehalfOf struct {
+	UserID           string `json:"userId"`
+	IdentityStoreARN string `json:"identityStoreArn"`
+}
