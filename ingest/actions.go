@@ -1,0 +1,191 @@
+package ingest
+
+import (
+	"strings"
+
+	"github.com/replay-iam/replay/catalog"
+)
+
+// ActionMapping is what an API call needs: the IAM actions it is authorized
+// as, or why it maps to none.
+type ActionMapping struct {
+	// Actions are canonical "prefix:ActionName" names; the first is the
+	// action the call itself is authorized as.
+	Actions []string
+	// NoAction, when set, says why the call is authorized by no IAM action
+	// (a sign-in event, a service-internal event).
+	NoAction string
+}
+
+// sourcePrefixes maps event sources whose host name is not the service's
+// IAM prefix.
+var sourcePrefixes = map[string]string{
+	"monitoring.amazonaws.com":                 "cloudwatch",
+	"email.amazonaws.com":                      "ses",
+	"s3-outposts.amazonaws.com":                "s3-outposts",
+	"runtime.sagemaker.amazonaws.com":          "sagemaker",
+	"bedrock-runtime.amazonaws.com":            "bedrock",
+	"elasticmapreduce.amazonaws.com":           "elasticmapreduce",
+	"tagging.amazonaws.com":                    "tag",
+	"sso-directory.amazonaws.com":              "sso-directory",
+	"identitystore.amazonaws.com":              "identitystore",
+	"execute-api.amazonaws.com":                "execute-api",
+	"streams.dynamodb.amazonaws.com":           "dynamodb",
+	"data.iot.amazonaws.com":                   "iot",
+	"cloudcontrolapi.amazonaws.com":            "cloudformation",
+	"resource-explorer-2.amazonaws.com":        "resource-explorer-2",
+	"ssm-guiconnect.amazonaws.com":             "ssm-guiconnect",
+	"servicecatalog-appregistry.amazonaws.com": "servicecatalog",
+}
+
+// renamedCalls lists API calls whose IAM action has another name, keyed by
+// "prefix:EventName". Calls that need several actions list them all, the
+// call's own action first.
+var renamedCalls = map[string][]string{
+	"s3:HeadObject":                               {"s3:GetObject"},
+	"s3:HeadBucket":                               {"s3:ListBucket"},
+	"s3:ListObjects":                              {"s3:ListBucket"},
+	"s3:ListObjectsV2":                            {"s3:ListBucket"},
+	"s3:ListObjectVersions":                       {"s3:ListBucketVersions"},
+	"s3:ListBuckets":                              {"s3:ListAllMyBuckets"},
+	"s3:ListDirectoryBuckets":                     {"s3express:ListAllMyDirectoryBuckets"},
+	"s3:CreateMultipartUpload":                    {"s3:PutObject"},
+	"s3:UploadPart":                               {"s3:PutObject"},
+	"s3:CompleteMultipartUpload":                  {"s3:PutObject"},
+	"s3:UploadPartCopy":                           {"s3:PutObject", "s3:GetObject"},
+	"s3:CopyObject":                               {"s3:PutObject", "s3:GetObject"},
+	"s3:DeleteObjects":                            {"s3:DeleteObject"},
+	"s3:SelectObjectContent":                      {"s3:GetObject"},
+	"s3:ListMultipartUploads":                     {"s3:ListBucketMultipartUploads"},
+	"s3:ListParts":                                {"s3:ListMultipartUploadParts"},
+	"s3:GetBucketEncryption":                      {"s3:GetEncryptionConfiguration"},
+	"s3:PutBucketEncryption":                      {"s3:PutEncryptionConfiguration"},
+	"s3:DeleteBucketEncryption":                   {"s3:PutEncryptionConfiguration"},
+	"s3:GetBucketLifecycle":                       {"s3:GetLifecycleConfiguration"},
+	"s3:GetBucketLifecycleConfiguration":          {"s3:GetLifecycleConfiguration"},
+	"s3:PutBucketLifecycle":                       {"s3:PutLifecycleConfiguration"},
+	"s3:PutBucketLifecycleConfiguration":          {"s3:PutLifecycleConfiguration"},
+	"s3:DeleteBucketLifecycle":                    {"s3:PutLifecycleConfiguration"},
+	"s3:GetBucketReplication":                     {"s3:GetReplicationConfiguration"},
+	"s3:PutBucketReplication":                     {"s3:PutReplicationConfiguration"},
+	"s3:DeleteBucketReplication":                  {"s3:PutReplicationConfiguration"},
+	"s3:GetBucketCors":                            {"s3:GetBucketCORS"},
+	"s3:PutBucketCors":                            {"s3:PutBucketCORS"},
+	"s3:DeleteBucketCors":                         {"s3:PutBucketCORS"},
+	"s3:DeleteBucketTagging":                      {"s3:PutBucketTagging"},
+	"s3:GetBucketNotificationConfiguration":       {"s3:GetBucketNotification"},
+	"s3:PutBucketNotificationConfiguration":       {"s3:PutBucketNotification"},
+	"s3:DeleteBucketOwnershipControls":            {"s3:PutBucketOwnershipControls"},
+	"s3:GetBucketIntelligentTieringConfiguration": {"s3:GetIntelligentTieringConfiguration"},
+	"s3:PutBucketIntelligentTieringConfiguration": {"s3:PutIntelligentTieringConfiguration"},
+	"s3:GetBucketAnalyticsConfiguration":          {"s3:GetAnalyticsConfiguration"},
+	"s3:PutBucketAnalyticsConfiguration":          {"s3:PutAnalyticsConfiguration"},
+	"s3:GetBucketInventoryConfiguration":          {"s3:GetInventoryConfiguration"},
+	"s3:PutBucketInventoryConfiguration":          {"s3:PutInventoryConfiguration"},
+	"s3:GetBucketMetricsConfiguration":            {"s3:GetMetricsConfiguration"},
+	"s3:PutBucketMetricsConfiguration":            {"s3:PutMetricsConfiguration"},
+	"s3:GetObjectLockConfiguration":               {"s3:GetBucketObjectLockConfiguration"},
+	"s3:PutObjectLockConfiguration":               {"s3:PutBucketObjectLockConfiguration"},
+	"s3:DeleteBucketPublicAccessBlock":            {"s3:PutBucketPublicAccessBlock"},
+	"s3:GetPublicAccessBlock":                     {"s3:GetAccountPublicAccessBlock"},
+	"s3:PutPublicAccessBlock":                     {"s3:PutAccountPublicAccessBlock"},
+	"lambda:Invoke":                               {"lambda:InvokeFunction"},
+	"lambda:InvokeAsync":                          {"lambda:InvokeAsync"},
+	"lambda:InvokeWithResponseStream":             {"lambda:InvokeFunction"},
+	"dynamodb:BatchGetItem":                       {"dynamodb:BatchGetItem"},
+	"kms:ReEncrypt":                               {"kms:ReEncryptFrom", "kms:ReEncryptTo"},
+	"sqs:SendMessageBatch":                        {"sqs:SendMessage"},
+	"sqs:DeleteMessageBatch":                      {"sqs:DeleteMessage"},
+	"sqs:ChangeMessageVisibilityBatch":            {"sqs:ChangeMessageVisibility"},
+	"sns:PublishBatch":                            {"sns:Publish"},
+	"logs:FilterLogEvents":                        {"logs:FilterLogEvents"},
+	"monitoring:GetMetricData":                    {"cloudwatch:GetMetricData"},
+	"ec2:CreateTags":                              {"ec2:CreateTags"},
+}
+
+// noIAMAction lists calls that IAM policies do not authorize, with why.
+var noIAMAction = map[string]string{
+	"signin:ConsoleLogin":           "console sign-in is authenticated, not authorized by an IAM action",
+	"signin:CheckMfa":               "console sign-in step",
+	"signin:CredentialVerification": "console sign-in step",
+	"signin:CredentialChallenge":    "console sign-in step",
+	"signin:SwitchRole":             "console role switch; the AssumeRole it makes is logged separately",
+	"signin:ExitRole":               "console role switch",
+	"signin:RenewRole":              "console session renewal",
+	"sso:Federate":                  "Identity Center portal federation",
+	"sso:Authenticate":              "Identity Center portal authentication",
+	"sso:Logout":                    "Identity Center portal sign-out",
+	"sso:GetRoleCredentials":        "Identity Center portal credential exchange, authorized by the permission set assignment",
+	"sso:ListAccounts":              "Identity Center portal listing, authorized by the user's assignments",
+	"sso:ListAccountRoles":          "Identity Center portal listing, authorized by the user's assignments",
+}
+
+// ActionMapper maps CloudTrail (eventSource, eventName) pairs to the IAM
+// actions they were authorized as, using the action catalogue for names that
+// agree and explicit tables for the rest.
+type ActionMapper struct {
+	cat *catalog.Catalog
+}
+
+// NewActionMapper returns a mapper over the given catalogue.
+func NewActionMapper(cat *catalog.Catalog) *ActionMapper {
+	return &ActionMapper{cat: cat}
+}
+
+// ServicePrefix returns the IAM prefix of an event source
+// ("s3.amazonaws.com" -> "s3").
+func ServicePrefix(eventSource string) string {
+	if p, ok := sourcePrefixes[eventSource]; ok {
+		return p
+	}
+	host, _, _ := strings.Cut(eventSource, ".")
+	return host
+}
+
+// Map returns the actions of a call, and false when no mapping is known:
+// such calls are counted per (eventSource, eventName), never guessed.
+func (m *ActionMapper) Map(eventSource, eventName string) (ActionMapping, bool) {
+	prefix := ServicePrefix(eventSource)
+	key := prefix + ":" + eventName
+	if why, ok := noIAMAction[key]; ok {
+		return ActionMapping{NoAction: why}, true
+	}
+	if acts, ok := renamedCalls[key]; ok {
+		return ActionMapping{Actions: acts}, true
+	}
+	if a, ok := m.cat.Action(key); ok {
+		return ActionMapping{Actions: []string{a.FullName()}}, true
+	}
+	// Lambda and a few older APIs log operation names with an API date,
+	// such as GetFunction20150331v2 or ListFunctions20150331.
+	if base := stripAPIDate(eventName); base != eventName {
+		if acts, ok := renamedCalls[prefix+":"+base]; ok {
+			return ActionMapping{Actions: acts}, true
+		}
+		if a, ok := m.cat.Action(prefix + ":" + base); ok {
+			return ActionMapping{Actions: []string{a.FullName()}}, true
+		}
+	}
+	return ActionMapping{}, false
+}
+
+// stripAPIDate removes a trailing API date (8 digits, optionally vN).
+func stripAPIDate(name string) string {
+	s := name
+	if i := strings.LastIndexByte(s, 'v'); i > 0 && i >= len(s)-3 && isAllDigits(s[i+1:]) {
+		s = s[:i]
+	}
+	if len(s) > 8 && isAllDigits(s[len(s)-8:]) && (s[len(s)-8] == '1' || s[len(s)-8] == '2') {
+		return s[:len(s)-8]
+	}
+	return name
+}
+
+func isAllDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
