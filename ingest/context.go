@@ -1,0 +1,244 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/replay-iam/replay/engine"
+)
+
+// BuildContext derives the condition keys a record determines. Keys the
+// record shows are present; keys AWS would not have set for this caller are
+// absent; everything else is unknown (the context's default).
+func BuildContext(rec *Record, p *engine.Principal, resourceAccount string) *engine.Context {
+	ctx := engine.NewContext()
+	ctx.SetDefault(engine.KeyUnknown)
+	u := &rec.UserIdentity
+	sc := u.SessionContext
+
+	if !rec.EventTime.IsZero() {
+		t := rec.EventTime.UTC()
+		ctx.Set("aws:CurrentTime", t.Format("2006-01-02T15:04:05Z"))
+		ctx.Set("aws:EpochTime", strconv.FormatInt(t.Unix(), 10))
+	}
+	if rec.AWSRegion != "" {
+		ctx.Set("aws:RequestedRegion", rec.AWSRegion)
+	}
+	if rec.UserAgent != "" {
+		ctx.Set("aws:UserAgent", rec.UserAgent)
+	}
+	if resourceAccount != "" {
+		ctx.Set("aws:ResourceAccount", resourceAccount)
+	}
+
+	// Network origin.
+	addr, isIP := netip.ParseAddr(rec.SourceIPAddress)
+	switch {
+	case rec.VPCEndpointID != "":
+		ctx.Set("aws:SourceVpce", rec.VPCEndpointID)
+		ctx.SetAbsent("aws:SourceIp")
+		if isIP == nil {
+			ctx.Set("aws:VpcSourceIp", addr.String())
+		}
+	case isIP == nil:
+		ctx.Set("aws:SourceIp", addr.String())
+		ctx.SetAbsent("aws:SourceVpce")
+		ctx.SetAbsent("aws:SourceVpc")
+		ctx.SetAbsent("aws:VpcSourceIp")
+	}
+	// TLS details are optional per service: their absence proves nothing.
+	if rec.TLSDetails != nil && rec.TLSDetails.TLSVersion != "" {
+		ctx.Set("aws:SecureTransport", "true")
+	}
+
+	// The caller.
+	switch p.Kind {
+	case engine.PrincipalService:
+		ctx.Set("aws:PrincipalIsAWSService", "true")
+		ctx.Set("aws:PrincipalServiceName", p.ARN)
+		return ctx
+	case engine.PrincipalAnonymous:
+		ctx.Set("aws:PrincipalIsAWSService", "false")
+		return ctx
+	}
+	ctx.Set("aws:PrincipalIsAWSService", "false")
+	ctx.SetAbsent("aws:PrincipalServiceName")
+	ctx.Set("aws:PrincipalAccount", p.Account)
+	if u.PrincipalID != "" {
+		ctx.Set("aws:userid", u.PrincipalID)
+	}
+	principalArn := p.ARN
+	switch p.Kind {
+	case engine.PrincipalRoleSession:
+		if p.EntityARN != "" {
+			principalArn = p.EntityARN
+		} else {
+			principalArn = ""
+		}
+		ctx.Set("aws:PrincipalType", "AssumedRole")
+	case engine.PrincipalUser:
+		ctx.Set("aws:PrincipalType", "User")
+	case engine.PrincipalRoot, engine.PrincipalAssumedRoot:
+		ctx.Set("aws:PrincipalType", "Account")
+	case engine.PrincipalFederatedUser:
+		ctx.Set("aws:PrincipalType", "FederatedUser")
+	}
+	if principalArn != "" {
+		ctx.Set("aws:PrincipalArn", principalArn)
+	}
+	if p.Kind == engine.PrincipalUser && u.UserName != "" {
+		ctx.Set("aws:username", u.UserName)
+	} else {
+		ctx.SetAbsent("aws:username")
+	}
+
+	// Session facts.
+	if sc == nil {
+		// Long-term credentials (or root): no session keys.
+		for _, k := range []string{"aws:MultiFactorAuthPresent", "aws:MultiFactorAuthAge", "aws:TokenIssueTime",
+			"aws:SourceIdentity", "aws:FederatedProvider", "aws:AssumedRoot", "aws:Ec2InstanceSourceVpc",
+			"aws:Ec2InstanceSourcePrivateIPv4"} {
+			ctx.SetAbsent(k)
+		}
+	} else {
+		if a := sc.Attributes; a != nil {
+			switch a.MFAAuthenticated {
+			case "true":
+				ctx.Set("aws:MultiFactorAuthPresent", "true")
+				ctx.SetValueUnknown("aws:MultiFactorAuthAge", false)
+			case "false":
+				ctx.Set("aws:MultiFactorAuthPresent", "false")
+				ctx.SetAbsent("aws:MultiFactorAuthAge")
+			}
+			if a.CreationDate != "" {
+				ctx.Set("aws:TokenIssueTime", a.CreationDate)
+			}
+		}
+		if sc.SourceIdentity != "" {
+			ctx.Set("aws:SourceIdentity", sc.SourceIdentity)
+		} else {
+			ctx.SetAbsent("aws:SourceIdentity")
+		}
+		if w := sc.WebIDFederationData; w != nil && w.FederatedProvider != "" {
+			ctx.Set("aws:FederatedProvider", w.FederatedProvider)
+		}
+		if sc.AssumedRoot == "true" {
+			ctx.Set("aws:AssumedRoot", "true")
+		} else {
+			ctx.SetAbsent("aws:AssumedRoot")
+		}
+		if sc.EC2RoleDelivery == "" {
+			ctx.SetAbsent("aws:Ec2InstanceSourceVpc")
+			ctx.SetAbsent("aws:Ec2InstanceSourcePrivateIPv4")
+		}
+	}
+
+	// A call made directly from an IP address was not made by a service on
+	// the caller's behalf.
+	if u.InvokedBy == "" && isIP == nil {
+		ctx.Set("aws:ViaAWSService", "false")
+		ctx.SetAbsent("aws:CalledVia")
+		ctx.SetAbsent("aws:CalledViaFirst")
+		ctx.SetAbsent("aws:CalledViaLast")
+	} else if u.InvokedBy != "" {
+		ctx.Set("aws:ViaAWSService", "true")
+	}
+
+	setRequestTags(ctx, rec.RequestParameters)
+	return ctx
+}
+
+// tagFields are the requestParameters fields in which APIs pass tags.
+var tagFields = []string{"tags", "Tags", "tagSet", "TagSet", "tagging", "Tagging", "TagSpecifications", "tagSpecificationSet", "TagList", "tagList"}
+
+// setRequestTags derives aws:RequestTag/* and aws:TagKeys. A request whose
+// parameters hold no tag field passes no tags: the keys are absent. Tag
+// fields of a shape not understood leave them unknown.
+func setRequestTags(ctx *engine.Context, params json.RawMessage) {
+	var m map[string]json.RawMessage
+	if len(params) == 0 || bytes.Equal(params, []byte("null")) || json.Unmarshal(params, &m) != nil {
+		ctx.SetAbsent("aws:TagKeys")
+		ctx.MarkComplete("aws:RequestTag/")
+		return
+	}
+	var raw json.RawMessage
+	for _, f := range tagFields {
+		if v, ok := m[f]; ok {
+			raw = v
+			break
+		}
+	}
+	if raw == nil {
+		ctx.SetAbsent("aws:TagKeys")
+		ctx.MarkComplete("aws:RequestTag/")
+		return
+	}
+	tags, ok := parseTags(raw)
+	if !ok {
+		return // unknown
+	}
+	keys := make([]string, 0, len(tags))
+	for k, v := range tags {
+		keys = append(keys, k)
+		ctx.Set("aws:RequestTag/"+k, v)
+	}
+	sort.Strings(keys)
+	ctx.SetList("aws:TagKeys", keys)
+	ctx.MarkComplete("aws:RequestTag/")
+}
+
+// parseTags reads the common tag shapes: a map, a list of {Key, Value}
+// (any case), or a list of TagSpecifications with their Tags.
+func parseTags(raw json.RawMessage) (map[string]string, bool) {
+	var asMap map[string]string
+	if json.Unmarshal(raw, &asMap) == nil {
+		return asMap, true
+	}
+	var list []map[string]json.RawMessage
+	if json.Unmarshal(raw, &list) != nil {
+		var wrapped map[string]json.RawMessage
+		if json.Unmarshal(raw, &wrapped) != nil {
+			return nil, false
+		}
+		for k, v := range wrapped {
+			if strings.EqualFold(k, "items") || strings.EqualFold(k, "tagSet") || strings.EqualFold(k, "tags") {
+				return parseTags(v)
+			}
+		}
+		return nil, false
+	}
+	out := map[string]string{}
+	for _, item := range list {
+		var key, value string
+		var nested json.RawMessage
+		for k, v := range item {
+			switch strings.ToLower(k) {
+			case "key":
+				_ = json.Unmarshal(v, &key)
+			case "value":
+				_ = json.Unmarshal(v, &value)
+			case "tags", "tagset":
+				nested = v
+			}
+		}
+		if nested != nil {
+			inner, ok := parseTags(nested)
+			if !ok {
+				return nil, false
+			}
+			for k, v := range inner {
+				out[k] = v
+			}
+			continue
+		}
+		if key == "" {
+			return nil, false
+		}
+		out[key] = value
+	}
+	return out, true
+}
