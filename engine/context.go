@@ -158,14 +158,3 @@ func (c *Context) Keys() []string {
 	sort.Strings(out)
 	return out
 }
-
-// Clone returns a copy that can be changed without affecting c.
-func (c *Context) Clone() *Context {
-	n := &Context{entries: make(map[string]*contextEntry, len(c.entries)), def: c.def,
-		complete: append([]string(nil), c.complete...)}
-	for k, e := range c.entries {
-		ce := *e
-		n.entries[k] = &ce
-	}
-	return n
-}

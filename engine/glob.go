@@ -247,22 +247,15 @@ func (p *pattern) resolve(dst []seg, ctx *Context) ([]seg, Tri) {
 	return dst, True
 }
 
-// text renders a pattern without wildcards or variables resolved as literal
-// text. It is used for equality operators, where * and ? are not special.
+// equal compares text with a pattern compiled without wildcards (for the
+// equality operators, where * and ? are not special), resolving variables.
 func (p *pattern) equal(text string, ctx *Context, fold bool) Tri {
 	if !p.hasVars {
-		s := p.literal
-		if !p.isLit {
-			var b strings.Builder
-			for _, sg := range p.segs {
-				b.WriteString(sg.s)
-			}
-			s = b.String()
-		}
+		// Without variables such a pattern is one literal.
 		if fold {
-			return triOf(strings.EqualFold(s, text))
+			return triOf(strings.EqualFold(p.literal, text))
 		}
-		return triOf(s == text)
+		return triOf(p.literal == text)
 	}
 	var buf [maxResolvedSegs]seg
 	segs, st := p.resolve(buf[:0], ctx)
