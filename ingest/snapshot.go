@@ -1,0 +1,477 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/replay-iam/replay/engine"
+)
+
+// Snapshot is the IAM estate that requests are evaluated against: the
+// entities and policies of each account, resource policies, the
+// Organizations tree and resource tags.
+type Snapshot struct {
+	Users    map[string]*Entity // by ARN
+	Roles    map[string]*Entity // by ARN (with path)
+	Groups   map[string]*Group  // by ARN
+	Managed  map[string]*engine.Policy
+	Resource map[string]*engine.Policy // resource policies by resource ARN
+	Tags     map[string]map[string]string
+	Org      *Organization
+	// Accounts lists the accounts whose GAAD file was loaded.
+	Accounts []string
+	// Problems lists every fault found while loading: the part concerned is
+	// left out or marked incomplete, the rest loads.
+	Problems []Problem
+
+	rolesByName map[string]*Entity // account + "/" + role name
+	usersByName map[string]*Entity
+}
+
+// Problem is one fault in the snapshot, located by file and JSON path.
+type Problem struct {
+	File string
+	Path string
+	Err  error
+}
+
+func (p Problem) Error() string { return fmt.Sprintf("%s: %s: %v", p.File, p.Path, p.Err) }
+
+// Entity is an IAM user or role.
+type Entity struct {
+	ARN      string
+	Name     string
+	Path     string
+	ID       string // AIDA… or AROA…
+	Account  string
+	Inline   []*engine.Policy
+	Attached []string // managed policy ARNs
+	Groups   []string // group names (users)
+	Boundary string   // managed policy ARN, "" when none
+	Tags     map[string]string
+	Trust    *engine.Policy // roles: the trust policy
+	// Incomplete is set when a policy of the entity could not be loaded; its
+	// requests cannot be decided with certainty.
+	Incomplete bool
+}
+
+// Group is an IAM group.
+type Group struct {
+	ARN      string
+	Name     string
+	Account  string
+	Inline   []*engine.Policy
+	Attached []string
+}
+
+// Organization is the Organizations tree with its SCPs and RCPs.
+type Organization struct {
+	ID                string   `json:"organizationId"`
+	ManagementAccount string   `json:"managementAccountId"`
+	Root              *OrgNode `json:"root"`
+	OUs               []*OrgNode
+	Accounts          []*OrgNode
+	nodes             map[string]*OrgNode
+}
+
+// OrgNode is the root, an OU or an account, with its attached policies.
+type OrgNode struct {
+	ID     string         `json:"id"`
+	Parent string         `json:"parent"`
+	SCPs   []OrgPolicyDoc `json:"scps"`
+	RCPs   []OrgPolicyDoc `json:"rcps"`
+	scps   []*engine.Policy
+	rcps   []*engine.Policy
+}
+
+// OrgPolicyDoc is one SCP or RCP as the snapshot gives it.
+type OrgPolicyDoc struct {
+	Name     string          `json:"name"`
+	Document json.RawMessage `json:"document"`
+}
+
+// LoadSnapshot reads a snapshot folder: gaad-<account>.json files (at least
+// one), and optionally resource-policies.json, organization.json and
+// resource-tags.json. Faults in parts of files are Problems; an unreadable
+// folder or no GAAD file at all is an error.
+func LoadSnapshot(dir string) (*Snapshot, error) {
+	s := &Snapshot{Users: map[string]*Entity{}, Roles: map[string]*Entity{}, Groups: map[string]*Group{},
+		Managed: map[string]*engine.Policy{}, Resource: map[string]*engine.Policy{}, Tags: map[string]map[string]string{},
+		rolesByName: map[string]*Entity{}, usersByName: map[string]*Entity{}}
+	gaads, err := filepath.Glob(filepath.Join(dir, "gaad-*.json"))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	if len(gaads) == 0 {
+		return nil, fmt.Errorf("snapshot %s: no gaad-<account>.json file", dir)
+	}
+	sort.Strings(gaads)
+	for _, f := range gaads {
+		s.loadGAAD(f)
+	}
+	if len(s.Accounts) == 0 {
+		return nil, fmt.Errorf("snapshot %s: no GAAD file could be read: %v", dir, s.Problems)
+	}
+	s.loadOptional(filepath.Join(dir, "resource-policies.json"), s.loadResourcePolicies)
+	s.loadOptional(filepath.Join(dir, "organization.json"), s.loadOrganization)
+	s.loadOptional(filepath.Join(dir, "resource-tags.json"), s.loadResourceTags)
+	return s, nil
+}
+
+func (s *Snapshot) problem(file, path string, err error) {
+	s.Problems = append(s.Problems, Problem{File: file, Path: path, Err: err})
+}
+
+func (s *Snapshot) loadOptional(path string, load func(string, []byte)) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		s.problem(path, "$", err)
+		return
+	}
+	load(path, data)
+}
+
+// policyDocument reads a policy document given as an object, a JSON string
+// or a URL-encoded JSON string (as the IAM API returns it).
+func policyDocument(raw json.RawMessage) ([]byte, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil, errors.New("no policy document")
+	}
+	if raw[0] != '"' {
+		return raw, nil
+	}
+	var str string
+	if err := json.Unmarshal(raw, &str); err != nil {
+		return nil, err
+	}
+	str = strings.TrimSpace(str)
+	if strings.HasPrefix(str, "%7B") || strings.HasPrefix(str, "%7b") {
+		dec, err := url.QueryUnescape(str)
+		if err != nil {
+			return nil, fmt.Errorf("URL-encoded document: %w", err)
+		}
+		str = dec
+	}
+	return []byte(str), nil
+}
+
+func (s *Snapshot) parsePolicy(file, path, id string, typ engine.PolicyType, raw json.RawMessage) (*engine.Policy, bool) {
+	doc, err := policyDocument(raw)
+	if err == nil {
+		var p *engine.Policy
+		if p, err = engine.ParsePolicy(id, typ, doc); err == nil {
+			return p, true
+		}
+	}
+	s.problem(file, path, err)
+	return nil, false
+}
+
+type gaadPolicy struct {
+	PolicyName     string          `json:"PolicyName"`
+	PolicyDocument json.RawMessage `json:"PolicyDocument"`
+}
+
+type gaadAttached struct {
+	PolicyArn string `json:"PolicyArn"`
+}
+
+type gaadBoundary struct {
+	PermissionsBoundaryArn string `json:"PermissionsBoundaryArn"`
+}
+
+type gaadTag struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
+}
+
+type gaadFile struct {
+	UserDetailList []struct {
+		Path, UserName, UserId, Arn string
+		UserPolicyList              []gaadPolicy
+		GroupList                   []string
+		AttachedManagedPolicies     []gaadAttached
+		PermissionsBoundary         *gaadBoundary
+		Tags                        []gaadTag
+	}
+	GroupDetailList []struct {
+		Path, GroupName, GroupId, Arn string
+		GroupPolicyList               []gaadPolicy
+		AttachedManagedPolicies       []gaadAttached
+	}
+	RoleDetailList []struct {
+		Path, RoleName, RoleId, Arn string
+		AssumeRolePolicyDocument    json.RawMessage
+		RolePolicyList              []gaadPolicy
+		AttachedManagedPolicies     []gaadAttached
+		PermissionsBoundary         *gaadBoundary
+		Tags                        []gaadTag
+	}
+	Policies []struct {
+		PolicyName, Arn, DefaultVersionId string
+		PolicyVersionList                 []struct {
+			Document         json.RawMessage
+			VersionId        string
+			IsDefaultVersion bool
+		}
+	}
+}
+
+func tagMap(tags []gaadTag) map[string]string {
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[t.Key] = t.Value
+	}
+	return m
+}
+
+func attachedARNs(a []gaadAttached) []string {
+	out := make([]string, 0, len(a))
+	for _, x := range a {
+		out = append(out, x.PolicyArn)
+	}
+	return out
+}
+
+func (s *Snapshot) loadGAAD(file string) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		s.problem(file, "$", err)
+		return
+	}
+	var g gaadFile
+	if err := json.Unmarshal(data, &g); err != nil {
+		s.problem(file, "$", jsonError(data, err))
+		return
+	}
+	account := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(file), "gaad-"), ".json")
+	s.Accounts = append(s.Accounts, account)
+	for i, p := range g.Policies {
+		path := fmt.Sprintf("$.Policies[%d]", i)
+		var doc json.RawMessage
+		for _, v := range p.PolicyVersionList {
+			if v.IsDefaultVersion || (p.DefaultVersionId != "" && v.VersionId == p.DefaultVersionId) {
+				doc = v.Document
+				break
+			}
+		}
+		if doc == nil {
+			s.problem(file, path, fmt.Errorf("managed policy %s: the default version %q is missing", p.Arn, p.DefaultVersionId))
+			continue
+		}
+		if pol, ok := s.parsePolicy(file, path, p.Arn, engine.PolicyIdentity, doc); ok {
+			s.Managed[p.Arn] = pol
+		}
+	}
+	inline := func(owner, path string, list []gaadPolicy, incomplete *bool) []*engine.Policy {
+		var out []*engine.Policy
+		for i, ip := range list {
+			id := owner + "#" + ip.PolicyName
+			pol, ok := s.parsePolicy(file, fmt.Sprintf("%s[%d]", path, i), id, engine.PolicyIdentity, ip.PolicyDocument)
+			if !ok {
+				*incomplete = true
+				continue
+			}
+			out = append(out, pol)
+		}
+		return out
+	}
+	for i, gr := range g.GroupDetailList {
+		var incomplete bool
+		grp := &Group{ARN: gr.Arn, Name: gr.GroupName, Account: account, Attached: attachedARNs(gr.AttachedManagedPolicies)}
+		grp.Inline = inline(gr.Arn, fmt.Sprintf("$.GroupDetailList[%d].GroupPolicyList", i), gr.GroupPolicyList, &incomplete)
+		s.Groups[gr.Arn] = grp
+	}
+	for i, u := range g.UserDetailList {
+		e := &Entity{ARN: u.Arn, Name: u.UserName, Path: u.Path, ID: u.UserId, Account: account,
+			Attached: attachedARNs(u.AttachedManagedPolicies), Groups: u.GroupList, Tags: tagMap(u.Tags)}
+		e.Inline = inline(u.Arn, fmt.Sprintf("$.UserDetailList[%d].UserPolicyList", i), u.UserPolicyList, &e.Incomplete)
+		if u.PermissionsBoundary != nil {
+			e.Boundary = u.PermissionsBoundary.PermissionsBoundaryArn
+		}
+		s.Users[u.Arn] = e
+		s.usersByName[account+"/"+u.UserName] = e
+	}
+	for i, r := range g.RoleDetailList {
+		path := fmt.Sprintf("$.RoleDetailList[%d]", i)
+		e := &Entity{ARN: r.Arn, Name: r.RoleName, Path: r.Path, ID: r.RoleId, Account: account,
+			Attached: attachedARNs(r.AttachedManagedPolicies), Tags: tagMap(r.Tags)}
+		e.Inline = inline(r.Arn, path+".RolePolicyList", r.RolePolicyList, &e.Incomplete)
+		if r.PermissionsBoundary != nil {
+			e.Boundary = r.PermissionsBoundary.PermissionsBoundaryArn
+		}
+		if len(r.AssumeRolePolicyDocument) > 0 {
+			if pol, ok := s.parsePolicy(file, path+".AssumeRolePolicyDocument", r.Arn+"#trust", engine.PolicyResource, r.AssumeRolePolicyDocument); ok {
+				e.Trust = pol
+			}
+		}
+		s.Roles[r.Arn] = e
+		s.rolesByName[account+"/"+r.RoleName] = e
+	}
+}
+
+// jsonError adds the line and column of a JSON syntax or type error.
+func jsonError(data []byte, err error) error {
+	var off int64 = -1
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	}
+	if off < 0 || off > int64(len(data)) {
+		return err
+	}
+	line := 1 + bytes.Count(data[:off], []byte("\n"))
+	col := off - int64(bytes.LastIndexByte(data[:off], '\n'))
+	return fmt.Errorf("line %d, column %d (byte %d): %w", line, col, off, err)
+}
+
+func (s *Snapshot) loadResourcePolicies(file string, data []byte) {
+	var list []struct {
+		ARN    string          `json:"arn"`
+		Policy json.RawMessage `json:"policy"`
+	}
+	if err := json.Unmarshal(data, &list); err != nil {
+		s.problem(file, "$", jsonError(data, err))
+		return
+	}
+	for i, rp := range list {
+		if rp.ARN == "" {
+			s.problem(file, fmt.Sprintf("$[%d]", i), errors.New("no arn"))
+			continue
+		}
+		if pol, ok := s.parsePolicy(file, fmt.Sprintf("$[%d].policy", i), rp.ARN, engine.PolicyResource, rp.Policy); ok {
+			s.Resource[rp.ARN] = pol
+		}
+	}
+}
+
+func (s *Snapshot) loadResourceTags(file string, data []byte) {
+	var list []struct {
+		ARN  string            `json:"arn"`
+		Tags map[string]string `json:"tags"`
+	}
+	if err := json.Unmarshal(data, &list); err != nil {
+		s.problem(file, "$", jsonError(data, err))
+		return
+	}
+	for _, t := range list {
+		s.Tags[t.ARN] = t.Tags
+	}
+}
+
+func (s *Snapshot) loadOrganization(file string, data []byte) {
+	var o Organization
+	var raw struct {
+		OUs      []*OrgNode `json:"ous"`
+		Accounts []*OrgNode `json:"accounts"`
+	}
+	if err := json.Unmarshal(data, &o); err != nil {
+		s.problem(file, "$", jsonError(data, err))
+		return
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		s.problem(file, "$", jsonError(data, err))
+		return
+	}
+	o.OUs, o.Accounts = raw.OUs, raw.Accounts
+	if o.Root == nil {
+		s.problem(file, "$.root", errors.New("no root node"))
+		return
+	}
+	o.nodes = map[string]*OrgNode{o.Root.ID: o.Root}
+	compile := func(path string, n *OrgNode) {
+		for i, d := range n.SCPs {
+			if p, ok := s.parsePolicy(file, fmt.Sprintf("%s.scps[%d]", path, i), "scp:"+d.Name, engine.PolicySCP, d.Document); ok {
+				n.scps = append(n.scps, p)
+			}
+		}
+		for i, d := range n.RCPs {
+			if p, ok := s.parsePolicy(file, fmt.Sprintf("%s.rcps[%d]", path, i), "rcp:"+d.Name, engine.PolicyRCP, d.Document); ok {
+				n.rcps = append(n.rcps, p)
+			}
+		}
+	}
+	compile("$.root", o.Root)
+	for i, n := range o.OUs {
+		o.nodes[n.ID] = n
+		compile(fmt.Sprintf("$.ous[%d]", i), n)
+	}
+	for i, n := range o.Accounts {
+		o.nodes[n.ID] = n
+		compile(fmt.Sprintf("$.accounts[%d]", i), n)
+	}
+	s.Org = &o
+}
+
+// Chain returns the SCP or RCP levels of an account, org root first, and
+// false when the account is not in the organization.
+func (o *Organization) Chain(account string, rcp bool) ([]engine.OrgLevel, bool) {
+	n, ok := o.nodes[account]
+	if !ok {
+		return nil, false
+	}
+	var rev []*OrgNode
+	for seen := 0; n != nil && seen < 64; seen++ {
+		rev = append(rev, n)
+		if n.Parent == "" {
+			break
+		}
+		n = o.nodes[n.Parent]
+	}
+	out := make([]engine.OrgLevel, 0, len(rev))
+	for i := len(rev) - 1; i >= 0; i-- {
+		ps := rev[i].scps
+		if rcp {
+			ps = rev[i].rcps
+		}
+		out = append(out, engine.OrgLevel{ID: rev[i].ID, Policies: ps})
+	}
+	return out, true
+}
+
+// Path returns the org path of an account (o-id/r-root/ou-…/account/), as
+// aws:PrincipalOrgPaths and aws:ResourceOrgPaths give it.
+func (o *Organization) Path(account string) (string, bool) {
+	levels, ok := o.Chain(account, false)
+	if !ok {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString(o.ID)
+	b.WriteByte('/')
+	for _, l := range levels {
+		b.WriteString(l.ID)
+		b.WriteByte('/')
+	}
+	return b.String(), true
+}
+
+// RoleByName finds a role by account and name (a session ARN carries no path).
+func (s *Snapshot) RoleByName(account, name string) (*Entity, bool) {
+	e, ok := s.rolesByName[account+"/"+name]
+	return e, ok
+}
+
+// UserByName finds a user by account and name.
+func (s *Snapshot) UserByName(account, name string) (*Entity, bool) {
+	e, ok := s.usersByName[account+"/"+name]
+	return e, ok
+}

@@ -1,0 +1,93 @@
+package ingest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadSnapshot(t *testing.T) {
+	s, err := LoadSnapshot(filepath.Join("testdata", "snapshot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const a = "111111111111"
+	alice, ok := s.UserByName(a, "alice")
+	if !ok {
+		t.Fatal("alice not loaded")
+	}
+	if len(alice.Inline) != 1 || !alice.Incomplete || alice.Tags["team"] != "blue" || alice.Boundary != "arn:aws:iam::"+a+":policy/Boundary" ||
+		len(alice.Groups) != 1 || alice.ID != "AIDAALICE" {
+		t.Errorf("alice %+v", alice)
+	}
+	app, ok := s.RoleByName(a, "app")
+	if !ok || app.ARN != "arn:aws:iam::"+a+":role/svc/app" || app.Trust == nil || app.Path != "/svc/" {
+		t.Fatalf("role app %+v", app)
+	}
+	ro := s.Managed["arn:aws:iam::"+a+":policy/ReadOnly"]
+	if ro == nil || len(ro.Statements) != 1 {
+		t.Fatalf("ReadOnly: %+v", ro)
+	}
+	// Only the default version applies: v2 allows s3:GetObject only, v1 allowed "*".
+	if s.Managed["arn:aws:iam::"+a+":policy/Boundary"] != nil {
+		t.Error("a managed policy whose default version is missing must not load")
+	}
+	if s.Resource["arn:aws:s3:::data"] == nil || s.Tags["arn:aws:s3:::data"]["env"] != "prod" {
+		t.Error("resource policy or tags not loaded")
+	}
+	wantProblems := []string{
+		"UserDetailList[0].UserPolicyList[1]: arn:aws:iam::111111111111:user/alice#inline-bad: unknown condition operator",
+		"Policies[1]: managed policy arn:aws:iam::111111111111:policy/Boundary: the default version \"v3\" is missing",
+	}
+	if len(s.Problems) != len(wantProblems) {
+		t.Fatalf("problems %v", s.Problems)
+	}
+	for _, w := range wantProblems {
+		found := false
+		for _, p := range s.Problems {
+			found = found || (strings.Contains(p.Error(), w) && strings.Contains(p.File, "gaad-"+a+".json"))
+		}
+		if !found {
+			t.Errorf("no problem like %q in %v", w, s.Problems)
+		}
+	}
+	scps, ok := s.Org.Chain(a, false)
+	if !ok || len(scps) != 3 || scps[0].ID != "r-root" || scps[1].ID != "ou-prod" || scps[2].ID != a || len(scps[1].Policies) != 1 {
+		t.Errorf("SCP chain %+v", scps)
+	}
+	rcps, _ := s.Org.Chain(a, true)
+	if len(rcps) != 3 || len(rcps[2].Policies) != 1 || len(rcps[0].Policies) != 0 {
+		t.Errorf("RCP chain %+v", rcps)
+	}
+	if p, _ := s.Org.Path(a); p != "o-abc/r-root/ou-prod/"+a+"/" {
+		t.Errorf("org path %q", p)
+	}
+	if _, ok := s.Org.Chain("222222222222", false); ok {
+		t.Error("an account outside the org has no chain")
+	}
+}
+
+func TestLoadSnapshotErrors(t *testing.T) {
+	if _, err := LoadSnapshot(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("missing folder: no error")
+	}
+	empty := t.TempDir()
+	if _, err := LoadSnapshot(empty); err == nil || !strings.Contains(err.Error(), "no gaad-") {
+		t.Errorf("no GAAD: %v", err)
+	}
+	bad := t.TempDir()
+	os.WriteFile(filepath.Join(bad, "gaad-111111111111.json"), []byte("{\n \"UserDetailList\": 7}"), 0o600)
+	os.WriteFile(filepath.Join(bad, "gaad-222222222222.json"), []byte(`{"UserDetailList":[]}`), 0o600)
+	os.WriteFile(filepath.Join(bad, "organization.json"), []byte(`{"organizationId": "o-1"`), 0o600)
+	s, err := LoadSnapshot(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Accounts) != 1 || len(s.Problems) != 2 {
+		t.Fatalf("accounts %v, problems %v", s.Accounts, s.Problems)
+	}
+	if !strings.Contains(s.Problems[0].Error(), "line 2") {
+		t.Errorf("problem %v does not give the position", s.Problems[0])
+	}
+}
