@@ -53,7 +53,7 @@ func TestLoadSnapshot(t *testing.T) {
 		}
 	}
 	scps, ok := s.Org.Chain(a, false)
-	if !ok || len(scps) != 3 || scps[0].ID != "r-root" || scps[1].ID != "ou-prod" || scps[2].ID != a || len(scps[1].Policies) != 1 {
+	if !ok || len(scps) != 3 || scps[0].ID != "r-root" || scps[1].ID != "ou-prod" || scps[2].ID != a || len(scps[1].Policies) != 2 {
 		t.Errorf("SCP chain %+v", scps)
 	}
 	rcps, _ := s.Org.Chain(a, true)

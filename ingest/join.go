@@ -1,0 +1,158 @@
+package ingest
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/replay-iam/replay/engine"
+)
+
+// EntityOf finds the snapshot entity behind a caller: the user, the role of a
+// session (by the role ARN with its path, or by name), or the IAM user that
+// called GetFederationToken.
+func (s *Snapshot) EntityOf(p *engine.Principal) (*Entity, bool) {
+	switch p.Kind {
+	case engine.PrincipalUser:
+		e, ok := s.Users[p.ARN]
+		return e, ok
+	case engine.PrincipalRole:
+		e, ok := s.Roles[p.ARN]
+		return e, ok
+	case engine.PrincipalRoleSession:
+		if e, ok := s.Roles[p.EntityARN]; ok {
+			return e, true
+		}
+		// arn:aws:sts::A:assumed-role/Name/Session
+		rest := p.ARN[strings.Index(p.ARN, "assumed-role/")+len("assumed-role/"):]
+		name, _, _ := strings.Cut(rest, "/")
+		return s.RoleByName(p.Account, name)
+	case engine.PrincipalFederatedUser:
+		e, ok := s.Users[p.EntityARN]
+		return e, ok
+	}
+	return nil, false
+}
+
+// IdentityPolicies returns an entity's identity policies: its inline and
+// attached managed policies and, for a user, those of its groups. The result
+// is incomplete (false) when a policy it names is not in the snapshot.
+func (s *Snapshot) IdentityPolicies(e *Entity) ([]*engine.Policy, bool) {
+	complete := !e.Incomplete
+	out := append([]*engine.Policy(nil), e.Inline...)
+	add := func(arns []string) {
+		for _, a := range arns {
+			if p, ok := s.Managed[a]; ok {
+				out = append(out, p)
+			} else {
+				complete = false
+			}
+		}
+	}
+	add(e.Attached)
+	for _, g := range e.Groups {
+		grp, ok := s.Groups[fmt.Sprintf("arn:aws:iam::%s:group/%s", e.Account, g)]
+		if !ok {
+			grp = s.groupByName(e.Account, g)
+		}
+		if grp == nil {
+			complete = false
+			continue
+		}
+		out = append(out, grp.Inline...)
+		add(grp.Attached)
+	}
+	return out, complete
+}
+
+func (s *Snapshot) groupByName(account, name string) *Group {
+	for _, g := range s.Groups {
+		if g.Account == account && g.Name == name {
+			return g
+		}
+	}
+	return nil
+}
+
+// Join is what the snapshot contributes to one request.
+type Join struct {
+	Policies *engine.PolicySet
+	// Entity is the caller's entity, nil when the snapshot has none.
+	Entity *Entity
+	// Complete is false when a policy that applies could not be loaded, or
+	// the caller's entity is missing: a denial may then be wrong.
+	Complete bool
+}
+
+// PolicySetFor assembles the policies that bear on a request and adds the
+// snapshot's keys to its context: principal tags, org ids and paths,
+// resource tags.
+func (s *Snapshot) PolicySetFor(req *engine.Request) Join {
+	p := &req.Principal
+	ps := &engine.PolicySet{}
+	j := Join{Policies: ps, Complete: true}
+	ctx := req.Context
+	if e, ok := s.EntityOf(p); ok {
+		j.Entity = e
+		ps.Identity, j.Complete = s.IdentityPolicies(e)
+		if e.Boundary != "" {
+			if b, ok := s.Managed[e.Boundary]; ok {
+				ps.Boundary = b
+			} else {
+				j.Complete = false
+			}
+		}
+		if ctx != nil {
+			for k, v := range e.Tags {
+				ctx.Set("aws:PrincipalTag/"+k, v)
+			}
+			ctx.MarkComplete("aws:PrincipalTag/")
+		}
+	} else if p.Kind != engine.PrincipalRoot && p.Kind != engine.PrincipalAssumedRoot &&
+		p.Kind != engine.PrincipalService && p.Kind != engine.PrincipalAnonymous {
+		j.Complete = false
+	}
+	// Resource side.
+	if rp, ok := s.Resource[req.Resource]; ok {
+		ps.Resource = rp
+	} else if role, ok := s.Roles[req.Resource]; ok && role.Trust != nil && strings.HasPrefix(strings.ToLower(req.Action), "sts:") {
+		ps.Resource = role.Trust
+	}
+	if ctx != nil {
+		if tags, ok := s.Tags[req.Resource]; ok {
+			for k, v := range tags {
+				ctx.Set("aws:ResourceTag/"+k, v)
+			}
+			ctx.MarkComplete("aws:ResourceTag/")
+		}
+	}
+	// Organizations.
+	if o := s.Org; o != nil {
+		resAcct := req.ResourceAccount
+		if p.Account != "" {
+			if chain, ok := o.Chain(p.Account, false); ok {
+				ps.SCPs = chain
+				ps.PrincipalInManagementAccount = p.Account == o.ManagementAccount
+				if ctx != nil {
+					ctx.Set("aws:PrincipalOrgID", o.ID)
+					path, _ := o.Path(p.Account)
+					ctx.SetList("aws:PrincipalOrgPaths", []string{path})
+				}
+			} else if ctx != nil {
+				ctx.SetAbsent("aws:PrincipalOrgID")
+				ctx.SetAbsent("aws:PrincipalOrgPaths")
+			}
+		}
+		if resAcct != "" {
+			if chain, ok := o.Chain(resAcct, true); ok {
+				ps.RCPs = chain
+				ps.ResourceInManagementAccount = resAcct == o.ManagementAccount
+				if ctx != nil {
+					ctx.Set("aws:ResourceOrgID", o.ID)
+					path, _ := o.Path(resAcct)
+					ctx.SetList("aws:ResourceOrgPaths", []string{path})
+				}
+			}
+		}
+	}
+	return j
+}
