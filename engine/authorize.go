@@ -282,9 +282,12 @@ const (
 	resourceKMSKey
 )
 
-// trustActions are the actions decided by a role's trust policy.
-var trustActions = [...]string{"sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity",
-	"sts:tagsession", "sts:setsourceidentity", "sts:setcontext"}
+// assumeRoleActions are the calls that assume a role; with the session
+// options after them, trustActions are the actions a role's trust policy decides.
+var (
+	trustActions      = []string{"sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity", "sts:tagsession", "sts:setsourceidentity", "sts:setcontext"}
+	assumeRoleActions = trustActions[:3]
+)
 
 func classifyResource(pr *preparedRequest) resourceKind {
 	r := &pr.resource
@@ -293,10 +296,8 @@ func classifyResource(pr *preparedRequest) resourceKind {
 	}
 	switch pr.service {
 	case "sts":
-		for _, a := range trustActions {
-			if pr.isAction(a) && r.lower[2] == "iam" && strings.HasPrefix(r.fields[5], "role/") {
-				return resourceRoleTrust
-			}
+		if pr.isOneOf(trustActions) && r.lower[2] == "iam" && strings.HasPrefix(r.fields[5], "role/") {
+			return resourceRoleTrust
 		}
 	case "kms":
 		if r.lower[2] == "kms" && strings.HasPrefix(r.fields[5], "key/") {
@@ -323,7 +324,7 @@ func grant(pr *preparedRequest, ps *PolicySet, res *[numPolicyTypes]setResult, k
 		}
 		return grantResult{allow: any, reason: ReasonResourceGrant, by: PolicyResource, stmt: rpStmt(rp)}
 	}
-	if root && rk == resourceRoleTrust && (pr.isAction("sts:assumerole") || pr.isAction("sts:assumerolewithsaml") || pr.isAction("sts:assumerolewithwebidentity")) {
+	if root && rk == resourceRoleTrust && pr.isOneOf(assumeRoleActions) {
 		return grantResult{allow: False, reason: ReasonRootCannotAssumeRole}
 	}
 
@@ -420,18 +421,10 @@ func grant(pr *preparedRequest, ps *PolicySet, res *[numPolicyTypes]setResult, k
 // bucketPolicyActions are the actions the bucket owner's root user may always
 // perform on its bucket's policy, whatever Deny the policy holds, so that a
 // policy that locks everyone out can be repaired.
-var bucketPolicyActions = [...]string{"s3:getbucketpolicy", "s3:putbucketpolicy", "s3:deletebucketpolicy"}
+var bucketPolicyActions = []string{"s3:getbucketpolicy", "s3:putbucketpolicy", "s3:deletebucketpolicy"}
 
 func bucketOwnerRootOverride(pr *preparedRequest, kind PrincipalKind, ps *PolicySet) bool {
-	if kind != PrincipalRoot || !pr.sameAccount || ps.Compat.RootAsOrdinaryPrincipal || pr.service != "s3" {
-		return false
-	}
-	for _, a := range bucketPolicyActions {
-		if pr.isAction(a) {
-			return true
-		}
-	}
-	return false
+	return kind == PrincipalRoot && pr.sameAccount && !ps.Compat.RootAsOrdinaryPrincipal && pr.isOneOf(bucketPolicyActions)
 }
 
 // rpAny is whether the resource policy allows the caller in any way.

@@ -74,3 +74,13 @@ func lowerService(s string) string {
 
 // isAction reports whether the request's action is name (lower case).
 func (pr *preparedRequest) isAction(name string) bool { return equalFoldASCII(pr.action, name) }
+
+// isOneOf reports whether the request's action is one of names (lower case).
+func (pr *preparedRequest) isOneOf(names []string) bool {
+	for _, n := range names {
+		if pr.isAction(n) {
+			return true
+		}
+	}
+	return false
+}
