@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/replay-iam/replay/engine"
@@ -34,43 +33,33 @@ func (s *Snapshot) EntityOf(p *engine.Principal) (*Entity, bool) {
 }
 
 // IdentityPolicies returns an entity's identity policies: its inline and
-// attached managed policies and, for a user, those of its groups. The result
-// is incomplete (false) when a policy it names is not in the snapshot.
-func (s *Snapshot) IdentityPolicies(e *Entity) ([]*engine.Policy, bool) {
-	complete := !e.Incomplete
+// attached managed policies and, for a user, those of its groups. The entity
+// is marked incomplete when a policy it names is not in the snapshot.
+func (s *Snapshot) IdentityPolicies(e *Entity) []*engine.Policy { return e.identity }
+
+// assembleIdentity collects an entity's identity policy set.
+func (s *Snapshot) assembleIdentity(e *Entity) {
 	out := append([]*engine.Policy(nil), e.Inline...)
 	add := func(arns []string) {
 		for _, a := range arns {
 			if p, ok := s.Managed[a]; ok {
 				out = append(out, p)
 			} else {
-				complete = false
+				e.Incomplete = true
 			}
 		}
 	}
 	add(e.Attached)
 	for _, g := range e.Groups {
-		grp, ok := s.Groups[fmt.Sprintf("arn:aws:iam::%s:group/%s", e.Account, g)]
+		grp, ok := s.groupsByName[e.Account+"/"+g]
 		if !ok {
-			grp = s.groupByName(e.Account, g)
-		}
-		if grp == nil {
-			complete = false
+			e.Incomplete = true
 			continue
 		}
 		out = append(out, grp.Inline...)
 		add(grp.Attached)
 	}
-	return out, complete
-}
-
-func (s *Snapshot) groupByName(account, name string) *Group {
-	for _, g := range s.Groups {
-		if g.Account == account && g.Name == name {
-			return g
-		}
-	}
-	return nil
+	e.identity = out
 }
 
 // Join is what the snapshot contributes to one request.
@@ -93,7 +82,7 @@ func (s *Snapshot) PolicySetFor(req *engine.Request) Join {
 	ctx := req.Context
 	if e, ok := s.EntityOf(p); ok {
 		j.Entity = e
-		ps.Identity, j.Complete = s.IdentityPolicies(e)
+		ps.Identity, j.Complete = e.identity, !e.Incomplete
 		if e.Boundary != "" {
 			if b, ok := s.Managed[e.Boundary]; ok {
 				ps.Boundary = b

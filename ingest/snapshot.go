@@ -31,8 +31,9 @@ type Snapshot struct {
 	// left out or marked incomplete, the rest loads.
 	Problems []Problem
 
-	rolesByName map[string]*Entity // account + "/" + role name
-	usersByName map[string]*Entity
+	rolesByName  map[string]*Entity // account + "/" + role name
+	usersByName  map[string]*Entity
+	groupsByName map[string]*Group
 }
 
 // Problem is one fault in the snapshot, located by file and JSON path.
@@ -60,6 +61,10 @@ type Entity struct {
 	// Incomplete is set when a policy of the entity could not be loaded; its
 	// requests cannot be decided with certainty.
 	Incomplete bool
+
+	// identity is the entity's identity policy set, its own and its groups',
+	// assembled once when the snapshot is loaded.
+	identity []*engine.Policy
 }
 
 // Group is an IAM group.
@@ -73,11 +78,11 @@ type Group struct {
 
 // Organization is the Organizations tree with its SCPs and RCPs.
 type Organization struct {
-	ID                string   `json:"organizationId"`
-	ManagementAccount string   `json:"managementAccountId"`
-	Root              *OrgNode `json:"root"`
-	OUs               []*OrgNode
-	Accounts          []*OrgNode
+	ID                string     `json:"organizationId"`
+	ManagementAccount string     `json:"managementAccountId"`
+	Root              *OrgNode   `json:"root"`
+	OUs               []*OrgNode `json:"ous"`
+	Accounts          []*OrgNode `json:"accounts"`
 	nodes             map[string]*OrgNode
 }
 
@@ -104,13 +109,13 @@ type OrgPolicyDoc struct {
 func LoadSnapshot(dir string) (*Snapshot, error) {
 	s := &Snapshot{Users: map[string]*Entity{}, Roles: map[string]*Entity{}, Groups: map[string]*Group{},
 		Managed: map[string]*engine.Policy{}, Resource: map[string]*engine.Policy{}, Tags: map[string]map[string]string{},
-		rolesByName: map[string]*Entity{}, usersByName: map[string]*Entity{}}
+		rolesByName: map[string]*Entity{}, usersByName: map[string]*Entity{}, groupsByName: map[string]*Group{}}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
 	gaads, err := filepath.Glob(filepath.Join(dir, "gaad-*.json"))
 	if err != nil {
 		return nil, err
-	}
-	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	if len(gaads) == 0 {
 		return nil, fmt.Errorf("snapshot %s: no gaad-<account>.json file", dir)
@@ -121,6 +126,14 @@ func LoadSnapshot(dir string) (*Snapshot, error) {
 	}
 	if len(s.Accounts) == 0 {
 		return nil, fmt.Errorf("snapshot %s: no GAAD file could be read: %v", dir, s.Problems)
+	}
+	// Managed policies may come from any account's file: assemble identity
+	// sets once all are loaded.
+	for _, e := range s.Users {
+		s.assembleIdentity(e)
+	}
+	for _, e := range s.Roles {
+		s.assembleIdentity(e)
 	}
 	s.loadOptional(filepath.Join(dir, "resource-policies.json"), s.loadResourcePolicies)
 	s.loadOptional(filepath.Join(dir, "organization.json"), s.loadOrganization)
@@ -295,6 +308,7 @@ func (s *Snapshot) loadGAAD(file string) {
 		grp := &Group{ARN: gr.Arn, Name: gr.GroupName, Account: account, Attached: attachedARNs(gr.AttachedManagedPolicies)}
 		grp.Inline = inline(gr.Arn, fmt.Sprintf("$.GroupDetailList[%d].GroupPolicyList", i), gr.GroupPolicyList, &incomplete)
 		s.Groups[gr.Arn] = grp
+		s.groupsByName[account+"/"+gr.GroupName] = grp
 	}
 	for i, u := range g.UserDetailList {
 		e := &Entity{ARN: u.Arn, Name: u.UserName, Path: u.Path, ID: u.UserId, Account: account,
@@ -379,19 +393,10 @@ func (s *Snapshot) loadResourceTags(file string, data []byte) {
 
 func (s *Snapshot) loadOrganization(file string, data []byte) {
 	var o Organization
-	var raw struct {
-		OUs      []*OrgNode `json:"ous"`
-		Accounts []*OrgNode `json:"accounts"`
-	}
 	if err := json.Unmarshal(data, &o); err != nil {
 		s.problem(file, "$", jsonError(data, err))
 		return
 	}
-	if err := json.Unmarshal(data, &raw); err != nil {
-		s.problem(file, "$", jsonError(data, err))
-		return
-	}
-	o.OUs, o.Accounts = raw.OUs, raw.Accounts
 	if o.Root == nil {
 		s.problem(file, "$.root", errors.New("no root node"))
 		return
