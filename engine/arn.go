@@ -176,6 +176,9 @@ type resourceRef struct {
 	// pattern marks a request resource that is itself a pattern (it holds *
 	// or ?) for an action that takes resources: "on some resource like this".
 	pattern bool
+	// partial marks a pattern that stands for one resource the request
+	// touched but the caller could not name fully.
+	partial bool
 	isARN   bool
 	fields  arnFields
 	lower   [5]string // fields 0-4 in lower case

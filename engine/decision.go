@@ -119,7 +119,13 @@ func (d Decision) PossiblyAllowed() bool {
 	return d.Verdict == VerdictAllow || d.Verdict == VerdictIndeterminate
 }
 
-// UnknownKeys returns the context keys whose unknown state the decision depends on.
+// ResourceUnknownKey stands, among a decision's unknown keys, for the part of
+// a partial request resource (Request.ResourcePartial) that is not known.
+const ResourceUnknownKey = "(resource)"
+
+// UnknownKeys returns the context keys whose unknown state the decision
+// depends on, and ResourceUnknownKey when the decision depends on the part
+// of the resource that is not known.
 func (d Decision) UnknownKeys() []string { return d.unknown[:d.nUnknown] }
 
 // PolicyID returns the id of the deciding policy, or "".

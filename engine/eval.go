@@ -148,6 +148,8 @@ func (st *Statement) matchResource(r *resourceRef, ctx *Context, es *evalState) 
 			x = True
 		case !r.pattern:
 			x = p.matchResource(r, ctx)
+		case r.partial:
+			x = p.partialRelation(r, ctx, es)
 		case st.notResource:
 			// NotResource excludes the request when an entry covers it (Allow)
 			// or when an entry overlaps it at all (Deny).
@@ -163,6 +165,21 @@ func (st *Statement) matchResource(r *resourceRef, ctx *Context, es *evalState) 
 		return m.Not()
 	}
 	return m
+}
+
+// partialRelation matches an entry against a resource known only as a
+// pattern: true when the entry covers every resource the pattern stands for,
+// false when it matches none of them, unknown otherwise.
+func (p *arnPattern) partialRelation(r *resourceRef, ctx *Context, es *evalState) Tri {
+	if c := p.patternRelation(r, ctx, true); c == True {
+		return True
+	}
+	o := p.patternRelation(r, ctx, false)
+	if o == False {
+		return False
+	}
+	es.noteUnknown(ResourceUnknownKey)
+	return Unknown
 }
 
 func (st *Statement) matchAction(action string) bool {

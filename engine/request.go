@@ -17,6 +17,12 @@ type Request struct {
 	// ResourceAccount is the account that owns the resource. S3 ARNs carry no
 	// account, so it must be given; when empty, the ARN's account field is used.
 	ResourceAccount string
+	// ResourcePartial says Resource is a pattern that covers the resource the
+	// request touched without naming it, as when a log shows the bucket but
+	// not the object key. A statement whose Resource covers the pattern
+	// matches, one that cannot match it does not, and one that matches only
+	// part of it leaves the decision depending on ResourceUnknownKey.
+	ResourcePartial bool
 	// Context holds the condition keys; nil means no keys at all.
 	Context *Context
 }
@@ -45,8 +51,9 @@ func prepare(r *Request) preparedRequest {
 		wildcardOnly = !ok || a.WildcardOnly()
 	}
 	pr.resource = newResourceRef(r.Resource, wildcardOnly)
+	pr.resource.partial = r.ResourcePartial && pr.resource.pattern
 	pr.resourceAccount = r.ResourceAccount
-	if pr.resourceAccount == "" && pr.resource.isARN && !pr.resource.pattern {
+	if pr.resourceAccount == "" && pr.resource.isARN && !hasWildcard(pr.resource.fields[4]) {
 		pr.resourceAccount = pr.resource.fields[4]
 	}
 	pr.id = r.Principal.identity()

@@ -98,6 +98,9 @@ func (p *PrincipalSpec) UnmarshalJSON(b []byte) error {
 type Resource struct {
 	Resource  string `json:"resource"`
 	AccountID string `json:"accountId"`
+	// Partial (an extension) marks the resource as a pattern that covers
+	// the real resource without naming it (engine.Request.ResourcePartial).
+	Partial bool `json:"partial"`
 }
 
 // OrgLevel is one level of an SCP or RCP chain.
@@ -230,7 +233,7 @@ func (c *Case) Build() (*engine.Request, *engine.PolicySet, error) {
 		return nil, nil, err
 	}
 	req := &engine.Request{Principal: p, Action: c.Request.Action, Resource: c.Request.Resource.Resource,
-		ResourceAccount: c.Request.Resource.AccountID, Context: ctx}
+		ResourceAccount: c.Request.Resource.AccountID, ResourcePartial: c.Request.Resource.Partial, Context: ctx}
 
 	ps := &engine.PolicySet{
 		PrincipalInManagementAccount: c.PrincipalInManagementAccount,
