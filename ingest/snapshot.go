@@ -480,3 +480,20 @@ func (s *Snapshot) UserByName(account, name string) (*Entity, bool) {
 	e, ok := s.usersByName[account+"/"+name]
 	return e, ok
 }
+
+// IAMPath returns the path of a role or user ("role" or "user") by account
+// and name; it is an IAMPathLookup.
+func (s *Snapshot) IAMPath(account, kind, name string) (string, bool) {
+	var e *Entity
+	var ok bool
+	switch kind {
+	case "role":
+		e, ok = s.RoleByName(account, name)
+	case "user":
+		e, ok = s.UserByName(account, name)
+	}
+	if !ok || e.Path == "" {
+		return "", false
+	}
+	return e.Path, true
+}

@@ -1,0 +1,502 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"github.com/replay-iam/replay/catalog"
+)
+
+// ResourceSource tells where a request's resource ARN came from.
+type ResourceSource uint8
+
+// Resource sources, from most to least certain.
+const (
+	// ResourceNone: the action takes no resource; the resource is "*".
+	ResourceNone ResourceSource = iota
+	// ResourceFromRecord: an ARN of the record's resources list.
+	ResourceFromRecord
+	// ResourceFromParameters: an ARN in, or built from, requestParameters.
+	ResourceFromParameters
+	// ResourcePartial: part of the ARN is not in the record; the resource is
+	// a pattern that covers the real one.
+	ResourcePartial
+	// ResourceUnresolved: the action is not in the catalogue, so no ARN
+	// template is known; the resource is the pattern "*".
+	ResourceUnresolved
+)
+
+var resourceSourceNames = [...]string{"none", "record", "parameters", "partial", "unresolved"}
+
+func (s ResourceSource) String() string { return resourceSourceNames[s] }
+
+// ResolvedResource is the resource one action of a record was authorized
+// against.
+type ResolvedResource struct {
+	// ARN is the resource, a pattern when Partial.
+	ARN string
+	// Partial means ARN is a pattern that covers the resource without
+	// naming it (engine.Request.ResourcePartial).
+	Partial bool
+	// Account owns the resource; "" when the record does not say.
+	Account string
+	Source  ResourceSource
+}
+
+// IAMPathLookup returns the path ("/", "/division/") of an IAM role or user
+// by account and name; IAM ARNs include it but most IAM calls log only the
+// name. kind is "role" or "user".
+type IAMPathLookup func(account, kind, name string) (path string, ok bool)
+
+// ResourceResolver builds the resource ARN of each action of a record from
+// the record's resources list, its request parameters and the action's ARN
+// templates in the catalogue. It caches templates and is not safe for
+// concurrent use: give each goroutine its own.
+type ResourceResolver struct {
+	cat      *catalog.Catalog
+	iamPaths IAMPathLookup
+	cache    map[*catalog.Action][]template
+}
+
+// NewResourceResolver returns a resolver over cat. paths may be nil.
+func NewResourceResolver(cat *catalog.Catalog, paths IAMPathLookup) *ResourceResolver {
+	return &ResourceResolver{cat: cat, iamPaths: paths, cache: map[*catalog.Action][]template{}}
+}
+
+// template is one ARN template split into literal text and variables.
+type template struct {
+	typ      string
+	required bool
+	parts    []tplPart
+	literals int // literal characters, to prefer the most specific match
+}
+
+type tplPart struct {
+	text  string // literal text, or the variable name
+	isVar bool
+}
+
+func parseTemplate(typ string, required bool, s string) template {
+	t := template{typ: typ, required: required}
+	for s != "" {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			t.parts = append(t.parts, tplPart{text: s})
+			t.literals += len(s)
+			break
+		}
+		if i > 0 {
+			t.parts = append(t.parts, tplPart{text: s[:i]})
+			t.literals += i
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			t.parts = append(t.parts, tplPart{text: s[i:]})
+			break
+		}
+		t.parts = append(t.parts, tplPart{text: s[i+2 : i+j], isVar: true})
+		s = s[i+j+1:]
+	}
+	return t
+}
+
+// templates returns an action's ARN templates, required types first and
+// types named in the action's name (the instance of RunInstances, the
+// object of PutObject) before others.
+func (r *ResourceResolver) templates(a *catalog.Action) []template {
+	if ts, ok := r.cache[a]; ok {
+		return ts
+	}
+	// Rank: required and named, required, named, the rest.
+	var ranked [4][]template
+	lname := strings.ToLower(a.Name)
+	for _, ref := range a.Resources {
+		arn, ok := a.Service.ResourceTypes[ref.Type]
+		if !ok {
+			continue
+		}
+		t := parseTemplate(ref.Type, ref.Required, arn)
+		rank := 3
+		named := strings.Contains(lname, strings.ToLower(strings.ReplaceAll(ref.Type, "-", "")))
+		switch {
+		case ref.Required && named:
+			rank = 0
+		case ref.Required:
+			rank = 1
+		case named:
+			rank = 2
+		}
+		ranked[rank] = append(ranked[rank], t)
+	}
+	ts := append(append(append(ranked[0], ranked[1]...), ranked[2]...), ranked[3]...)
+	r.cache[a] = ts
+	return ts
+}
+
+// match reports whether arn fits the template. A variable matches one or
+// more characters other than ':', except the last part of the template,
+// which matches the rest. The partition, region and account parts may be
+// empty where the template leaves them empty.
+func (t *template) match(arn string) bool {
+	s := arn
+	for i, p := range t.parts {
+		last := i == len(t.parts)-1
+		if !p.isVar {
+			if !strings.HasPrefix(s, p.text) {
+				return false
+			}
+			s = s[len(p.text):]
+			continue
+		}
+		if last {
+			return s != ""
+		}
+		// The variable runs up to the next literal part.
+		if t.parts[i+1].isVar {
+			return false
+		}
+		next := t.parts[i+1].text
+		stop := strings.Index(s, next)
+		if stop <= 0 || strings.IndexByte(s[:stop], ':') >= 0 {
+			return false
+		}
+		s = s[stop:]
+	}
+	return s == ""
+}
+
+// Resolve returns the resource the record's call was authorized against for
+// action (a catalogue action name), and the actions it implies may differ
+// by parameters, see RefineActions.
+func (r *ResourceResolver) Resolve(rec *Record, action string) ResolvedResource {
+	a, ok := r.cat.Action(action)
+	if !ok {
+		return ResolvedResource{ARN: "*", Partial: true, Account: rec.RecipientAccountID, Source: ResourceUnresolved}
+	}
+	if a.WildcardOnly() {
+		return ResolvedResource{ARN: "*", Account: rec.RecipientAccountID, Source: ResourceNone}
+	}
+	ts := r.templates(a)
+	if len(ts) == 0 {
+		return ResolvedResource{ARN: "*", Partial: true, Account: rec.RecipientAccountID, Source: ResourceUnresolved}
+	}
+	// 1. An ARN of the record's resources list that fits a template.
+	if res, ok := bestFit(ts, rec.Resources); ok {
+		res.Source = ResourceFromRecord
+		return res
+	}
+	params := flattenParams(rec.RequestParameters)
+	// 2. An ARN among the parameters that fits a template.
+	var fromParams []Resource
+	for _, v := range params {
+		if strings.HasPrefix(v, "arn:") {
+			fromParams = append(fromParams, Resource{ARN: v})
+		}
+	}
+	if res, ok := bestFit(ts, fromParams); ok {
+		res.Source = ResourceFromParameters
+		return res
+	}
+	// 3. The template the parameters fill best; what they do not give
+	// becomes a wildcard.
+	best, bestMissing := ResolvedResource{}, -1
+	for i := range ts {
+		res, missing := r.fill(&ts[i], rec, params)
+		if bestMissing < 0 || missing < bestMissing {
+			best, bestMissing = res, missing
+		}
+	}
+	return best
+}
+
+// bestFit returns the resource that fits the most specific template, the
+// account taken from its entry, from an entry whose ARN is a prefix of it
+// (the bucket of an object), or from the ARN.
+func bestFit(ts []template, resources []Resource) (ResolvedResource, bool) {
+	best, bestScore := -1, -1
+	for i := range resources {
+		for ti := range ts {
+			if ts[ti].match(resources[i].ARN) {
+				score := ts[ti].literals
+				if ts[ti].required {
+					score += 1 << 20
+				}
+				if score > bestScore {
+					best, bestScore = i, score
+				}
+			}
+		}
+	}
+	if best < 0 {
+		return ResolvedResource{}, false
+	}
+	res := ResolvedResource{ARN: resources[best].ARN, Account: resources[best].AccountID}
+	if res.Account == "" {
+		for _, o := range resources {
+			if o.AccountID != "" && strings.HasPrefix(res.ARN, o.ARN) {
+				res.Account = o.AccountID
+				break
+			}
+		}
+	}
+	if res.Account == "" {
+		res.Account = arnAccount(res.ARN)
+	}
+	return res, true
+}
+
+// arnAccount returns the account field of an ARN, "" when it has none.
+func arnAccount(arn string) string {
+	f := strings.SplitN(arn, ":", 6)
+	if len(f) < 6 || f[4] == "aws" {
+		return ""
+	}
+	return f[4]
+}
+
+// partition returns the ARN partition of a region.
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	case strings.HasPrefix(region, "us-iso-"):
+		return "aws-iso"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "aws-iso-b"
+	case strings.HasPrefix(region, "eu-isoe-"):
+		return "aws-iso-e"
+	case strings.HasPrefix(region, "us-isof-"):
+		return "aws-iso-f"
+	}
+	return "aws"
+}
+
+// paramAliases lists, per template variable (lower case), the parameter
+// names (lower case) that carry it when the names differ.
+var paramAliases = map[string][]string{
+	"objectname":                    {"key"},
+	"bucketname":                    {"bucket"},
+	"rolenamewithpath":              {"rolename"},
+	"usernamewithpath":              {"username"},
+	"groupnamewithpath":             {"groupname"},
+	"policynamewithpath":            {"policyname"},
+	"instanceprofilenamewithpath":   {"instanceprofilename"},
+	"servercertificatenamewithpath": {"servercertificatename"},
+	"keyid":                         {"keyid"},
+	"secretid":                      {"secretid"},
+	"loggroupname":                  {"loggroupname", "loggroupidentifier"},
+	"logstreamname":                 {"logstreamname"},
+	"clustername":                   {"cluster", "clustername"},
+	"repositoryname":                {"repositoryname"},
+	"statemachinename":              {"statemachinename"},
+	"parametername":                 {"name"},
+	"alias":                         {"aliasname"},
+}
+
+// fill builds an ARN from a template and the request parameters. Variables
+// the parameters do not give become "*", counted in missing, and the result
+// is partial.
+func (r *ResourceResolver) fill(t *template, rec *Record, params map[string]string) (res ResolvedResource, missing int) {
+	res.Source = ResourceFromParameters
+	account := rec.RecipientAccountID
+	var b strings.Builder
+	for _, p := range t.parts {
+		if !p.isVar {
+			b.WriteString(p.text)
+			continue
+		}
+		v, exact, ok := r.variable(p.text, rec, params, account)
+		if !ok {
+			b.WriteByte('*')
+			res.Partial = true
+			missing++
+			continue
+		}
+		b.WriteString(v)
+		res.Partial = res.Partial || !exact
+	}
+	res.ARN = b.String()
+	if res.Partial {
+		res.Source = ResourcePartial
+	}
+	res.Account = arnAccount(res.ARN)
+	if res.Account == "*" {
+		res.Account = ""
+	}
+	if res.Account == "" {
+		// The template has no account (S3 buckets and objects); the
+		// record's resources list may name the owner.
+		for _, o := range rec.Resources {
+			if o.AccountID != "" && (strings.HasPrefix(res.ARN, o.ARN) || strings.HasPrefix(o.ARN, strings.TrimSuffix(res.ARN, "*"))) {
+				res.Account = o.AccountID
+				break
+			}
+		}
+	}
+	return res, missing
+}
+
+// variable returns the value of one template variable; exact is false when
+// the value is a pattern.
+func (r *ResourceResolver) variable(name string, rec *Record, params map[string]string, account string) (v string, exact, ok bool) {
+	v, ok = r.value(name, rec, params, account)
+	if ok && strings.EqualFold(name, "SecretId") {
+		// A secret named without its ARN: the ARN adds a dash and six
+		// random characters.
+		return v + "-??????", false, true
+	}
+	return v, true, ok
+}
+
+// value returns the value of one template variable.
+func (r *ResourceResolver) value(name string, rec *Record, params map[string]string, account string) (string, bool) {
+	lname := strings.ToLower(name)
+	switch lname {
+	case "partition":
+		return partition(rec.AWSRegion), true
+	case "region":
+		return rec.AWSRegion, rec.AWSRegion != ""
+	case "account":
+		return account, account != ""
+	}
+	var (
+		v  string
+		ok bool
+	)
+	for _, k := range append([]string{lname}, paramAliases[lname]...) {
+		if v, ok = params[k]; ok && v != "" {
+			break
+		}
+	}
+	if (!ok || v == "") && lname == "usernamewithpath" && rec.UserIdentity.Type == "IAMUser" {
+		// IAM user calls without a user name act on the calling user.
+		if _, rest, found := strings.Cut(rec.UserIdentity.ARN, ":user/"); found && arnAccount(rec.UserIdentity.ARN) == account {
+			return rest, true
+		}
+	}
+	if !ok || v == "" {
+		// SQS and SNS name their queue and topic by URL and ARN.
+		switch lname {
+		case "queuename":
+			if u, found := params["queueurl"]; found {
+				if i := strings.LastIndexByte(u, '/'); i >= 0 && i < len(u)-1 {
+					return u[i+1:], true
+				}
+			}
+		case "topicname":
+			if a, found := params["topicarn"]; found {
+				if i := strings.LastIndexByte(a, ':'); i >= 0 && i < len(a)-1 {
+					return a[i+1:], true
+				}
+			}
+		}
+		return "", false
+	}
+	if strings.HasPrefix(v, "arn:") || (lname == "keyid" && strings.HasPrefix(v, "alias/")) {
+		// An ARN that fits none of the action's templates (Resolve tried
+		// them), or a KMS alias where the key is wanted: the name is not
+		// known.
+		return "", false
+	}
+	if strings.HasSuffix(lname, "withpath") {
+		kind := strings.TrimSuffix(lname, "namewithpath")
+		if kind == "role" || kind == "user" {
+			if r.iamPaths == nil {
+				return "", false
+			}
+			path, found := r.iamPaths(account, kind, v)
+			if !found {
+				return "", false
+			}
+			return strings.TrimPrefix(path, "/") + v, true
+		}
+		if p := params["path"]; p != "" {
+			return strings.TrimPrefix(p, "/") + v, true
+		}
+		return "", false
+	}
+	return v, true
+}
+
+// flattenParams returns the string-valued members of requestParameters,
+// keyed by lower-case name. Nested objects are searched one level deep;
+// names found at the top level win.
+func flattenParams(raw json.RawMessage) map[string]string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) != nil {
+		return nil
+	}
+	out := make(map[string]string, len(top))
+	var nested []json.RawMessage
+	for k, v := range top {
+		v = bytes.TrimSpace(v)
+		if len(v) > 0 && v[0] == '"' {
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				out[strings.ToLower(k)] = s
+			}
+		} else if len(v) > 0 && v[0] == '{' {
+			nested = append(nested, v)
+		}
+	}
+	for _, v := range nested {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(v, &m) != nil {
+			continue
+		}
+		for k, mv := range m {
+			lk := strings.ToLower(k)
+			if _, taken := out[lk]; taken {
+				continue
+			}
+			var s string
+			if json.Unmarshal(mv, &s) == nil {
+				out[lk] = s
+			}
+		}
+	}
+	return out
+}
+
+// versionedS3Actions maps S3 object actions to the action a call with a
+// versionId parameter is authorized as.
+var versionedS3Actions = map[string]string{
+	"s3:GetObject":           "s3:GetObjectVersion",
+	"s3:DeleteObject":        "s3:DeleteObjectVersion",
+	"s3:GetObjectAcl":        "s3:GetObjectVersionAcl",
+	"s3:PutObjectAcl":        "s3:PutObjectVersionAcl",
+	"s3:GetObjectTagging":    "s3:GetObjectVersionTagging",
+	"s3:PutObjectTagging":    "s3:PutObjectVersionTagging",
+	"s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
+	"s3:GetObjectAttributes": "s3:GetObjectVersionAttributes",
+	"s3:RestoreObject":       "s3:RestoreObject",
+}
+
+// RefineActions adjusts mapped actions for parameters that change the
+// action a call is authorized as: an S3 object call that names a version
+// needs the ...Version action.
+func RefineActions(rec *Record, actions []string) []string {
+	if len(actions) == 0 || !strings.HasPrefix(actions[0], "s3:") || !bytes.Contains(rec.RequestParameters, []byte(`"versionId"`)) {
+		return actions
+	}
+	params := flattenParams(rec.RequestParameters)
+	if params["versionid"] == "" || params["versionid"] == "null" {
+		return actions
+	}
+	out := make([]string, len(actions))
+	for i, a := range actions {
+		if v, ok := versionedS3Actions[a]; ok {
+			out[i] = v
+		} else {
+			out[i] = a
+		}
+	}
+	return out
+}
