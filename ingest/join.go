@@ -62,6 +62,60 @@ func (s *Snapshot) assembleIdentity(e *Entity) {
 	e.identity = out
 }
 
+// addSessionPolicies adds a session's inline and managed session policies.
+func (s *Snapshot) addSessionPolicies(j *Join, sess *Session) {
+	if sess.PolicyProblem != nil {
+		j.Complete = false
+	}
+	if sess.Policy != nil {
+		j.Policies.Session = append(j.Policies.Session, sess.Policy)
+	}
+	for _, a := range sess.PolicyARNs {
+		if pol, ok := s.Managed[a]; ok {
+			j.Policies.Session = append(j.Policies.Session, pol)
+		} else {
+			j.Complete = false
+		}
+	}
+}
+
+// setPrincipalTags sets aws:PrincipalTag/* from the entity's IAM tags and
+// the session's tags, which override IAM tags with the same key (compared
+// without case). When the session's tags are not all known, the entity's
+// tag keys are present with unknown values and other keys are unknown.
+func setPrincipalTags(ctx *engine.Context, tags map[string]string, kind engine.PrincipalKind, sess *Session) {
+	complete := true
+	if needsSession(kind) {
+		complete = sess != nil && sess.TagsComplete
+	}
+	var sessTags map[string]string
+	if sess != nil {
+		sessTags = sess.Tags
+	}
+	for k, v := range tags {
+		overridden := false
+		for sk := range sessTags {
+			if strings.EqualFold(sk, k) {
+				overridden = true
+				break
+			}
+		}
+		switch {
+		case overridden:
+		case complete:
+			ctx.Set("aws:PrincipalTag/"+k, v)
+		default:
+			ctx.SetValueUnknown("aws:PrincipalTag/"+k, false)
+		}
+	}
+	for k, v := range sessTags {
+		ctx.Set("aws:PrincipalTag/"+k, v)
+	}
+	if complete {
+		ctx.MarkComplete("aws:PrincipalTag/")
+	}
+}
+
 // Join is what the snapshot contributes to one request.
 type Join struct {
 	Policies *engine.PolicySet
@@ -70,19 +124,38 @@ type Join struct {
 	// Complete is false when a policy that applies could not be loaded, or
 	// the caller's entity is missing: a denial may then be wrong.
 	Complete bool
+	// SessionJoined is false for a role session or federated user whose
+	// issuing STS call was not seen: its session policies are not known and
+	// its principal tags may differ from the entity's.
+	SessionJoined bool
+}
+
+// needsSession reports whether a caller's permissions depend on the STS
+// call that issued its credentials.
+func needsSession(k engine.PrincipalKind) bool {
+	return k == engine.PrincipalRoleSession || k == engine.PrincipalFederatedUser || k == engine.PrincipalAssumedRoot
 }
 
 // PolicySetFor assembles the policies that bear on a request and adds the
 // snapshot's keys to its context: principal tags, org ids and paths,
-// resource tags.
-func (s *Snapshot) PolicySetFor(req *engine.Request) Join {
+// resource tags. sess is the session that issued the caller's credentials,
+// nil when the caller is not a session or its issuing call was not seen.
+func (s *Snapshot) PolicySetFor(req *engine.Request, sess *Session) Join {
 	p := &req.Principal
 	ps := &engine.PolicySet{}
-	j := Join{Policies: ps, Complete: true}
+	j := Join{Policies: ps, Complete: true, SessionJoined: true}
 	ctx := req.Context
+	if needsSession(p.Kind) {
+		if sess == nil {
+			j.SessionJoined = false
+		} else {
+			s.addSessionPolicies(&j, sess)
+		}
+	}
 	if e, ok := s.EntityOf(p); ok {
 		j.Entity = e
-		ps.Identity, j.Complete = e.identity, !e.Incomplete
+		ps.Identity = e.identity
+		j.Complete = j.Complete && !e.Incomplete
 		if e.Boundary != "" {
 			if b, ok := s.Managed[e.Boundary]; ok {
 				ps.Boundary = b
@@ -91,10 +164,7 @@ func (s *Snapshot) PolicySetFor(req *engine.Request) Join {
 			}
 		}
 		if ctx != nil {
-			for k, v := range e.Tags {
-				ctx.Set("aws:PrincipalTag/"+k, v)
-			}
-			ctx.MarkComplete("aws:PrincipalTag/")
+			setPrincipalTags(ctx, e.Tags, p.Kind, sess)
 		}
 	} else if p.Kind != engine.PrincipalRoot && p.Kind != engine.PrincipalAssumedRoot &&
 		p.Kind != engine.PrincipalService && p.Kind != engine.PrincipalAnonymous {

@@ -23,7 +23,7 @@ func TestPolicySetFor(t *testing.T) {
 		Principal: engine.Principal{Kind: engine.PrincipalRoleSession, ARN: "arn:aws:sts::" + a + ":assumed-role/app/i-1", Account: a},
 		Action:    "s3:GetObject", Resource: "arn:aws:s3:::data/x", ResourceAccount: a, Context: ctx,
 	}
-	j := s.PolicySetFor(req)
+	j := s.PolicySetFor(req, &Session{TagsComplete: true})
 	if j.Entity == nil || j.Entity.Name != "app" || !j.Complete {
 		t.Fatalf("join %+v", j)
 	}
@@ -38,7 +38,7 @@ func TestPolicySetFor(t *testing.T) {
 	}
 	// The non-default version allowed "*": s3:PutObject must be denied.
 	req.Action = "s3:PutObject"
-	if d := engine.Authorize(req, s.PolicySetFor(req).Policies); d.Verdict != engine.VerdictImplicitDeny {
+	if d := engine.Authorize(req, s.PolicySetFor(req, &Session{TagsComplete: true}).Policies); d.Verdict != engine.VerdictImplicitDeny {
 		t.Errorf("PutObject: %s", d.Explain())
 	}
 	// Alice has a malformed inline policy and a boundary whose default
@@ -46,14 +46,14 @@ func TestPolicySetFor(t *testing.T) {
 	ctx2 := engine.NewContext()
 	req2 := &engine.Request{Principal: engine.Principal{Kind: engine.PrincipalUser, ARN: "arn:aws:iam::" + a + ":user/alice", Account: a},
 		Action: "s3:GetObject", Resource: "arn:aws:s3:::data/x", ResourceAccount: a, Context: ctx2}
-	j2 := s.PolicySetFor(req2)
+	j2 := s.PolicySetFor(req2, nil)
 	if j2.Complete || j2.Entity == nil || ctx2.Values("aws:PrincipalTag/team")[0] != "blue" {
 		t.Errorf("alice join %+v", j2)
 	}
 	// An unknown caller is incomplete.
 	req3 := &engine.Request{Principal: engine.Principal{Kind: engine.PrincipalUser, ARN: "arn:aws:iam::" + a + ":user/ghost", Account: a},
 		Action: "s3:GetObject", Resource: "*", Context: engine.NewContext()}
-	if j3 := s.PolicySetFor(req3); j3.Complete || j3.Entity != nil {
+	if j3 := s.PolicySetFor(req3, nil); j3.Complete || j3.Entity != nil {
 		t.Errorf("ghost join %+v", j3)
 	}
 }

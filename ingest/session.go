@@ -1,0 +1,213 @@
+package ingest
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/maphash"
+	"strings"
+	"sync"
+
+	"github.com/replay-iam/replay/engine"
+)
+
+// Session is what the STS call that issued a set of temporary credentials
+// set for the session: tags and session policies.
+type Session struct {
+	// Issuer is the STS call (AssumeRole, GetFederationToken, ...).
+	Issuer string
+	// Tags are the session tags, with the transitive tags of the session
+	// that made the call.
+	Tags map[string]string
+	// Transitive lists the tag keys that pass on to chained sessions.
+	Transitive []string
+	// TagsComplete is false when some session tags are not in the log: tags
+	// from a SAML assertion or a web identity token, or transitive tags of
+	// a calling session whose own issuing call was not seen.
+	TagsComplete bool
+	// Policy is the inline session policy, nil when none was passed.
+	Policy *engine.Policy
+	// PolicyARNs are the managed session policies.
+	PolicyARNs []string
+	// PolicyProblem is set when the inline session policy was passed but
+	// could not be read (logged truncated or malformed).
+	PolicyProblem error
+	// SourceIdentity is the source identity set by the call.
+	SourceIdentity string
+}
+
+// Sessions holds the sessions issued by the STS calls seen in the logs,
+// keyed by the access key id of the credentials they returned. Sessions
+// with nothing to remember take 8 bytes of key. Observe and Lookup are safe
+// for concurrent use.
+type Sessions struct {
+	seed  maphash.Seed
+	mu    sync.RWMutex
+	plain map[uint64]struct{}
+	facts map[uint64]*Session
+	// empty is returned for sessions issued with no tags, no session policy
+	// and no source identity.
+	empty Session
+}
+
+// NewSessions returns an empty session store.
+func NewSessions() *Sessions {
+	return &Sessions{seed: maphash.MakeSeed(), plain: map[uint64]struct{}{}, facts: map[uint64]*Session{},
+		empty: Session{TagsComplete: true}}
+}
+
+// sessionIssuers are the STS calls that issue session credentials whose
+// tags and policies matter.
+var sessionIssuers = map[string]bool{
+	"AssumeRole":                true,
+	"AssumeRoleWithSAML":        true,
+	"AssumeRoleWithWebIdentity": true,
+	"GetFederationToken":        true,
+	"AssumeRoot":                true,
+}
+
+// IsSessionIssuer reports whether a record is an STS call that issues
+// session credentials (successful or not).
+func IsSessionIssuer(rec *Record) bool {
+	return rec.EventSource == "sts.amazonaws.com" && sessionIssuers[rec.EventName]
+}
+
+// Len returns the number of sessions held.
+func (s *Sessions) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.plain) + len(s.facts)
+}
+
+func (s *Sessions) key(accessKeyID string) uint64 {
+	return maphash.String(s.seed, accessKeyID)
+}
+
+// stsParams is the part of an STS call's requestParameters that shapes the
+// session.
+type stsParams struct {
+	Tags []struct {
+		Key   string `json:"key"`
+		Value string `json:"value"`
+	} `json:"tags"`
+	TransitiveTagKeys []string `json:"transitiveTagKeys"`
+	Policy            *string  `json:"policy"`
+	PolicyArns        []struct {
+		ARN string `json:"arn"`
+	} `json:"policyArns"`
+	SourceIdentity string `json:"sourceIdentity"`
+	TaskPolicyArn  *struct {
+		ARN string `json:"arn"`
+	} `json:"taskPolicyArn"`
+}
+
+type stsResponse struct {
+	Credentials *struct {
+		AccessKeyID string `json:"accessKeyId"`
+	} `json:"credentials"`
+}
+
+// Observe records the session a successful STS call issued. It returns
+// false for records that issue no session or failed, and an error for a
+// call whose parameters or response cannot be read.
+func (s *Sessions) Observe(rec *Record) (bool, error) {
+	if !IsSessionIssuer(rec) || rec.ErrorCode != "" {
+		return false, nil
+	}
+	var resp stsResponse
+	if err := json.Unmarshal(rec.ResponseElements, &resp); err != nil || resp.Credentials == nil || resp.Credentials.AccessKeyID == "" {
+		if err == nil {
+			err = fmt.Errorf("no credentials in the response")
+		}
+		return false, fmt.Errorf("%s %s: %w", rec.EventName, rec.EventID, err)
+	}
+	var p stsParams
+	if len(rec.RequestParameters) > 0 {
+		if err := json.Unmarshal(rec.RequestParameters, &p); err != nil {
+			return false, fmt.Errorf("%s %s: request parameters: %w", rec.EventName, rec.EventID, err)
+		}
+	}
+	sess := &Session{Issuer: rec.EventName, TagsComplete: true, SourceIdentity: p.SourceIdentity}
+	// SAML and web identity sessions take their tags from the assertion or
+	// token, which the log does not hold.
+	if rec.EventName == "AssumeRoleWithSAML" || rec.EventName == "AssumeRoleWithWebIdentity" {
+		sess.TagsComplete = false
+	}
+	// Transitive tags of the calling session pass on.
+	if caller := rec.UserIdentity.AccessKeyID; caller != "" && rec.UserIdentity.Type == "AssumedRole" {
+		if parent, ok := s.Lookup(caller); ok {
+			for _, k := range parent.Transitive {
+				if v, ok := parent.Tags[k]; ok {
+					if sess.Tags == nil {
+						sess.Tags = map[string]string{}
+					}
+					sess.Tags[k] = v
+					sess.Transitive = append(sess.Transitive, k)
+				}
+			}
+			sess.TagsComplete = sess.TagsComplete && parent.TagsComplete
+		} else {
+			sess.TagsComplete = false
+		}
+	}
+	for _, t := range p.Tags {
+		if sess.Tags == nil {
+			sess.Tags = map[string]string{}
+		}
+		// Tag keys are case-insensitive; the session keeps the spelling
+		// passed.
+		sess.Tags[t.Key] = t.Value
+	}
+	for _, k := range p.TransitiveTagKeys {
+		if !containsFold(sess.Transitive, k) {
+			sess.Transitive = append(sess.Transitive, k)
+		}
+	}
+	if p.Policy != nil {
+		pol, err := engine.ParsePolicy("session-policy:"+rec.EventID, engine.PolicySession, []byte(*p.Policy))
+		if err != nil {
+			sess.PolicyProblem = err
+		} else {
+			sess.Policy = pol
+		}
+	}
+	for _, a := range p.PolicyArns {
+		sess.PolicyARNs = append(sess.PolicyARNs, a.ARN)
+	}
+	if p.TaskPolicyArn != nil && p.TaskPolicyArn.ARN != "" {
+		sess.PolicyARNs = append(sess.PolicyARNs, p.TaskPolicyArn.ARN)
+	}
+	k := s.key(resp.Credentials.AccessKeyID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sess.Tags == nil && sess.Transitive == nil && sess.TagsComplete && sess.Policy == nil &&
+		sess.PolicyProblem == nil && sess.PolicyARNs == nil && sess.SourceIdentity == "" && sess.Issuer != "GetFederationToken" && sess.Issuer != "AssumeRoot" {
+		s.plain[k] = struct{}{}
+	} else {
+		s.facts[k] = sess
+	}
+	return true, nil
+}
+
+// Lookup returns the session issued with an access key id. The Session is
+// shared: callers must not change it.
+func (s *Sessions) Lookup(accessKeyID string) (*Session, bool) {
+	k := s.key(accessKeyID)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if f, ok := s.facts[k]; ok {
+		return f, true
+	}
+	if _, ok := s.plain[k]; ok {
+		return &s.empty, true
+	}
+	return nil, false
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,115 @@
+package ingest
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/replay-iam/replay/engine"
+)
+
+// assumeRole returns an AssumeRole record of role/tagged issuing key, called
+// by callerKey (a session when it starts with ASIA), with extra request
+// parameters.
+func assumeRole(t *testing.T, key, callerKey, extra string) *Record {
+	t.Helper()
+	caller := `{"type":"IAMUser","principalId":"AIDAEXAMPLEALICE0001","arn":"arn:aws:iam::111111111111:user/alice","accountId":"111111111111","accessKeyId":"` + callerKey + `","userName":"alice"}`
+	if callerKey[:4] == "ASIA" {
+		caller = `{"type":"AssumedRole","principalId":"AROAEXAMPLETAGGED0001:first","arn":"arn:aws:sts::111111111111:assumed-role/tagged/first","accountId":"111111111111","accessKeyId":"` + callerKey + `",
+			"sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAEXAMPLETAGGED0001","arn":"arn:aws:iam::111111111111:role/tagged","accountId":"111111111111","userName":"tagged"}}}`
+	}
+	raw := fmt.Sprintf(`{"eventVersion":"1.08","userIdentity":%s,"eventTime":"2026-11-01T10:00:00Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRole",
+		"awsRegion":"us-east-1","sourceIPAddress":"203.0.113.7","userAgent":"aws-cli/2","eventID":"e-%s","recipientAccountId":"111111111111",
+		"requestParameters":{"roleArn":"arn:aws:iam::111111111111:role/tagged","roleSessionName":"s"%s},
+		"responseElements":{"credentials":{"accessKeyId":"%s","sessionToken":"x","expiration":"Nov 1, 2026, 11:00:00 AM"},
+			"assumedRoleUser":{"assumedRoleId":"AROAEXAMPLETAGGED0001:s","arn":"arn:aws:sts::111111111111:assumed-role/tagged/s"}}}`, caller, key, extra, key)
+	var rec Record
+	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+		t.Fatal(err)
+	}
+	return &rec
+}
+
+func TestSessionsJoin(t *testing.T) {
+	snap, err := LoadSnapshot(filepath.Join("testdata", "snapshot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := NewSessions()
+	observe := func(rec *Record) {
+		t.Helper()
+		if ok, err := sessions.Observe(rec); !ok || err != nil {
+			t.Fatalf("Observe(%s) = %v, %v", rec.EventID, ok, err)
+		}
+	}
+	observe(assumeRole(t, "ASIAPLAIN", "AKIAALICE", ""))
+	observe(assumeRole(t, "ASIATEAMB", "AKIAALICE", `,"tags":[{"key":"team","value":"b"}],"transitiveTagKeys":["team"]`))
+	observe(assumeRole(t, "ASIACHAINED", "ASIATEAMB", ""))
+	observe(assumeRole(t, "ASIAUNSEENPARENT", "ASIANEVERSEEN", ""))
+	observe(assumeRole(t, "ASIAPOLICY", "AKIAALICE", `,"policy":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:ListBucket\",\"Resource\":\"*\"}]}"`))
+	observe(assumeRole(t, "ASIABADPOLICY", "AKIAALICE", `,"policy":"{\"Version\":\"2012-10-17\",\"Statem"`))
+	if n := sessions.Len(); n != 6 {
+		t.Errorf("Len = %d, want 6", n)
+	}
+
+	tests := []struct {
+		name     string
+		key      string
+		bucket   string
+		want     engine.Verdict
+		joined   bool
+		complete bool
+	}{
+		// §6 case 46: the session tag team=b overrides the role tag team=a.
+		{"session tag overrides role tag: own team", "ASIATEAMB", "team-b", engine.VerdictAllow, true, true},
+		{"session tag overrides role tag: role's team", "ASIATEAMB", "team-a", engine.VerdictImplicitDeny, true, true},
+		{"no session tags: role tag applies", "ASIAPLAIN", "team-a", engine.VerdictAllow, true, true},
+		{"transitive tag reaches the chained session", "ASIACHAINED", "team-b", engine.VerdictAllow, true, true},
+		{"transitive tags of an unseen parent: tag value unknown", "ASIAUNSEENPARENT", "team-a", engine.VerdictIndeterminate, true, true},
+		{"issuing call not seen: tag value unknown", "ASIANOTSEEN", "team-a", engine.VerdictIndeterminate, false, true},
+		{"session policy that does not allow", "ASIAPOLICY", "team-a", engine.VerdictImplicitDeny, true, true},
+		{"session policy that could not be read", "ASIABADPOLICY", "team-a", engine.VerdictAllow, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := engine.NewContext()
+			ctx.SetDefault(engine.KeyUnknown)
+			ctx.Set("aws:SecureTransport", "true")
+			req := &engine.Request{
+				Principal: engine.Principal{Kind: engine.PrincipalRoleSession, ARN: "arn:aws:sts::111111111111:assumed-role/tagged/s",
+					Account: "111111111111", EntityARN: "arn:aws:iam::111111111111:role/tagged"},
+				Action: "s3:GetObject", Resource: "arn:aws:s3:::" + tt.bucket + "/k", ResourceAccount: "111111111111", Context: ctx,
+			}
+			sess, _ := sessions.Lookup(tt.key)
+			j := snap.PolicySetFor(req, sess)
+			if j.SessionJoined != tt.joined || j.Complete != tt.complete {
+				t.Errorf("joined %v complete %v, want %v %v", j.SessionJoined, j.Complete, tt.joined, tt.complete)
+			}
+			if d := engine.Authorize(req, j.Policies); d.Verdict != tt.want {
+				t.Errorf("verdict %s, want %s: %s", d.Verdict, tt.want, d.Explain())
+			}
+		})
+	}
+}
+
+func TestSessionsObserveSkips(t *testing.T) {
+	s := NewSessions()
+	failed := assumeRole(t, "ASIAX", "AKIAALICE", "")
+	failed.ErrorCode = "AccessDenied"
+	if ok, err := s.Observe(failed); ok || err != nil {
+		t.Errorf("failed call: %v %v", ok, err)
+	}
+	other := &Record{EventSource: "s3.amazonaws.com", EventName: "GetObject"}
+	if ok, err := s.Observe(other); ok || err != nil {
+		t.Errorf("other call: %v %v", ok, err)
+	}
+	noCreds := assumeRole(t, "ASIAY", "AKIAALICE", "")
+	noCreds.ResponseElements = json.RawMessage(`null`)
+	if ok, err := s.Observe(noCreds); ok || err == nil {
+		t.Errorf("response without credentials: %v %v", ok, err)
+	}
+	if s.Len() != 0 {
+		t.Errorf("Len = %d", s.Len())
+	}
+}
