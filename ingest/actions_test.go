@@ -1,6 +1,10 @@
 package ingest
 
 import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/replay-iam/replay/catalog"
@@ -27,6 +31,19 @@ func TestActionMapper(t *testing.T) {
 		{"sts.amazonaws.com", "AssumeRole", []string{"sts:AssumeRole"}, false, false},
 		{"iam.amazonaws.com", "CreateRole", []string{"iam:CreateRole"}, false, false},
 		{"kms.amazonaws.com", "Decrypt", []string{"kms:Decrypt"}, false, false},
+		{"apigateway.amazonaws.com", "GetRestApis", []string{"apigateway:GET"}, false, false},
+		{"apigateway.amazonaws.com", "UpdateStage", []string{"apigateway:PATCH"}, false, false},
+		{"apigateway.amazonaws.com", "CreateDeployment", []string{"apigateway:POST"}, false, false},
+		{"apigateway.amazonaws.com", "DeleteRestApi", []string{"apigateway:DELETE"}, false, false},
+		{"budgets.amazonaws.com", "DescribeBudgets", []string{"budgets:ViewBudget"}, false, false},
+		{"budgets.amazonaws.com", "UpdateBudget", []string{"budgets:ModifyBudget"}, false, false},
+		{"cassandra.amazonaws.com", "CreateKeyspace", []string{"cassandra:Create"}, false, false},
+		{"cassandra.amazonaws.com", "DeleteTable", []string{"cassandra:Drop"}, false, false},
+		{"bedrock.amazonaws.com", "Converse", []string{"bedrock:InvokeModel"}, false, false},
+		{"pinpoint.amazonaws.com", "GetApps", []string{"mobiletargeting:GetApps"}, false, false},
+		{"s3.amazonaws.com", "DeleteBucketMetricsConfiguration", []string{"s3:PutMetricsConfiguration"}, false, false},
+		{"execute-api.amazonaws.com", "PostToConnection", []string{"execute-api:ManageConnections"}, false, false},
+		{"sso-oauth.amazonaws.com", "CreateToken", nil, true, false},
 		{"signin.amazonaws.com", "ConsoleLogin", nil, true, false},
 		{"s3.amazonaws.com", "NoSuchCall", nil, false, true},
 		{"unknown.amazonaws.com", "Anything", nil, false, true},
@@ -67,5 +84,55 @@ func TestRenamedCallsExist(t *testing.T) {
 		if _, ok := cat.Service(prefix); !ok {
 			t.Errorf("event source %s maps to unknown service prefix %s", source, prefix)
 		}
+	}
+}
+
+// TestMappingCoverage maps the API operations of 61 widely used services
+// (testdata/api-operations.tsv, from the AWS SDK service models) and checks
+// that nearly all map, and that every action a mapping yields is in the
+// catalogue.
+func TestMappingCoverage(t *testing.T) {
+	f, err := os.Open(filepath.Join("testdata", "api-operations.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cat := catalog.Default()
+	m := NewActionMapper(cat)
+	var total, mapped int
+	var unmapped []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		source, name, ok := strings.Cut(line, "\t")
+		if !ok {
+			t.Fatalf("malformed line %q", line)
+		}
+		total++
+		am, ok := m.Map(source, name)
+		if !ok {
+			unmapped = append(unmapped, source+" "+name)
+			continue
+		}
+		mapped++
+		for _, a := range am.Actions {
+			if _, ok := cat.Action(a); !ok {
+				t.Errorf("%s %s maps to %s, which the catalogue does not know", source, name, a)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	coverage := float64(mapped) / float64(total)
+	t.Logf("mapped %d of %d API operations (%.2f%%); unmapped: %s", mapped, total, 100*coverage, strings.Join(unmapped, ", "))
+	if total < 500 {
+		t.Errorf("only %d operations in the list", total)
+	}
+	if coverage < 0.99 {
+		t.Errorf("coverage %.2f%% is below 99%%", 100*coverage)
 	}
 }
