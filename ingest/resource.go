@@ -483,6 +483,13 @@ var versionedS3Actions = map[string]string{
 // action a call is authorized as: an S3 object call that names a version
 // needs the ...Version action.
 func RefineActions(rec *Record, actions []string) []string {
+	if (rec.EventName == "CopyObject" || rec.EventName == "UploadPartCopy") && len(actions) == 2 && actions[1] == "s3:GetObject" {
+		// The copy source names a version: reading it needs GetObjectVersion.
+		if src := flattenParams(rec.RequestParameters)["x-amz-copy-source"]; strings.Contains(src, "versionId=") {
+			return []string{actions[0], "s3:GetObjectVersion"}
+		}
+		return actions
+	}
 	if len(actions) == 0 || !strings.HasPrefix(actions[0], "s3:") || !bytes.Contains(rec.RequestParameters, []byte(`"versionId"`)) {
 		return actions
 	}
@@ -499,4 +506,33 @@ func RefineActions(rec *Record, actions []string) []string {
 		}
 	}
 	return out
+}
+
+// Wildcard returns a pattern over every resource the action takes, for an
+// action whose resource the record does not show: its first ARN template
+// with each variable but the partition a wildcard.
+func (r *ResourceResolver) Wildcard(rec *Record, action string) ResolvedResource {
+	a, ok := r.cat.Action(action)
+	if !ok {
+		return ResolvedResource{ARN: "*", Partial: true, Source: ResourceUnresolved}
+	}
+	if a.WildcardOnly() {
+		return ResolvedResource{ARN: "*", Account: rec.RecipientAccountID, Source: ResourceNone}
+	}
+	ts := r.templates(a)
+	if len(ts) == 0 {
+		return ResolvedResource{ARN: "*", Partial: true, Source: ResourceUnresolved}
+	}
+	var b strings.Builder
+	for _, p := range ts[0].parts {
+		switch {
+		case !p.isVar:
+			b.WriteString(p.text)
+		case strings.EqualFold(p.text, "Partition"):
+			b.WriteString(partition(rec.AWSRegion))
+		default:
+			b.WriteByte('*')
+		}
+	}
+	return ResolvedResource{ARN: b.String(), Partial: true, Source: ResourcePartial}
 }

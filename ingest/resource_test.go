@@ -170,18 +170,21 @@ func TestResolveResource(t *testing.T) {
 
 func TestRefineActions(t *testing.T) {
 	tests := []struct {
+		event  string
 		params string
 		in     []string
 		want   []string
 	}{
-		{`{"bucketName":"b","key":"k","versionId":"3HL4kqtJ"}`, []string{"s3:GetObject"}, []string{"s3:GetObjectVersion"}},
-		{`{"bucketName":"b","key":"k","versionId":"3HL4kqtJ"}`, []string{"s3:DeleteObject"}, []string{"s3:DeleteObjectVersion"}},
-		{`{"bucketName":"b","key":"k"}`, []string{"s3:GetObject"}, []string{"s3:GetObject"}},
-		{`{"bucketName":"b","key":"k","versionId":"v"}`, []string{"s3:PutObject"}, []string{"s3:PutObject"}},
-		{`{"versionId":"v"}`, []string{"lambda:GetFunction"}, []string{"lambda:GetFunction"}},
+		{"CopyObject", `{"bucketName":"b","key":"k","x-amz-copy-source":"src/k?versionId=v1"}`, []string{"s3:PutObject", "s3:GetObject"}, []string{"s3:PutObject", "s3:GetObjectVersion"}},
+		{"CopyObject", `{"bucketName":"b","key":"k","x-amz-copy-source":"src/k"}`, []string{"s3:PutObject", "s3:GetObject"}, []string{"s3:PutObject", "s3:GetObject"}},
+		{"GetObject", `{"bucketName":"b","key":"k","versionId":"3HL4kqtJ"}`, []string{"s3:GetObject"}, []string{"s3:GetObjectVersion"}},
+		{"GetObject", `{"bucketName":"b","key":"k","versionId":"3HL4kqtJ"}`, []string{"s3:DeleteObject"}, []string{"s3:DeleteObjectVersion"}},
+		{"GetObject", `{"bucketName":"b","key":"k"}`, []string{"s3:GetObject"}, []string{"s3:GetObject"}},
+		{"GetObject", `{"bucketName":"b","key":"k","versionId":"v"}`, []string{"s3:PutObject"}, []string{"s3:PutObject"}},
+		{"GetObject", `{"versionId":"v"}`, []string{"lambda:GetFunction"}, []string{"lambda:GetFunction"}},
 	}
 	for _, tt := range tests {
-		rec := Record{RequestParameters: json.RawMessage(tt.params)}
+		rec := Record{EventName: tt.event, RequestParameters: json.RawMessage(tt.params)}
 		if got := RefineActions(&rec, tt.in); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("RefineActions(%s, %v) = %v, want %v", tt.params, tt.in, got, tt.want)
 		}

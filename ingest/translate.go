@@ -1,0 +1,171 @@
+package ingest
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+
+	"github.com/replay-iam/replay/catalog"
+	"github.com/replay-iam/replay/engine"
+)
+
+// Skip tells why a record yields no authorization request. Every record
+// that is not evaluated is counted under one of these.
+type Skip uint8
+
+// Reasons a record is not evaluated.
+const (
+	NotSkipped Skip = iota
+	// SkipNotAPICall: an event that records no caller's request (service
+	// events, Insights events, VPC endpoint events of other accounts).
+	SkipNotAPICall
+	// SkipNoIAMAction: a call no IAM action authorizes (console sign-in).
+	SkipNoIAMAction
+	// SkipUnmappedEvent: no mapping from the event to an action is known.
+	SkipUnmappedEvent
+	// SkipUnknownPrincipal: the caller is not identified well enough.
+	SkipUnknownPrincipal
+	// SkipOtherAccountCaller: the resource owner's copy of a call made from
+	// another account.
+	SkipOtherAccountCaller
+	// SkipUnsupportedPrincipal: a caller IAM policies do not govern.
+	SkipUnsupportedPrincipal
+)
+
+var skipNames = [...]string{"", "not_api_call", "no_iam_action", "unmapped_event", "unknown_principal",
+	"other_account_caller", "unsupported_principal"}
+
+func (s Skip) String() string { return skipNames[s] }
+
+// Skips lists every skip reason, for reports.
+var Skips = []Skip{SkipNotAPICall, SkipNoIAMAction, SkipUnmappedEvent, SkipUnknownPrincipal,
+	SkipOtherAccountCaller, SkipUnsupportedPrincipal}
+
+// Translation is one record turned into the requests it implies.
+type Translation struct {
+	Record    *Record
+	Principal engine.Principal
+	// Outcome is the logged outcome; BlockedBy and Explicit are what an
+	// access-denied message names, when HasBlockedBy.
+	Outcome      Outcome
+	BlockedBy    engine.PolicyType
+	Explicit     bool
+	HasBlockedBy bool
+	// Requests holds one request per action the call needed, the call's own
+	// action first.
+	Requests []Request
+	// Skip is why there are no requests; Detail adds the event or caller.
+	Skip   Skip
+	Detail string
+}
+
+// Request is one authorization request with what the snapshot joined to it.
+type Request struct {
+	engine.Request
+	Resource ResolvedResource
+	Join     Join
+}
+
+// Translator turns records into requests. It is not safe for concurrent
+// use; give each goroutine its own (they may share the snapshot and the
+// sessions).
+type Translator struct {
+	mapper   *ActionMapper
+	resolver *ResourceResolver
+	snap     *Snapshot
+	sessions *Sessions
+}
+
+// NewTranslator returns a translator over a snapshot and the sessions seen
+// in the logs; sessions may be nil when they were not collected.
+func NewTranslator(cat *catalog.Catalog, snap *Snapshot, sessions *Sessions) *Translator {
+	return &Translator{
+		mapper:   NewActionMapper(cat),
+		resolver: NewResourceResolver(cat, snap.IAMPath),
+		snap:     snap,
+		sessions: sessions,
+	}
+}
+
+// notAPICallTypes are event types that record no caller's request.
+var notAPICallTypes = map[string]bool{
+	"AwsServiceEvent":      true,
+	"AwsCloudTrailInsight": true,
+	"AwsVpceEvent":         true,
+}
+
+// Translate turns one record into its requests, or says why it has none.
+func (t *Translator) Translate(rec *Record) Translation {
+	tr := Translation{Record: rec}
+	tr.Outcome, tr.BlockedBy, tr.Explicit, tr.HasBlockedBy = ClassifyOutcome(rec)
+	if notAPICallTypes[rec.EventType] {
+		tr.Skip, tr.Detail = SkipNotAPICall, rec.EventType
+		return tr
+	}
+	m, ok := t.mapper.Map(rec.EventSource, rec.EventName)
+	switch {
+	case !ok:
+		tr.Skip, tr.Detail = SkipUnmappedEvent, rec.EventSource+" "+rec.EventName
+		return tr
+	case m.NoAction != "":
+		tr.Skip, tr.Detail = SkipNoIAMAction, rec.EventSource+" "+rec.EventName
+		return tr
+	}
+	p, err := PrincipalOf(rec)
+	if err != nil {
+		tr.Detail = rec.UserIdentity.Type
+		switch {
+		case errors.Is(err, ErrOtherAccountCaller):
+			tr.Skip = SkipOtherAccountCaller
+		case errors.Is(err, ErrUnsupportedPrincipal):
+			tr.Skip = SkipUnsupportedPrincipal
+		default:
+			tr.Skip = SkipUnknownPrincipal
+		}
+		return tr
+	}
+	tr.Principal = p
+	var sess *Session
+	if t.sessions != nil && needsSession(p.Kind) && rec.UserIdentity.AccessKeyID != "" {
+		sess, _ = t.sessions.Lookup(rec.UserIdentity.AccessKeyID)
+	}
+	actions := RefineActions(rec, m.Actions)
+	tr.Requests = make([]Request, len(actions))
+	for i, action := range actions {
+		r := &tr.Requests[i]
+		if i == 0 {
+			r.Resource = t.resolver.Resolve(rec, action)
+		} else {
+			r.Resource = t.secondaryResource(rec, action)
+		}
+		r.Principal = p
+		r.Action = action
+		r.Request.Resource = r.Resource.ARN
+		r.ResourcePartial = r.Resource.Partial
+		r.ResourceAccount = r.Resource.Account
+		r.Context = BuildContext(rec, &r.Principal, r.Resource.Account)
+		r.Join = t.snap.PolicySetFor(&r.Request, sess)
+	}
+	return tr
+}
+
+// secondaryResource returns the resource of an action a call needs besides
+// its own, which the record's resources list does not tell apart: the copy
+// source of an S3 copy, otherwise a pattern over every resource the action
+// takes.
+func (t *Translator) secondaryResource(rec *Record, action string) ResolvedResource {
+	if (action == "s3:GetObject" || action == "s3:GetObjectVersion") && rec.EventSource == "s3.amazonaws.com" {
+		params := flattenParams(rec.RequestParameters)
+		if src := params["x-amz-copy-source"]; src != "" {
+			src, _, _ = strings.Cut(src, "?")
+			if u, err := url.PathUnescape(src); err == nil {
+				src = u
+			}
+			src = strings.TrimPrefix(src, "/")
+			if strings.Contains(src, "/") && !strings.HasPrefix(src, "arn:") {
+				return ResolvedResource{ARN: "arn:" + partition(rec.AWSRegion) + ":s3:::" + src, Source: ResourceFromParameters}
+			}
+		}
+	}
+	return t.resolver.Wildcard(rec, action)
+}

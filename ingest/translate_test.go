@@ -1,0 +1,122 @@
+package ingest
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/replay-iam/replay/catalog"
+	"github.com/replay-iam/replay/engine"
+)
+
+// readRecords reads every record of a log file.
+func readRecords(t *testing.T, path string) []*Record {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := NewReader(f, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*Record
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rec)
+	}
+}
+
+// TestTranslateEveryIdentity replays one realistic record per userIdentity
+// type against the test snapshot. The expected verdicts follow from the
+// snapshot: role app may s3:GetObject anywhere, role tagged may read
+// team-${aws:PrincipalTag/team}, alice's join is incomplete, bob and the
+// jobs queue are not in the snapshot, the RCP denies S3 without TLS.
+func TestTranslateEveryIdentity(t *testing.T) {
+	snap, err := LoadSnapshot(filepath.Join("testdata", "snapshot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := readRecords(t, filepath.Join("testdata", "records", "identities.json"))
+	sessions := NewSessions()
+	for _, rec := range recs {
+		if _, err := sessions.Observe(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type want struct {
+		action, resource string
+		verdict          engine.Verdict
+	}
+	tests := []struct {
+		name     string
+		skip     Skip
+		outcome  Outcome
+		requests []want
+		complete bool
+		joined   bool
+	}{
+		{"role session reads an object", NotSkipped, OutcomeSuccess,
+			[]want{{"s3:GetObject", "arn:aws:s3:::data/reports/2026.csv", engine.VerdictAllow}}, true, false},
+		{"role session denied a write", NotSkipped, OutcomeAccessDenied,
+			[]want{{"s3:PutObject", "arn:aws:s3:::data/in/new.csv", engine.VerdictImplicitDeny}}, true, false},
+		{"user assumes a role without an identity grant", NotSkipped, OutcomeSuccess,
+			[]want{{"sts:AssumeRole", "arn:aws:iam::111111111111:role/tagged", engine.VerdictImplicitDeny}}, false, true},
+		{"tagged session reads its team's bucket", NotSkipped, OutcomeSuccess,
+			[]want{{"s3:GetObject", "arn:aws:s3:::team-b/plan.txt", engine.VerdictAllow}}, true, true},
+		{"federated user not in the snapshot", NotSkipped, OutcomeSuccess,
+			[]want{{"sqs:SendMessage", "arn:aws:sqs:eu-west-1:111111111111:jobs", engine.VerdictImplicitDeny}}, false, false},
+		{"root lists buckets", NotSkipped, OutcomeSuccess,
+			[]want{{"s3:ListAllMyBuckets", "*", engine.VerdictAllow}}, true, true},
+		{"service without a bucket policy grant", NotSkipped, OutcomeSuccess,
+			[]want{{"s3:GetBucketAcl", "arn:aws:s3:::data", engine.VerdictImplicitDeny}}, true, true},
+		{"resource owner's copy of a cross-account call", SkipOtherAccountCaller, OutcomeSuccess, nil, true, true},
+		{"identity center portal call", SkipNoIAMAction, OutcomeSuccess, nil, true, true},
+		{"unknown caller", SkipUnknownPrincipal, OutcomeSuccess, nil, true, true},
+		{"console sign-in", SkipNoIAMAction, OutcomeSuccess, nil, true, true},
+		{"service event", SkipNotAPICall, OutcomeSuccess, nil, true, true},
+		{"unmapped call", SkipUnmappedEvent, OutcomeSuccess, nil, true, true},
+		{"copy needs put on the target and get on the source version", NotSkipped, OutcomeSuccess,
+			[]want{{"s3:PutObject", "arn:aws:s3:::data/copy/a.csv", engine.VerdictImplicitDeny},
+				{"s3:GetObjectVersion", "arn:aws:s3:::data/reports/2026.csv", engine.VerdictImplicitDeny}}, true, false},
+		{"user with an incomplete join reads an object", NotSkipped, OutcomeSuccess,
+			[]want{{"s3:GetObject", "arn:aws:s3:::data/reports/2026.csv", engine.VerdictAllow}}, false, true},
+	}
+	if len(recs) != len(tests) {
+		t.Fatalf("%d records, %d expectations", len(recs), len(tests))
+	}
+	tr := NewTranslator(catalog.Default(), snap, sessions)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tr.Translate(recs[i])
+			if got.Skip != tt.skip || got.Outcome != tt.outcome {
+				t.Fatalf("skip %v (%s) outcome %v, want %v %v", got.Skip, got.Detail, got.Outcome, tt.skip, tt.outcome)
+			}
+			if tt.outcome == OutcomeAccessDenied && (!got.HasBlockedBy || got.BlockedBy != engine.PolicyIdentity || got.Explicit) {
+				t.Errorf("denial names %v (explicit %v, named %v), want an implicit denial by identity policies", got.BlockedBy, got.Explicit, got.HasBlockedBy)
+			}
+			if len(got.Requests) != len(tt.requests) {
+				t.Fatalf("%d requests, want %d", len(got.Requests), len(tt.requests))
+			}
+			for j, w := range tt.requests {
+				r := &got.Requests[j]
+				d := engine.Authorize(&r.Request, r.Join.Policies)
+				if r.Action != w.action || r.Request.Resource != w.resource || d.Verdict != w.verdict {
+					t.Errorf("request %d: %s on %s: %s; want %s on %s: %s", j, r.Action, r.Request.Resource, d.Explain(), w.action, w.resource, w.verdict)
+				}
+				if r.Join.Complete != tt.complete || r.Join.SessionJoined != tt.joined {
+					t.Errorf("request %d: complete %v joined %v, want %v %v", j, r.Join.Complete, r.Join.SessionJoined, tt.complete, tt.joined)
+				}
+			}
+		})
+	}
+}
