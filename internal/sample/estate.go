@@ -98,7 +98,7 @@ func gaad(acct string) doc {
 			doc{"Path": "/bots/", "UserName": "legacy-bot", "UserId": "AIDABOT" + acct, "Arn": "arn:aws:iam::" + acct + ":user/bots/legacy-bot",
 				"CreateDate": "2020-01-01T00:00:00Z", "GroupList": []any{}, "AttachedManagedPolicies": []any{},
 				"UserPolicyList": inlineList(map[string]doc{"bot": policy(allow("s3:*", "*"), allow("ec2:Describe*", "*"))}),
-				"Tags": tags()},
+				"Tags":           tags()},
 		},
 		"GroupDetailList": []any{
 			doc{"Path": "/", "GroupName": "admins", "GroupId": "AGPAADMINS" + acct, "Arn": "arn:aws:iam::" + acct + ":group/admins",
@@ -142,8 +142,8 @@ func organization(members int) doc {
 	}
 	return doc{
 		"organizationId": orgID, "managementAccountId": mgmtAccount,
-		"root": doc{"id": "r-samp", "scps": []any{full}, "rcps": []any{s3InOrg}},
-		"ous":  []any{doc{"id": "ou-samp-prod", "parent": "r-samp", "scps": []any{full, regions, noLeave}, "rcps": []any{}}},
+		"root":     doc{"id": "r-samp", "scps": []any{full}, "rcps": []any{s3InOrg}},
+		"ous":      []any{doc{"id": "ou-samp-prod", "parent": "r-samp", "scps": []any{full, regions, noLeave}, "rcps": []any{}}},
 		"accounts": accounts,
 	}
 }
