@@ -95,6 +95,7 @@ type Reader struct {
 	index  int
 	inArr  bool
 	done   bool
+	keep   func(raw []byte) bool
 	line   int64
 }
 
@@ -228,16 +229,29 @@ func isTimestampPrefix(b []byte) bool {
 // *RecordError for a record to skip (call Next again), or a *FileError that
 // ends the file.
 func (r *Reader) Next() (*Record, error) {
-	if r.done {
-		return nil, io.EOF
-	}
-	switch r.format {
-	case FormatLines:
-		return r.nextLine()
-	default:
-		return r.nextArrayItem()
+	for {
+		if r.done {
+			return nil, io.EOF
+		}
+		var rec *Record
+		var err error
+		switch r.format {
+		case FormatLines:
+			rec, err = r.nextLine()
+		default:
+			rec, err = r.nextArrayItem()
+		}
+		if rec != nil || err != nil {
+			return rec, err
+		}
+		// A record the filter passed over.
 	}
 }
+
+// SetFilter makes Next pass over, without decoding them, the records whose
+// raw JSON keep rejects. A pass that needs only some records (the STS calls
+// that issue sessions) saves the decoding of the rest.
+func (r *Reader) SetFilter(keep func(raw []byte) bool) { r.keep = keep }
 
 func (r *Reader) fileError(err error) error {
 	r.done = true
@@ -415,6 +429,9 @@ func (r *Reader) readLine() ([]byte, error) {
 
 // decodeRecord decodes one event.
 func (r *Reader) decodeRecord(raw []byte, index int, offset int64) (*Record, error) {
+	if r.keep != nil && !r.keep(raw) {
+		return nil, nil
+	}
 	rec := &Record{}
 	if err := json.Unmarshal(raw, rec); err != nil {
 		return nil, &RecordError{File: r.name, Index: index, Offset: offset, Kind: ErrUnparseable, Err: err}

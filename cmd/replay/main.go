@@ -33,6 +33,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"run", "replay CloudTrail logs against an IAM snapshot and write the reports", runRun},
+		{"demo", "generate a sample estate and its logs, and replay them", runDemo},
 		{"check", "run authorization test cases and compare with their expected answers", runCheck},
 		{"explain", "evaluate one case and print the trace of every policy statement", runExplain},
 		{"version", "print the version", runVersion},

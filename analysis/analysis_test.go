@@ -1,0 +1,73 @@
+package analysis
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/replay-iam/replay/engine"
+)
+
+func events() []Event {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var out []Event
+	for i := 0; i < 40; i++ {
+		ev := Event{
+			Time: t0.Add(time.Duration(i) * time.Minute), PrincipalARN: fmt.Sprintf("arn:aws:iam::1:role/r%d", i%3),
+			PrincipalType: "role_session", AccountID: "1", Action: []string{"s3:GetObject", "s3:PutObject"}[i%2],
+			Resource: fmt.Sprintf("arn:aws:s3:::b/k%d", i%7), LoggedDecided: true, Complete: true,
+		}
+		switch i % 5 {
+		case 0:
+			ev.Decision.Verdict = engine.VerdictImplicitDeny
+			ev.LoggedDenied = true
+			ev.LoggedError = "AccessDenied"
+		case 1:
+			ev.Decision.Verdict = engine.VerdictImplicitDeny // the log says it succeeded
+		default:
+			ev.Decision.Verdict = engine.VerdictAllow
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func TestMergeEqualsWhole(t *testing.T) {
+	evs := events()
+	whole := NewReport()
+	for i := range evs {
+		whole.Add(&evs[i], fmt.Sprintf("e%02d", i))
+	}
+	a, b := NewReport(), NewReport()
+	for i := range evs {
+		part := a
+		if i%3 == 0 {
+			part = b
+		}
+		part.Add(&evs[i], fmt.Sprintf("e%02d", i))
+	}
+	b.Merge(a)
+	if !reflect.DeepEqual(whole.UsageRows(), b.UsageRows()) || !reflect.DeepEqual(whole.DeniedRows(), b.DeniedRows()) ||
+		!reflect.DeepEqual(whole.Agreement, b.Agreement) || whole.Events != b.Events {
+		t.Errorf("merged report differs from the whole")
+	}
+	g := whole.Agreement
+	// Every fifth event agrees as a denial, every fifth is a replayed deny
+	// of a logged success, the rest agree as allows.
+	if g.Agree != 32 || g.Disagree[ReplayDenyLoggedAllow] != 8 || g.Examples[ReplayDenyLoggedAllow] != "e01" {
+		t.Errorf("agreement %+v", g)
+	}
+}
+
+func TestDistinctResourcesBounded(t *testing.T) {
+	r := NewReport()
+	for i := 0; i < MaxDistinctResources+50; i++ {
+		ev := Event{PrincipalARN: "p", Action: "s3:GetObject", Resource: fmt.Sprint("arn:aws:s3:::b/", i), LoggedDecided: true}
+		r.Add(&ev, "")
+	}
+	rows := r.UsageRows()
+	if len(rows) != 1 || rows[0].DistinctResources != MaxDistinctResources || rows[0].Events != MaxDistinctResources+50 {
+		t.Errorf("rows %+v", rows)
+	}
+}

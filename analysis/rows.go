@@ -1,0 +1,129 @@
+package analysis
+
+import (
+	"sort"
+	"time"
+
+	"github.com/replay-iam/replay/engine"
+)
+
+// UsageRow is one row of usage.parquet.
+type UsageRow struct {
+	PrincipalARN      string    `parquet:"principal_arn,dict"`
+	PrincipalType     string    `parquet:"principal_type,dict"`
+	AccountID         string    `parquet:"account_id,dict"`
+	Action            string    `parquet:"action,dict"`
+	Decision          string    `parquet:"decision,dict"`
+	Events            int64     `parquet:"events"`
+	LoggedDenied      int64     `parquet:"logged_denied"`
+	FirstSeen         time.Time `parquet:"first_seen,timestamp(millisecond:utc)"`
+	LastSeen          time.Time `parquet:"last_seen,timestamp(millisecond:utc)"`
+	DistinctResources int64     `parquet:"distinct_resources"`
+	SampleResource    string    `parquet:"sample_resource"`
+}
+
+// DeniedRow is one row of denied.parquet.
+type DeniedRow struct {
+	PrincipalARN    string    `parquet:"principal_arn,dict"`
+	Action          string    `parquet:"action,dict"`
+	ResourceARN     string    `parquet:"resource_arn"`
+	BlockedBy       string    `parquet:"blocked_by,dict"`
+	PolicyID        string    `parquet:"policy_id,dict"`
+	Statement       string    `parquet:"statement,dict"`
+	Events          int64     `parquet:"events"`
+	FirstSeen       time.Time `parquet:"first_seen,timestamp(millisecond:utc)"`
+	LastSeen        time.Time `parquet:"last_seen,timestamp(millisecond:utc)"`
+	LoggedErrorCode string    `parquet:"logged_error_code,dict"`
+	Explanation     string    `parquet:"explanation"`
+}
+
+// PrincipalRow is one row of principals.parquet.
+type PrincipalRow struct {
+	PrincipalARN  string     `parquet:"principal_arn"`
+	PrincipalType string     `parquet:"principal_type,dict"`
+	AccountID     string     `parquet:"account_id,dict"`
+	Events        int64      `parquet:"events"`
+	LastSeen      *time.Time `parquet:"last_seen,optional,timestamp(millisecond:utc)"`
+	UsedActions   int64      `parquet:"used_actions"`
+}
+
+// UsageRows returns usage.parquet's rows, sorted.
+func (r *Report) UsageRows() []UsageRow {
+	keys := r.SortedUsageKeys()
+	rows := make([]UsageRow, len(keys))
+	for i, k := range keys {
+		u := r.Usage[k]
+		rows[i] = UsageRow{
+			PrincipalARN: k.PrincipalARN, PrincipalType: u.PrincipalType, AccountID: u.AccountID,
+			Action: k.Action, Decision: k.Decision.String(), Events: u.Events, LoggedDenied: u.LoggedDenied,
+			FirstSeen: u.FirstSeen, LastSeen: u.LastSeen, DistinctResources: u.DistinctResources(), SampleResource: u.SampleResource,
+		}
+	}
+	return rows
+}
+
+// DeniedRows returns denied.parquet's rows, sorted.
+func (r *Report) DeniedRows() []DeniedRow {
+	keys := r.SortedDeniedKeys()
+	rows := make([]DeniedRow, len(keys))
+	for i, k := range keys {
+		d := r.Denied[k]
+		rows[i] = DeniedRow{
+			PrincipalARN: k.PrincipalARN, Action: k.Action, ResourceARN: k.Resource, BlockedBy: k.BlockedBy,
+			PolicyID: k.PolicyID, Statement: k.Statement, Events: d.Events, FirstSeen: d.FirstSeen, LastSeen: d.LastSeen,
+			LoggedErrorCode: d.LoggedError, Explanation: d.Explanation,
+		}
+	}
+	return rows
+}
+
+// Principal is an entity the snapshot holds.
+type Principal struct {
+	ARN, Type, AccountID string
+}
+
+// PrincipalRows returns principals.parquet's rows: one per principal of
+// the snapshot, idle ones with no last_seen, then active principals the
+// snapshot does not hold (root, services).
+func (r *Report) PrincipalRows(known []Principal) []PrincipalRow {
+	used := map[string]int64{}
+	for k := range r.Usage {
+		if k.Decision == engine.VerdictAllow {
+			used[k.PrincipalARN]++
+		}
+	}
+	seen := map[string]bool{}
+	var rows []PrincipalRow
+	add := func(arn, typ, acct string) {
+		row := PrincipalRow{PrincipalARN: arn, PrincipalType: typ, AccountID: acct, UsedActions: used[arn]}
+		if a := r.Principals[arn]; a != nil {
+			row.Events = a.Events
+			t := a.LastSeen
+			row.LastSeen = &t
+		}
+		rows = append(rows, row)
+		seen[arn] = true
+	}
+	for _, p := range known {
+		add(p.ARN, p.Type, p.AccountID)
+	}
+	var others []string
+	for arn := range r.Principals {
+		if !seen[arn] {
+			others = append(others, arn)
+		}
+	}
+	sort.Strings(others)
+	for _, arn := range others {
+		typ, acct := "", ""
+		for k, u := range r.Usage {
+			if k.PrincipalARN == arn {
+				typ, acct = u.PrincipalType, u.AccountID
+				break
+			}
+		}
+		add(arn, typ, acct)
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].PrincipalARN < rows[j].PrincipalARN })
+	return rows
+}

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/replay-iam/replay/analysis"
+	"github.com/replay-iam/replay/catalog"
+	"github.com/replay-iam/replay/ingest"
+	"github.com/replay-iam/replay/internal/sample"
+	"github.com/replay-iam/replay/output"
+	"github.com/replay-iam/replay/pipeline"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// runOptions are the inputs of a replay run.
+type runOptions struct {
+	snapshot string
+	logs     []string
+	out      string
+	from, to string
+	workers  int
+	quiet    bool
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", "--snapshot DIR --logs PATH [--logs PATH...] --out DIR [flags]", stderr)
+	var o runOptions
+	var logs stringList
+	fs.StringVar(&o.snapshot, "snapshot", "", "snapshot folder (gaad-<account>.json and optional resource-policies.json, organization.json, resource-tags.json)")
+	fs.Var(&logs, "logs", "CloudTrail logs: a folder, a file or a glob (repeatable)")
+	fs.StringVar(&o.out, "out", "", "folder for the reports")
+	fs.StringVar(&o.from, "from", "", "replay events at or after this time (RFC 3339 or YYYY-MM-DD)")
+	fs.StringVar(&o.to, "to", "", "replay events before this time (RFC 3339 or YYYY-MM-DD)")
+	fs.IntVar(&o.workers, "workers", 0, "files read at once (default: the number of CPUs)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	o.logs = logs
+	if o.snapshot == "" || len(o.logs) == 0 || o.out == "" {
+		fmt.Fprintln(stderr, "replay run: --snapshot, --logs and --out are required (or run 'replay demo')")
+		fs.Usage()
+		return errUsage
+	}
+	return replay(ctx, o, stdout, stderr)
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", "[--dir DIR]", stderr)
+	dir := fs.String("dir", "", "folder for the sample estate and the reports (default: a new temporary folder)")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "replay-demo-")
+		if err != nil {
+			return err
+		}
+		*dir = d
+	}
+	sum, err := sample.Generate(*dir, sample.DefaultOptions())
+	if err != nil {
+		return fmt.Errorf("generate the sample: %w", err)
+	}
+	fmt.Fprintf(stdout, "Sample estate: %d accounts, %d log files (%d events) in %s\n\n", sample.DefaultOptions().Accounts, sum.Files, sum.Events, *dir)
+	return replay(ctx, runOptions{snapshot: sum.Snapshot, logs: []string{sum.Logs}, out: filepath.Join(*dir, "reports"), quiet: *quiet}, stdout, stderr)
+}
+
+// parseTime reads a --from or --to value.
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("bad time %q: want RFC 3339 (2026-11-01T00:00:00Z) or a date (2026-11-01)", s)
+}
+
+func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
+	var w ingest.Window
+	var err error
+	if w.From, err = parseTime(o.from); err != nil {
+		return err
+	}
+	if w.To, err = parseTime(o.to); err != nil {
+		return err
+	}
+	snap, err := ingest.LoadSnapshot(o.snapshot)
+	if err != nil {
+		return err
+	}
+	for _, p := range snap.Problems {
+		fmt.Fprintf(stderr, "replay: snapshot: %v\n", p)
+	}
+	cfg := pipeline.Config{Logs: o.logs, Snapshot: snap, Window: w, Workers: o.workers}
+	if !o.quiet {
+		cfg.Progress = progressPrinter(stderr)
+	}
+	res, err := pipeline.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := writeReports(o, w, snap, res); err != nil {
+		return err
+	}
+	printSummary(stdout, res, o.out)
+	if res.FileErrors > 0 {
+		fmt.Fprintf(stderr, "replay: %d file(s) could not be read to the end; see manifest.json\n", res.FileErrors)
+	}
+	return nil
+}
+
+// progressPrinter rewrites one line on a terminal and logs a line every
+// few seconds otherwise.
+func progressPrinter(stderr io.Writer) func(pipeline.Progress) {
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return func(p pipeline.Progress) {
+		switch {
+		case tty && p.Done:
+			fmt.Fprintf(stderr, "\r%s\n", p)
+		case tty:
+			fmt.Fprintf(stderr, "\r%s", p)
+		default:
+			fmt.Fprintf(stderr, "replay: %s\n", p)
+		}
+	}
+}
+
+// Manifest is manifest.json: what was read and how every record was
+// accounted for.
+type Manifest struct {
+	Tool           string               `json:"tool"`
+	Version        string               `json:"version"`
+	Catalog        string               `json:"catalog"`
+	Finished       time.Time            `json:"finished"`
+	ElapsedSeconds float64              `json:"elapsed_seconds"`
+	Snapshot       ManifestSnapshot     `json:"snapshot"`
+	Window         ManifestWindow       `json:"window"`
+	Totals         ManifestTotals       `json:"totals"`
+	Agreement      analysis.Agreement   `json:"agreement"`
+	Files          []pipeline.FileStats `json:"files"`
+}
+
+// ManifestSnapshot identifies the snapshot read.
+type ManifestSnapshot struct {
+	Path     string   `json:"path"`
+	SHA256   string   `json:"sha256"`
+	Problems []string `json:"problems,omitempty"`
+}
+
+// ManifestWindow is the time window replayed.
+type ManifestWindow struct {
+	From *time.Time `json:"from,omitempty"`
+	To   *time.Time `json:"to,omitempty"`
+}
+
+// ManifestTotals sums the files: records = evaluated + skips +
+// unparseable + not_cloudtrail + outside_window.
+type ManifestTotals struct {
+	Files         int              `json:"files"`
+	FilesSkipped  map[string]int   `json:"files_skipped"`
+	FileErrors    int              `json:"file_errors"`
+	Records       int64            `json:"records"`
+	Evaluated     int64            `json:"evaluated"`
+	Requests      int64            `json:"requests"`
+	Skips         map[string]int64 `json:"skips"`
+	Unparseable   int64            `json:"unparseable"`
+	NotCloudTrail int64            `json:"not_cloudtrail"`
+	OutsideWindow int64            `json:"outside_window"`
+	Sessions      int              `json:"sessions_joined_from_sts"`
+}
+
+// snapshotDigest hashes the snapshot's files by name and content.
+func snapshotDigest(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", e.Name(), len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// snapshotPrincipals lists the users and roles of the snapshot.
+func snapshotPrincipals(snap *ingest.Snapshot) []analysis.Principal {
+	var out []analysis.Principal
+	for arn, e := range snap.Users {
+		out = append(out, analysis.Principal{ARN: arn, Type: "user", AccountID: e.Account})
+	}
+	for arn, e := range snap.Roles {
+		out = append(out, analysis.Principal{ARN: arn, Type: "role", AccountID: e.Account})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ARN < out[j].ARN })
+	return out
+}
+
+func writeReports(o runOptions, w ingest.Window, snap *ingest.Snapshot, res *pipeline.Result) error {
+	if err := os.MkdirAll(o.out, output.DirMode); err != nil {
+		return err
+	}
+	rep := res.Report
+	if err := output.WriteParquet(filepath.Join(o.out, "usage.parquet"), rep.UsageRows()); err != nil {
+		return err
+	}
+	if err := output.WriteParquet(filepath.Join(o.out, "denied.parquet"), rep.DeniedRows()); err != nil {
+		return err
+	}
+	if err := output.WriteParquet(filepath.Join(o.out, "principals.parquet"), rep.PrincipalRows(snapshotPrincipals(snap))); err != nil {
+		return err
+	}
+	digest, err := snapshotDigest(o.snapshot)
+	if err != nil {
+		return err
+	}
+	m := Manifest{
+		Tool: "replay", Version: version, Catalog: catalog.Default().Version,
+		Finished: time.Now().UTC(), ElapsedSeconds: res.Elapsed.Seconds(),
+		Snapshot:  ManifestSnapshot{Path: o.snapshot, SHA256: digest},
+		Agreement: rep.Agreement, Files: res.Files,
+		Totals: ManifestTotals{
+			Files: len(res.Files), FilesSkipped: map[string]int{}, FileErrors: res.FileErrors,
+			Records: res.Records, Evaluated: res.Evaluated, Requests: res.Requests, Skips: res.Skips,
+			Unparseable: res.Unparseable, NotCloudTrail: res.NotCloudTrail, OutsideWindow: res.OutsideWindow,
+			Sessions: res.Sessions,
+		},
+	}
+	for _, p := range snap.Problems {
+		m.Snapshot.Problems = append(m.Snapshot.Problems, p.Error())
+	}
+	for _, f := range res.Files {
+		if f.Skipped != "" {
+			m.Totals.FilesSkipped[f.Skipped]++
+		}
+	}
+	if !w.From.IsZero() {
+		m.Window.From = &w.From
+	}
+	if !w.To.IsZero() {
+		m.Window.To = &w.To
+	}
+	return output.WriteJSON(filepath.Join(o.out, "manifest.json"), m)
+}
+
+func printSummary(w io.Writer, res *pipeline.Result, out string) {
+	rep := res.Report
+	rate := float64(res.Records) / res.Elapsed.Seconds()
+	read := 0
+	for _, f := range res.Files {
+		if f.Skipped == "" {
+			read++
+		}
+	}
+	fmt.Fprintf(w, "Replayed %d records from %d files (%d other files passed over) in %s (%.0f records/s).\n",
+		res.Records, read, len(res.Files)-read, res.Elapsed.Round(time.Millisecond), rate)
+	fmt.Fprintf(w, "  evaluated %d (%d requests)", res.Evaluated, res.Requests)
+	var skips []string
+	for k, n := range res.Skips {
+		skips = append(skips, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(skips)
+	if len(skips) > 0 {
+		fmt.Fprintf(w, "; not evaluated: %s", strings.Join(skips, ", "))
+	}
+	fmt.Fprintf(w, "; unparseable %d, not CloudTrail %d, outside the window %d\n", res.Unparseable, res.NotCloudTrail, res.OutsideWindow)
+
+	g := rep.Agreement
+	decided := g.Agree
+	for _, n := range g.Disagree {
+		decided += n
+	}
+	fmt.Fprintf(w, "\nAgreement with the logged outcomes: %d of %d decided requests agree", g.Agree, decided)
+	fmt.Fprintf(w, " (%d indeterminate, %d not decided by the log, %d with an incomplete snapshot)\n", g.Undecided, g.NotDecidedByLog, g.Incomplete)
+	classes := make([]string, 0, len(g.Disagree))
+	for c := range g.Disagree {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	for _, c := range classes {
+		fmt.Fprintf(w, "  %s: %d (for example event %s)\n", c, g.Disagree[c], g.Examples[c])
+	}
+
+	denied := rep.DeniedRows()
+	sort.SliceStable(denied, func(i, j int) bool { return denied[i].Events > denied[j].Events })
+	if len(denied) > 0 {
+		fmt.Fprintln(w, "\nTop denied:")
+		for i, d := range denied {
+			if i == 5 {
+				break
+			}
+			fmt.Fprintf(w, "  %5d  %s  %s\n         %s\n", d.Events, d.PrincipalARN, d.Action, d.Explanation)
+		}
+	}
+	fmt.Fprintf(w, "\nReports in %s: usage.parquet, denied.parquet, principals.parquet, manifest.json\n", out)
+}

@@ -1,0 +1,325 @@
+// Package pipeline runs a replay: it finds the log files, collects the
+// sessions STS issued, then reads, translates, evaluates and aggregates
+// every record on a pool of workers, accounting for each record.
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/replay-iam/replay/analysis"
+	"github.com/replay-iam/replay/catalog"
+	"github.com/replay-iam/replay/engine"
+	"github.com/replay-iam/replay/ingest"
+)
+
+// Config is what a run reads.
+type Config struct {
+	Logs     []string
+	Snapshot *ingest.Snapshot
+	Window   ingest.Window
+	// Workers is the number of files read at once; 0 means GOMAXPROCS.
+	Workers int
+	// Progress, when set, is called every ProgressEvery with the counters
+	// so far, and once at the end.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
+}
+
+// Progress is a snapshot of a run's counters.
+type Progress struct {
+	Files, FilesDone int
+	Records          int64
+	Elapsed          time.Duration
+	Done             bool
+}
+
+// FileStats accounts for one input file.
+type FileStats struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+	// Skipped is why the file was not read ("" when read).
+	Skipped string `json:"skipped,omitempty"`
+	// Records read = Evaluated + the sum of Skips + Unparseable +
+	// NotCloudTrail + OutsideWindow.
+	Records       int64            `json:"records"`
+	Evaluated     int64            `json:"evaluated"`
+	Requests      int64            `json:"requests"`
+	Skips         map[string]int64 `json:"skips,omitempty"`
+	Unparseable   int64            `json:"unparseable"`
+	NotCloudTrail int64            `json:"not_cloudtrail"`
+	OutsideWindow int64            `json:"outside_window"`
+	// Error ends the file early: the records after it were not read.
+	Error string `json:"error,omitempty"`
+}
+
+// Result is a run's outcome.
+type Result struct {
+	Report   *analysis.Report
+	Files    []FileStats
+	Sessions int
+	Elapsed  time.Duration
+	// Totals over the files.
+	Records, Evaluated, Requests, Unparseable, NotCloudTrail, OutsideWindow int64
+	Skips                                                                   map[string]int64
+	FileErrors                                                              int
+}
+
+// Run replays the logs. It stops at the first fatal error or when ctx is
+// cancelled; damaged files and records are counted, not fatal.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	start := time.Now()
+	found, err := ingest.Discover(cfg.Logs, cfg.Window)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Files: make([]FileStats, len(found)), Skips: map[string]int64{}}
+	var toRead []int
+	for i, f := range found {
+		res.Files[i] = FileStats{Path: f.Path, Size: f.Size, Skipped: string(f.Skip)}
+		if f.Skip == "" {
+			toRead = append(toRead, i)
+		}
+	}
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+
+	var records atomic.Int64
+	var filesDone atomic.Int64
+	stopProgress := startProgress(cfg, len(toRead), &filesDone, &records, start)
+	defer stopProgress()
+
+	// Pass 1: the sessions issued by STS, joined later by access key id.
+	sessions := ingest.NewSessions()
+	stsSource := []byte(`sts.amazonaws.com`)
+	err = forEachFile(ctx, workers, toRead, func(i int) error {
+		err := readFile(ctx, found[i].Path, func(r *ingest.Reader) { r.SetFilter(func(raw []byte) bool { return bytes.Contains(raw, stsSource) }) },
+			func(rec *ingest.Record) {
+				// Damaged records and files are counted by pass 2.
+				sessions.Observe(rec)
+			}, nil)
+		var ferr *ingest.FileError
+		if errors.As(err, &ferr) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Sessions = sessions.Len()
+
+	// Pass 2: every record, each worker aggregating its own report.
+	cat := catalog.Default()
+	var mu sync.Mutex
+	res.Report = analysis.NewReport()
+	err = forEachFile(ctx, workers, toRead, func(i int) error {
+		st := &res.Files[i]
+		st.Skips = map[string]int64{}
+		tr := ingest.NewTranslator(cat, cfg.Snapshot, sessions)
+		rep := analysis.NewReport()
+		err := readFile(ctx, found[i].Path, nil, func(rec *ingest.Record) {
+			records.Add(1)
+			st.Records++
+			if !rec.EventTime.IsZero() && !cfg.Window.Contains(rec.EventTime) {
+				st.OutsideWindow++
+				return
+			}
+			x := tr.Translate(rec)
+			if x.Skip != ingest.NotSkipped {
+				st.Skips[x.Skip.String()]++
+				return
+			}
+			st.Evaluated++
+			for j := range x.Requests {
+				st.Requests++
+				ev := event(&x, &x.Requests[j])
+				rep.Add(&ev, rec.EventID)
+			}
+		}, func(rerr error) {
+			records.Add(1)
+			st.Records++
+			if errors.Is(rerr, ingest.ErrNotCloudTrail) {
+				st.NotCloudTrail++
+			} else {
+				st.Unparseable++
+			}
+		})
+		filesDone.Add(1)
+		var ferr *ingest.FileError
+		if errors.As(err, &ferr) {
+			st.Error = ferr.Error()
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		res.Report.Merge(rep)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range res.Files {
+		f := &res.Files[i]
+		res.Records += f.Records
+		res.Evaluated += f.Evaluated
+		res.Requests += f.Requests
+		res.Unparseable += f.Unparseable
+		res.NotCloudTrail += f.NotCloudTrail
+		res.OutsideWindow += f.OutsideWindow
+		for k, n := range f.Skips {
+			res.Skips[k] += n
+		}
+		if f.Error != "" {
+			res.FileErrors++
+		}
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// event turns a translated request and its decision into an analysis
+// event.
+func event(x *ingest.Translation, r *ingest.Request) analysis.Event {
+	d := engine.Authorize(&r.Request, r.Join.Policies)
+	p := &x.Principal
+	ev := analysis.Event{
+		Time: x.Record.EventTime, PrincipalARN: EntityARN(p), PrincipalType: p.Kind.String(), AccountID: p.Account,
+		Action: r.Action, Resource: r.Request.Resource, Decision: d,
+		LoggedDenied: x.Outcome == ingest.OutcomeAccessDenied, LoggedDecided: x.Outcome != ingest.OutcomeOtherError,
+		Complete: r.Join.Complete && r.Join.SessionJoined,
+	}
+	if x.Outcome != ingest.OutcomeSuccess {
+		ev.LoggedError = x.Record.ErrorCode
+	}
+	return ev
+}
+
+// EntityARN is the ARN reports name a caller by: the role of a session (with
+// its path), the IAM user behind a federated user, otherwise the caller.
+func EntityARN(p *engine.Principal) string {
+	switch p.Kind {
+	case engine.PrincipalRoleSession, engine.PrincipalFederatedUser:
+		if p.EntityARN != "" {
+			return p.EntityARN
+		}
+	}
+	return p.ARN
+}
+
+// forEachFile runs fn on each file index, workers at a time, stopping at
+// the first error or when ctx is done.
+func forEachFile(ctx context.Context, workers int, files []int, fn func(i int) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for _, i := range files {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error { return fn(i) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// readFile streams one file, calling onRecord per record and onBad per
+// record that cannot be read. It returns a *ingest.FileError when the file
+// ends early, ctx's error when cancelled.
+func readFile(ctx context.Context, path string, setup func(*ingest.Reader), onRecord func(*ingest.Record), onBad func(error)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return &ingest.FileError{File: path, Err: err}
+	}
+	defer f.Close()
+	r, err := ingest.NewReader(f, path)
+	if err != nil {
+		var fe *ingest.FileError
+		if errors.As(err, &fe) {
+			return err
+		}
+		return &ingest.FileError{File: path, Err: err}
+	}
+	defer r.Close()
+	if setup != nil {
+		setup(r)
+	}
+	for n := 0; ; n++ {
+		if n%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rec, err := r.Next()
+		var recErr *ingest.RecordError
+		switch {
+		case err == nil:
+			onRecord(rec)
+		case errors.Is(err, io.EOF):
+			return nil
+		case errors.As(err, &recErr):
+			if onBad != nil {
+				onBad(err)
+			}
+		default:
+			return err
+		}
+	}
+}
+
+// startProgress reports progress every cfg.ProgressEvery until stopped.
+func startProgress(cfg Config, files int, done *atomic.Int64, records *atomic.Int64, start time.Time) func() {
+	if cfg.Progress == nil {
+		return func() {}
+	}
+	every := cfg.ProgressEvery
+	if every <= 0 {
+		every = 2 * time.Second
+	}
+	snapshot := func(final bool) Progress {
+		return Progress{Files: files, FilesDone: int(done.Load()), Records: records.Load(), Elapsed: time.Since(start), Done: final}
+	}
+	stop := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				cfg.Progress(snapshot(false))
+			case <-stop:
+				cfg.Progress(snapshot(true))
+				return
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-finished
+	}
+}
+
+// String describes a progress snapshot in one line.
+func (p Progress) String() string {
+	rate := 0.0
+	if s := p.Elapsed.Seconds(); s > 0 {
+		rate = float64(p.Records) / s
+	}
+	return fmt.Sprintf("files %d/%d, records %d, %.0f records/s, %s", p.FilesDone, p.Files, p.Records, rate, p.Elapsed.Round(time.Millisecond))
+}
