@@ -5,8 +5,10 @@
 package analysis
 
 import (
+	"cmp"
 	"hash/fnv"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/replay-iam/replay/engine"
@@ -292,47 +294,20 @@ func (r *Report) Merge(o *Report) {
 
 // SortedUsageKeys returns the usage keys in a stable order.
 func (r *Report) SortedUsageKeys() []UsageKey {
-	keys := make([]UsageKey, 0, len(r.Usage))
-	for k := range r.Usage {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.PrincipalARN != b.PrincipalARN {
-			return a.PrincipalARN < b.PrincipalARN
-		}
-		if a.Action != b.Action {
-			return a.Action < b.Action
-		}
-		return a.Decision < b.Decision
+	keys := slices.Collect(maps.Keys(r.Usage))
+	slices.SortFunc(keys, func(a, b UsageKey) int {
+		return cmp.Or(cmp.Compare(a.PrincipalARN, b.PrincipalARN), cmp.Compare(a.Action, b.Action), cmp.Compare(a.Decision, b.Decision))
 	})
 	return keys
 }
 
 // SortedDeniedKeys returns the denial keys in a stable order.
 func (r *Report) SortedDeniedKeys() []DeniedKey {
-	keys := make([]DeniedKey, 0, len(r.Denied))
-	for k := range r.Denied {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.PrincipalARN != b.PrincipalARN {
-			return a.PrincipalARN < b.PrincipalARN
-		}
-		if a.Action != b.Action {
-			return a.Action < b.Action
-		}
-		if a.Resource != b.Resource {
-			return a.Resource < b.Resource
-		}
-		if a.BlockedBy != b.BlockedBy {
-			return a.BlockedBy < b.BlockedBy
-		}
-		if a.PolicyID != b.PolicyID {
-			return a.PolicyID < b.PolicyID
-		}
-		return a.Statement < b.Statement
+	keys := slices.Collect(maps.Keys(r.Denied))
+	slices.SortFunc(keys, func(a, b DeniedKey) int {
+		return cmp.Or(cmp.Compare(a.PrincipalARN, b.PrincipalARN), cmp.Compare(a.Action, b.Action),
+			cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.BlockedBy, b.BlockedBy),
+			cmp.Compare(a.PolicyID, b.PolicyID), cmp.Compare(a.Statement, b.Statement))
 	})
 	return keys
 }
