@@ -275,7 +275,8 @@ func partition(region string) string {
 }
 
 // paramAliases lists, per template variable (lower case), the parameter
-// names (lower case) that carry it when the names differ.
+// names (lower case) that carry it when the parameter named like the
+// variable is missing.
 var paramAliases = map[string][]string{
 	"objectname":                    {"key"},
 	"bucketname":                    {"bucket"},
@@ -285,13 +286,8 @@ var paramAliases = map[string][]string{
 	"policynamewithpath":            {"policyname"},
 	"instanceprofilenamewithpath":   {"instanceprofilename"},
 	"servercertificatenamewithpath": {"servercertificatename"},
-	"keyid":                         {"keyid"},
-	"secretid":                      {"secretid"},
-	"loggroupname":                  {"loggroupname", "loggroupidentifier"},
-	"logstreamname":                 {"logstreamname"},
-	"clustername":                   {"cluster", "clustername"},
-	"repositoryname":                {"repositoryname"},
-	"statemachinename":              {"statemachinename"},
+	"loggroupname":                  {"loggroupidentifier"},
+	"clustername":                   {"cluster"},
 	"parametername":                 {"name"},
 	"alias":                         {"aliasname"},
 }
@@ -362,36 +358,26 @@ func (r *ResourceResolver) value(name string, rec *Record, params map[string]str
 	case "account":
 		return account, account != ""
 	}
-	var (
-		v  string
-		ok bool
-	)
-	for _, k := range append([]string{lname}, paramAliases[lname]...) {
-		if v, ok = params[k]; ok && v != "" {
+	v := params[lname]
+	for _, k := range paramAliases[lname] {
+		if v != "" {
 			break
 		}
+		v = params[k]
 	}
-	if (!ok || v == "") && lname == "usernamewithpath" && rec.UserIdentity.Type == "IAMUser" {
+	if v == "" && lname == "usernamewithpath" && rec.UserIdentity.Type == "IAMUser" {
 		// IAM user calls without a user name act on the calling user.
 		if _, rest, found := strings.Cut(rec.UserIdentity.ARN, ":user/"); found && arnAccount(rec.UserIdentity.ARN) == account {
 			return rest, true
 		}
 	}
-	if !ok || v == "" {
+	if v == "" {
 		// SQS and SNS name their queue and topic by URL and ARN.
 		switch lname {
 		case "queuename":
-			if u, found := params["queueurl"]; found {
-				if i := strings.LastIndexByte(u, '/'); i >= 0 && i < len(u)-1 {
-					return u[i+1:], true
-				}
-			}
+			return lastPart(params["queueurl"], '/')
 		case "topicname":
-			if a, found := params["topicarn"]; found {
-				if i := strings.LastIndexByte(a, ':'); i >= 0 && i < len(a)-1 {
-					return a[i+1:], true
-				}
-			}
+			return lastPart(params["topicarn"], ':')
 		}
 		return "", false
 	}
@@ -419,6 +405,15 @@ func (r *ResourceResolver) value(name string, rec *Record, params map[string]str
 		return "", false
 	}
 	return v, true
+}
+
+// lastPart returns what follows the last sep in s, false when nothing does.
+func lastPart(s string, sep byte) (string, bool) {
+	i := strings.LastIndexByte(s, sep)
+	if i < 0 || i == len(s)-1 {
+		return "", false
+	}
+	return s[i+1:], true
 }
 
 // flattenParams returns the string-valued members of requestParameters,
