@@ -13,8 +13,6 @@ import (
 // Session is what the STS call that issued a set of temporary credentials
 // set for the session: tags and session policies.
 type Session struct {
-	// Issuer is the STS call (AssumeRole, GetFederationToken, ...).
-	Issuer string
 	// Tags are the session tags, with the transitive tags of the session
 	// that made the call.
 	Tags map[string]string
@@ -126,7 +124,7 @@ func (s *Sessions) Observe(rec *Record) (bool, error) {
 			return false, fmt.Errorf("%s %s: request parameters: %w", rec.EventName, rec.EventID, err)
 		}
 	}
-	sess := &Session{Issuer: rec.EventName, TagsComplete: true, SourceIdentity: p.SourceIdentity}
+	sess := &Session{TagsComplete: true, SourceIdentity: p.SourceIdentity}
 	// SAML and web identity sessions take their tags from the assertion or
 	// token, which the log does not hold.
 	if rec.EventName == "AssumeRoleWithSAML" || rec.EventName == "AssumeRoleWithWebIdentity" {
@@ -179,13 +177,19 @@ func (s *Sessions) Observe(rec *Record) (bool, error) {
 	k := s.key(resp.Credentials.AccessKeyID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if sess.Tags == nil && sess.Transitive == nil && sess.TagsComplete && sess.Policy == nil &&
-		sess.PolicyProblem == nil && sess.PolicyARNs == nil && sess.SourceIdentity == "" && sess.Issuer != "GetFederationToken" && sess.Issuer != "AssumeRoot" {
+	if sess.isEmpty() {
 		s.plain[k] = struct{}{}
 	} else {
 		s.facts[k] = sess
 	}
 	return true, nil
+}
+
+// isEmpty reports whether the session holds nothing beyond the empty
+// session Lookup returns for plain sessions.
+func (s *Session) isEmpty() bool {
+	return s.Tags == nil && s.Transitive == nil && s.TagsComplete && s.Policy == nil &&
+		s.PolicyProblem == nil && s.PolicyARNs == nil && s.SourceIdentity == ""
 }
 
 // Lookup returns the session issued with an access key id. The Session is
