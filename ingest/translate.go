@@ -37,10 +37,6 @@ var skipNames = [...]string{"", "not_api_call", "no_iam_action", "unmapped_event
 
 func (s Skip) String() string { return skipNames[s] }
 
-// Skips lists every skip reason, for reports.
-var Skips = []Skip{SkipNotAPICall, SkipNoIAMAction, SkipUnmappedEvent, SkipUnknownPrincipal,
-	SkipOtherAccountCaller, SkipUnsupportedPrincipal}
-
 // Translation is one record turned into the requests it implies.
 type Translation struct {
 	Record    *Record
