@@ -84,8 +84,10 @@ type Denied struct {
 
 // Activity is a principal's activity.
 type Activity struct {
-	Events   int64
-	LastSeen time.Time
+	PrincipalType string
+	AccountID     string
+	Events        int64
+	LastSeen      time.Time
 }
 
 // Agreement compares replayed verdicts with logged outcomes.
@@ -190,7 +192,7 @@ func (r *Report) Add(ev *Event, eventID string) {
 
 	a := r.Principals[ev.PrincipalARN]
 	if a == nil {
-		a = &Activity{}
+		a = &Activity{PrincipalType: ev.PrincipalType, AccountID: ev.AccountID}
 		r.Principals[ev.PrincipalARN] = a
 	}
 	a.Events++

@@ -115,14 +115,8 @@ func (r *Report) PrincipalRows(known []Principal) []PrincipalRow {
 	}
 	sort.Strings(others)
 	for _, arn := range others {
-		typ, acct := "", ""
-		for k, u := range r.Usage {
-			if k.PrincipalARN == arn {
-				typ, acct = u.PrincipalType, u.AccountID
-				break
-			}
-		}
-		add(arn, typ, acct)
+		a := r.Principals[arn]
+		add(arn, a.PrincipalType, a.AccountID)
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].PrincipalARN < rows[j].PrincipalARN })
 	return rows
