@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -73,11 +74,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		*dir = d
 	}
-	sum, err := sample.Generate(*dir, sample.DefaultOptions())
+	opts := sample.DefaultOptions()
+	sum, err := sample.Generate(*dir, opts)
 	if err != nil {
 		return fmt.Errorf("generate the sample: %w", err)
 	}
-	fmt.Fprintf(stdout, "Sample estate: %d accounts, %d log files (%d events) in %s\n\n", sample.DefaultOptions().Accounts, sum.Files, sum.Events, *dir)
+	fmt.Fprintf(stdout, "Sample estate: %d accounts, %d log files (%d events) in %s\n\n", opts.Accounts, sum.Files, sum.Events, *dir)
 	return replay(ctx, runOptions{snapshot: sum.Snapshot, logs: []string{sum.Logs}, out: filepath.Join(*dir, "reports"), quiet: *quiet}, stdout, stderr)
 }
 
@@ -118,10 +120,11 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := writeReports(o, w, snap, res); err != nil {
+	denied := res.Report.DeniedRows()
+	if err := writeReports(o, w, snap, res, denied); err != nil {
 		return err
 	}
-	printSummary(stdout, res, o.out)
+	printSummary(stdout, res, denied, o.out)
 	if res.FileErrors > 0 {
 		fmt.Fprintf(stderr, "replay: %d file(s) could not be read to the end; see manifest.json\n", res.FileErrors)
 	}
@@ -227,7 +230,7 @@ func snapshotPrincipals(snap *ingest.Snapshot) []analysis.Principal {
 	return out
 }
 
-func writeReports(o runOptions, w ingest.Window, snap *ingest.Snapshot, res *pipeline.Result) error {
+func writeReports(o runOptions, w ingest.Window, snap *ingest.Snapshot, res *pipeline.Result, denied []analysis.DeniedRow) error {
 	if err := os.MkdirAll(o.out, output.DirMode); err != nil {
 		return err
 	}
@@ -235,7 +238,7 @@ func writeReports(o runOptions, w ingest.Window, snap *ingest.Snapshot, res *pip
 	if err := output.WriteParquet(filepath.Join(o.out, "usage.parquet"), rep.UsageRows()); err != nil {
 		return err
 	}
-	if err := output.WriteParquet(filepath.Join(o.out, "denied.parquet"), rep.DeniedRows()); err != nil {
+	if err := output.WriteParquet(filepath.Join(o.out, "denied.parquet"), denied); err != nil {
 		return err
 	}
 	if err := output.WriteParquet(filepath.Join(o.out, "principals.parquet"), rep.PrincipalRows(snapshotPrincipals(snap))); err != nil {
@@ -274,7 +277,7 @@ func writeReports(o runOptions, w ingest.Window, snap *ingest.Snapshot, res *pip
 	return output.WriteJSON(filepath.Join(o.out, "manifest.json"), m)
 }
 
-func printSummary(w io.Writer, res *pipeline.Result, out string) {
+func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.DeniedRow, out string) {
 	rep := res.Report
 	rate := float64(res.Records) / res.Elapsed.Seconds()
 	read := 0
@@ -312,7 +315,7 @@ func printSummary(w io.Writer, res *pipeline.Result, out string) {
 		fmt.Fprintf(w, "  %s: %d (for example event %s)\n", c, g.Disagree[c], g.Examples[c])
 	}
 
-	denied := rep.DeniedRows()
+	denied := slices.Clone(deniedRows)
 	sort.SliceStable(denied, func(i, j int) bool { return denied[i].Events > denied[j].Events })
 	if len(denied) > 0 {
 		fmt.Fprintln(w, "\nTop denied:")
