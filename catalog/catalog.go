@@ -45,10 +45,11 @@ type Action struct {
 	Name      string // as AWS spells it, e.g. GetObject
 	Level     AccessLevel
 	Resources []ResourceRef
+	fullName  string
 }
 
 // FullName returns "prefix:Name".
-func (a *Action) FullName() string { return a.Service.Prefix + ":" + a.Name }
+func (a *Action) FullName() string { return a.fullName }
 
 // WildcardOnly reports whether the action accepts no resource type, so that
 // policies can grant it only with Resource "*".
@@ -111,7 +112,7 @@ func Parse(text string) (*Catalog, error) {
 		case f[0] == "R" && len(f) == 3:
 			svc.ResourceTypes[f[1]] = f[2]
 		case f[0] == "A" && len(f) == 4:
-			a := &Action{Service: svc, Name: f[1]}
+			a := &Action{Service: svc, Name: f[1], fullName: svc.Prefix + ":" + f[1]}
 			switch f[2] {
 			case "L":
 				a.Level = List

@@ -404,3 +404,12 @@ func compileResources(v *jsonValue, path string, typ PolicyType, vars bool) ([]a
 	}
 	return out, nil
 }
+
+// MatchesAction reports whether the statement's Action (or NotAction)
+// covers the action, compared without case.
+func (s *Statement) MatchesAction(action string) bool { return s.matchAction(action) }
+
+// Services returns the lower-case service prefixes the statement's actions
+// can belong to, or false when it may cover actions of any service
+// (NotAction, "*", or a wildcard in the service prefix).
+func (s *Statement) Services() ([]string, bool) { return s.services() }

@@ -1,0 +1,191 @@
+// Package grants computes the effective permissions of the snapshot's
+// principals: every catalogue action that some request context and resource
+// would let the principal perform, after explicit denies, permissions
+// boundaries, SCPs and RCPs, with the identity statement that grants it.
+package grants
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/replay-iam/replay/catalog"
+	"github.com/replay-iam/replay/engine"
+	"github.com/replay-iam/replay/ingest"
+)
+
+// Grant is one action a principal's effective permissions allow.
+type Grant struct {
+	Action *catalog.Action
+	// PolicyID and Statement name the first identity statement, in policy
+	// order (inline, attached, then the groups'), whose Allow covers the
+	// action.
+	PolicyID  string
+	Statement string
+	// Conditional is true when the action is allowed only for some
+	// resources or request contexts (the decision for an unnamed resource
+	// and unknown context was indeterminate, not allow).
+	Conditional bool
+}
+
+// StatementGrant is one identity Allow statement and how many of the
+// principal's granted actions it covers.
+type StatementGrant struct {
+	PolicyID  string
+	Statement string
+	Actions   int
+}
+
+// Permissions are a principal's effective permissions.
+type Permissions struct {
+	// Grants is sorted by action name.
+	Grants []Grant
+	// Blocked counts, per policy type (engine.PolicyType.String()), the
+	// actions an identity policy allows but that policy type denies for
+	// every resource and context.
+	Blocked map[string]int
+	// Statements lists, in policy order, the identity Allow statements that
+	// grant at least one action.
+	Statements []StatementGrant
+}
+
+// Analyzer computes effective permissions against one catalogue and
+// snapshot. It is safe for concurrent use.
+type Analyzer struct {
+	cat  *catalog.Catalog
+	snap *ingest.Snapshot
+}
+
+// New returns an analyzer.
+func New(cat *catalog.Catalog, snap *ingest.Snapshot) *Analyzer {
+	return &Analyzer{cat: cat, snap: snap}
+}
+
+// Principal returns the engine principal that stands for an entity of the
+// snapshot: the user, or any session of the role.
+func Principal(e *ingest.Entity) engine.Principal {
+	if strings.Contains(e.ARN, ":role/") {
+		return engine.Principal{Kind: engine.PrincipalRole, ARN: e.ARN, EntityARN: e.ARN, Account: e.Account, UniqueID: e.ID}
+	}
+	return engine.Principal{Kind: engine.PrincipalUser, ARN: e.ARN, Account: e.Account, UniqueID: e.ID}
+}
+
+// principalContext holds what is known of any request the entity makes:
+// its identity keys. Everything else is unknown.
+func principalContext(p *engine.Principal, e *ingest.Entity) *engine.Context {
+	ctx := engine.NewContext()
+	ctx.SetDefault(engine.KeyUnknown)
+	ctx.Set("aws:PrincipalArn", p.ARN)
+	ctx.Set("aws:PrincipalAccount", p.Account)
+	ctx.Set("aws:PrincipalIsAWSService", "false")
+	if p.Kind == engine.PrincipalUser {
+		ctx.Set("aws:PrincipalType", "User")
+		ctx.Set("aws:username", e.Name)
+		if e.ID != "" {
+			ctx.Set("aws:userid", e.ID)
+		}
+	} else {
+		ctx.Set("aws:PrincipalType", "AssumedRole")
+		ctx.SetAbsent("aws:username")
+	}
+	return ctx
+}
+
+// candidate is an action some identity Allow statement covers.
+type candidate struct {
+	action *catalog.Action
+	stmt   *engine.Statement
+}
+
+// Effective computes an entity's effective permissions. An action is
+// granted when an identity policy allows it and the decision for a request
+// on an unnamed resource, with only the principal's own condition keys
+// known, is allow or indeterminate: some resource and context may let the
+// call through. Denies, boundaries, SCPs and RCPs that block the action
+// whatever the resource and context remove it.
+func (a *Analyzer) Effective(e *ingest.Entity) Permissions {
+	perms := Permissions{Blocked: map[string]int{}}
+	identity := a.snap.IdentityPolicies(e)
+
+	// Every action an identity Allow statement covers, first statement wins.
+	var cands []candidate
+	seen := map[*catalog.Action]bool{}
+	var allows []*engine.Statement
+	for _, pol := range identity {
+		for _, st := range pol.Statements {
+			if st.Effect != engine.Allow {
+				continue
+			}
+			allows = append(allows, st)
+			a.eachAction(st, func(act *catalog.Action) {
+				if !seen[act] {
+					seen[act] = true
+					cands = append(cands, candidate{act, st})
+				}
+			})
+		}
+	}
+	if len(cands) == 0 {
+		return perms
+	}
+
+	p := Principal(e)
+	req := engine.Request{Principal: p, Resource: "*", ResourcePartial: true, ResourceAccount: e.Account, Context: principalContext(&p, e)}
+	join := a.snap.PolicySetFor(&req, nil)
+	granted := map[*catalog.Action]bool{}
+	for _, c := range cands {
+		req.Action = c.action.FullName()
+		d := engine.Authorize(&req, join.Policies)
+		if d.Reason == engine.ReasonAlwaysAllowed {
+			// No policy grants what every caller may do.
+			continue
+		}
+		if !d.PossiblyAllowed() {
+			by := "identity"
+			if d.HasBy {
+				by = d.By.String()
+			}
+			perms.Blocked[by]++
+			continue
+		}
+		granted[c.action] = true
+		perms.Grants = append(perms.Grants, Grant{
+			Action: c.action, PolicyID: c.stmt.Policy.ID, Statement: c.stmt.Ref(),
+			Conditional: d.Verdict != engine.VerdictAllow,
+		})
+	}
+	sort.Slice(perms.Grants, func(i, j int) bool { return perms.Grants[i].Action.FullName() < perms.Grants[j].Action.FullName() })
+
+	for _, st := range allows {
+		n := 0
+		a.eachAction(st, func(act *catalog.Action) {
+			if granted[act] {
+				n++
+			}
+		})
+		if n > 0 {
+			perms.Statements = append(perms.Statements, StatementGrant{PolicyID: st.Policy.ID, Statement: st.Ref(), Actions: n})
+		}
+	}
+	return perms
+}
+
+// eachAction calls fn for every catalogue action the statement covers.
+func (a *Analyzer) eachAction(st *engine.Statement, fn func(*catalog.Action)) {
+	var services []*catalog.Service
+	if prefixes, ok := st.Services(); ok {
+		for _, pre := range prefixes {
+			if svc, ok := a.cat.Service(pre); ok {
+				services = append(services, svc)
+			}
+		}
+	} else {
+		services = a.cat.Services()
+	}
+	for _, svc := range services {
+		for _, act := range svc.Actions {
+			if st.MatchesAction(act.FullName()) {
+				fn(act)
+			}
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package grants
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/replay-iam/replay/catalog"
+	"github.com/replay-iam/replay/ingest"
+)
+
+// actionsWhere lists the catalogue's actions that keep accepts, sorted.
+func actionsWhere(cat *catalog.Catalog, keep func(*catalog.Action) bool) []string {
+	var out []string
+	for _, svc := range cat.Services() {
+		for _, a := range svc.Actions {
+			if keep(a) {
+				out = append(out, a.FullName())
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func grantedNames(p Permissions) []string {
+	out := make([]string, len(p.Grants))
+	for i, g := range p.Grants {
+		out[i] = g.Action.FullName()
+	}
+	return out
+}
+
+func TestEffective(t *testing.T) {
+	snap, err := ingest.LoadSnapshot(filepath.Join("testdata", "snapshot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Problems) > 0 {
+		t.Fatalf("snapshot problems: %v", snap.Problems)
+	}
+	cat := catalog.Default()
+	an := New(cat, snap)
+	const acct = "arn:aws:iam::222222222222:"
+	entity := func(arn string) *ingest.Entity {
+		if e, ok := snap.Users[arn]; ok {
+			return e
+		}
+		if e, ok := snap.Roles[arn]; ok {
+			return e
+		}
+		t.Fatalf("no entity %s", arn)
+		return nil
+	}
+	scpServices := []string{"s3", "sqs", "kms", "ec2", "iam"}
+
+	// sts:GetCallerIdentity needs no permission, so no policy grants it.
+	t.Run("admin is limited by the SCP allow list, the SCP deny and the RCP deny", func(t *testing.T) {
+		p := an.Effective(entity(acct + "user/admin"))
+		want := actionsWhere(cat, func(a *catalog.Action) bool {
+			return slices.Contains(scpServices, a.Service.Prefix) && a.FullName() != "s3:DeleteBucket" && a.FullName() != "sqs:DeleteQueue"
+		})
+		if got := grantedNames(p); !slices.Equal(got, want) {
+			t.Errorf("granted %d actions, want %d", len(got), len(want))
+		}
+		outside := len(actionsWhere(cat, func(a *catalog.Action) bool {
+			return !slices.Contains(scpServices, a.Service.Prefix) && a.FullName() != "sts:GetCallerIdentity"
+		}))
+		if p.Blocked["scp"] != outside+1 || p.Blocked["rcp"] != 1 || len(p.Blocked) != 2 {
+			t.Errorf("blocked %v, want SCP %d and RCP 1", p.Blocked, outside+1)
+		}
+		// The region lock is conditional: EC2 stays granted, without certainty.
+		for _, g := range p.Grants {
+			if g.Action.FullName() == "ec2:RunInstances" && !g.Conditional {
+				t.Error("ec2:RunInstances should be granted only under conditions (region lock)")
+			}
+			if g.Action.FullName() == "s3:ListAllMyBuckets" && (g.Conditional || g.PolicyID != acct+"user/admin#all" || g.Statement != "Everything") {
+				t.Errorf("s3:ListAllMyBuckets grant %+v", g)
+			}
+		}
+		if len(p.Statements) != 1 || p.Statements[0].Actions != len(want) {
+			t.Errorf("statements %+v", p.Statements)
+		}
+	})
+
+	t.Run("group grant with a resource scope, minus an unconditional deny", func(t *testing.T) {
+		p := an.Effective(entity(acct + "user/reader"))
+		want := actionsWhere(cat, func(a *catalog.Action) bool {
+			return a.Service.Prefix == "s3" && strings.HasPrefix(strings.ToLower(a.Name), "get") && a.Name != "GetObjectAcl" && !a.WildcardOnly()
+		})
+		if got := grantedNames(p); !slices.Equal(got, want) {
+			t.Errorf("granted %v\nwant %v", got, want)
+		}
+		for _, g := range p.Grants {
+			if !g.Conditional || g.PolicyID != acct+"policy/S3Get" || g.Statement != "GetData" {
+				t.Errorf("grant %+v: want a conditional grant by S3Get/GetData", g)
+			}
+		}
+		// The deny, and the actions that take no resource: a statement
+		// scoped to objects cannot grant them.
+		wildcardOnly := len(actionsWhere(cat, func(a *catalog.Action) bool {
+			return a.Service.Prefix == "s3" && strings.HasPrefix(strings.ToLower(a.Name), "get") && a.WildcardOnly()
+		}))
+		if p.Blocked["identity"] != 1+wildcardOnly || len(p.Blocked) != 1 {
+			t.Errorf("blocked %v, want identity %d", p.Blocked, 1+wildcardOnly)
+		}
+	})
+
+	t.Run("conditions on the principal's own tags decide; others leave the grant open", func(t *testing.T) {
+		p := an.Effective(entity(acct + "user/tagged"))
+		if got := grantedNames(p); !slices.Equal(got, []string{"kms:Decrypt"}) || !p.Grants[0].Conditional {
+			t.Errorf("granted %v (%+v), want kms:Decrypt under conditions", got, p.Grants)
+		}
+		sqs := len(actionsWhere(cat, func(a *catalog.Action) bool { return a.Service.Prefix == "sqs" }))
+		if p.Blocked["identity"] != sqs-1 || p.Blocked["rcp"] != 1 || p.Blocked["scp"] != 1 {
+			t.Errorf("blocked %v, want identity %d (tag mismatch), RCP 1 (DeleteQueue) and SCP 1 (cloudwatch)", p.Blocked, sqs-1)
+		}
+		if len(p.Statements) != 1 || p.Statements[0].Statement != "DecryptWithMFA" {
+			t.Errorf("statements %+v: only DecryptWithMFA grants anything", p.Statements)
+		}
+	})
+
+	t.Run("a boundary keeps only what it allows", func(t *testing.T) {
+		p := an.Effective(entity(acct + "role/bounded"))
+		if got := grantedNames(p); !slices.Equal(got, []string{"s3:GetObject", "sqs:SendMessage"}) {
+			t.Errorf("granted %v", got)
+		}
+		for _, g := range p.Grants {
+			if g.Conditional {
+				t.Errorf("%s: unconditional grant expected", g.Action.FullName())
+			}
+		}
+		if p.Blocked["boundary"] == 0 {
+			t.Errorf("blocked %v: the boundary should block", p.Blocked)
+		}
+	})
+}
