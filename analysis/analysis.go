@@ -36,9 +36,14 @@ type Event struct {
 	Complete bool
 }
 
-// MaxDistinctResources bounds the resources remembered per usage row; the
+// MaxDistinctResources bounds the resources counted per usage row; the
 // count saturates there.
 const MaxDistinctResources = 1000
+
+// MaxKeptResources bounds the resource names kept per usage row for policy
+// suggestions. Past it, only the prefix all the row's resources share is
+// kept.
+const MaxKeptResources = 100
 
 // UsageKey identifies a usage row.
 type UsageKey struct {
@@ -57,6 +62,57 @@ type Usage struct {
 	LastSeen       time.Time
 	resources      map[uint64]struct{}
 	SampleResource string
+	// kept holds up to MaxKeptResources resource names; prefix is the
+	// longest prefix of every resource seen.
+	kept   map[string]struct{}
+	prefix string
+	// Overflow is true when more distinct resources were seen than kept.
+	Overflow bool
+}
+
+func newUsage(typ, acct, resource string) *Usage {
+	return &Usage{PrincipalType: typ, AccountID: acct, resources: map[uint64]struct{}{},
+		kept: map[string]struct{}{}, SampleResource: resource, prefix: resource}
+}
+
+// addResource records one resource of the row.
+func (u *Usage) addResource(res string) {
+	if res < u.SampleResource {
+		u.SampleResource = res
+	}
+	u.prefix = commonPrefix(u.prefix, res)
+	if len(u.resources) < MaxDistinctResources {
+		u.resources[hashString(res)] = struct{}{}
+	}
+	if _, ok := u.kept[res]; !ok {
+		if len(u.kept) < MaxKeptResources {
+			u.kept[res] = struct{}{}
+		} else {
+			u.Overflow = true
+		}
+	}
+}
+
+func commonPrefix(a, b string) string {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return a[:i]
+}
+
+// Resources returns the kept resource names, sorted.
+func (u *Usage) Resources() []string { return slices.Sorted(maps.Keys(u.kept)) }
+
+// CommonPrefix returns the longest prefix every resource of the row shares.
+func (u *Usage) CommonPrefix() string { return u.prefix }
+
+// Used reports whether the row shows the principal could use the action:
+// the replay allowed it, or could not decide and the log shows a call that
+// was not denied.
+func (k UsageKey) Used(u *Usage) bool {
+	return k.Decision == engine.VerdictAllow || k.Decision == engine.VerdictIndeterminate && u.Events > u.LoggedDenied
 }
 
 // DistinctResources returns the number of distinct resources seen, at most
@@ -80,6 +136,29 @@ type Denied struct {
 	LastSeen    time.Time
 	LoggedError string
 	Explanation string
+}
+
+// StatementKey identifies an identity statement as it applies to one
+// principal.
+type StatementKey struct {
+	PrincipalARN string
+	PolicyID     string
+	Statement    string
+}
+
+// StatementUse counts the events a statement's Allow decided.
+type StatementUse struct {
+	Events   int64
+	LastUsed time.Time
+}
+
+// Coverage is what the input shows about what the trail records.
+type Coverage struct {
+	// DataEventSources counts data events per event source.
+	DataEventSources map[string]int64 `json:"data_event_sources"`
+	// ReadOnly and Write count management events by their readOnly flag.
+	ReadOnly int64 `json:"read_only_management_events"`
+	Write    int64 `json:"write_management_events"`
 }
 
 // Activity is a principal's activity.
@@ -119,8 +198,13 @@ type Report struct {
 	Usage      map[UsageKey]*Usage
 	Denied     map[DeniedKey]*Denied
 	Principals map[string]*Activity
+	Statements map[StatementKey]*StatementUse
 	Agreement  Agreement
-	Events     int64
+	Coverage   Coverage
+	// Unmapped counts the records no action mapping covers, by
+	// "eventSource eventName".
+	Unmapped map[string]int64
+	Events   int64
 }
 
 // NewReport returns an empty report.
@@ -129,9 +213,28 @@ func NewReport() *Report {
 		Usage:      map[UsageKey]*Usage{},
 		Denied:     map[DeniedKey]*Denied{},
 		Principals: map[string]*Activity{},
+		Statements: map[StatementKey]*StatementUse{},
 		Agreement:  Agreement{Disagree: map[string]int64{}, Examples: map[string]string{}},
+		Coverage:   Coverage{DataEventSources: map[string]int64{}},
+		Unmapped:   map[string]int64{},
 	}
 }
+
+// AddRecord notes one record of the input, evaluated or not, for the
+// coverage of the trail.
+func (r *Report) AddRecord(eventSource string, data bool, readOnly bool) {
+	switch {
+	case data:
+		r.Coverage.DataEventSources[eventSource]++
+	case readOnly:
+		r.Coverage.ReadOnly++
+	default:
+		r.Coverage.Write++
+	}
+}
+
+// AddUnmapped counts a record whose event maps to no action.
+func (r *Report) AddUnmapped(eventSourceAndName string) { r.Unmapped[eventSourceAndName]++ }
 
 func hashString(s string) uint64 {
 	h := fnv.New64a()
@@ -158,19 +261,27 @@ func (r *Report) Add(ev *Event, eventID string) {
 	uk := UsageKey{ev.PrincipalARN, ev.Action, d.Verdict}
 	u := r.Usage[uk]
 	if u == nil {
-		u = &Usage{PrincipalType: ev.PrincipalType, AccountID: ev.AccountID, resources: map[uint64]struct{}{}, SampleResource: ev.Resource}
+		u = newUsage(ev.PrincipalType, ev.AccountID, ev.Resource)
 		r.Usage[uk] = u
 	}
 	u.Events++
-	if ev.Resource < u.SampleResource {
-		u.SampleResource = ev.Resource
-	}
+	u.addResource(ev.Resource)
 	if ev.LoggedDenied {
 		u.LoggedDenied++
 	}
 	widen(&u.FirstSeen, &u.LastSeen, ev.Time)
-	if len(u.resources) < MaxDistinctResources {
-		u.resources[hashString(ev.Resource)] = struct{}{}
+
+	if d.Verdict == engine.VerdictAllow && d.Statement != nil && d.Statement.Policy != nil && d.Statement.Policy.Type == engine.PolicyIdentity {
+		sk := StatementKey{ev.PrincipalARN, d.Statement.Policy.ID, d.Statement.Ref()}
+		su := r.Statements[sk]
+		if su == nil {
+			su = &StatementUse{}
+			r.Statements[sk] = su
+		}
+		su.Events++
+		if ev.Time.After(su.LastUsed) {
+			su.LastUsed = ev.Time
+		}
 	}
 
 	if d.Verdict == engine.VerdictExplicitDeny || d.Verdict == engine.VerdictImplicitDeny {
@@ -254,6 +365,37 @@ func (r *Report) Merge(o *Report) {
 		if ou.SampleResource < u.SampleResource {
 			u.SampleResource = ou.SampleResource
 		}
+		u.prefix = commonPrefix(u.prefix, ou.prefix)
+		u.Overflow = u.Overflow || ou.Overflow
+		for res := range ou.kept {
+			if _, ok := u.kept[res]; ok {
+				continue
+			}
+			if len(u.kept) < MaxKeptResources {
+				u.kept[res] = struct{}{}
+			} else {
+				u.Overflow = true
+			}
+		}
+	}
+	for k, os := range o.Statements {
+		s := r.Statements[k]
+		if s == nil {
+			r.Statements[k] = os
+			continue
+		}
+		s.Events += os.Events
+		if os.LastUsed.After(s.LastUsed) {
+			s.LastUsed = os.LastUsed
+		}
+	}
+	for src, n := range o.Coverage.DataEventSources {
+		r.Coverage.DataEventSources[src] += n
+	}
+	r.Coverage.ReadOnly += o.Coverage.ReadOnly
+	r.Coverage.Write += o.Coverage.Write
+	for k, n := range o.Unmapped {
+		r.Unmapped[k] += n
 	}
 	for k, od := range o.Denied {
 		d := r.Denied[k]

@@ -10,6 +10,10 @@ import (
 )
 
 func events() []Event {
+	pol, err := engine.ParsePolicy("arn:aws:iam::1:policy/P", engine.PolicyIdentity, []byte(`{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}`))
+	if err != nil {
+		panic(err)
+	}
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	var out []Event
 	for i := 0; i < 40; i++ {
@@ -27,6 +31,7 @@ func events() []Event {
 			ev.Decision.Verdict = engine.VerdictImplicitDeny // the log says it succeeded
 		default:
 			ev.Decision.Verdict = engine.VerdictAllow
+			ev.Decision.Statement = pol.Statements[0]
 		}
 		out = append(out, ev)
 	}
@@ -39,6 +44,10 @@ func TestMergeEqualsWhole(t *testing.T) {
 	for i := range evs {
 		whole.Add(&evs[i], fmt.Sprintf("e%02d", i))
 	}
+	for i := range evs {
+		whole.AddRecord([]string{"s3.amazonaws.com", "sqs.amazonaws.com"}[i%2], i%4 == 0, i%4 == 1)
+		whole.AddUnmapped(fmt.Sprint("svc.amazonaws.com Event", i%3))
+	}
 	a, b := NewReport(), NewReport()
 	for i := range evs {
 		part := a
@@ -46,11 +55,23 @@ func TestMergeEqualsWhole(t *testing.T) {
 			part = b
 		}
 		part.Add(&evs[i], fmt.Sprintf("e%02d", i))
+		part.AddRecord([]string{"s3.amazonaws.com", "sqs.amazonaws.com"}[i%2], i%4 == 0, i%4 == 1)
+		part.AddUnmapped(fmt.Sprint("svc.amazonaws.com Event", i%3))
 	}
 	b.Merge(a)
 	if !reflect.DeepEqual(whole.UsageRows(), b.UsageRows()) || !reflect.DeepEqual(whole.DeniedRows(), b.DeniedRows()) ||
-		!reflect.DeepEqual(whole.Agreement, b.Agreement) || whole.Events != b.Events {
+		!reflect.DeepEqual(whole.Agreement, b.Agreement) || whole.Events != b.Events ||
+		!reflect.DeepEqual(whole.Statements, b.Statements) || !reflect.DeepEqual(whole.Coverage, b.Coverage) ||
+		!reflect.DeepEqual(whole.Unmapped, b.Unmapped) {
 		t.Errorf("merged report differs from the whole")
+	}
+	for _, p := range []string{"arn:aws:iam::1:role/r0", "arn:aws:iam::1:role/r1", "arn:aws:iam::1:role/r2"} {
+		if !reflect.DeepEqual(whole.Index().used(p), b.Index().used(p)) {
+			t.Errorf("%s: merged resources differ from the whole", p)
+		}
+	}
+	if len(whole.Statements) != 3 || whole.Coverage.DataEventSources["s3.amazonaws.com"] != 10 || whole.Unmapped["svc.amazonaws.com Event0"] != 14 {
+		t.Errorf("statements %v, coverage %+v, unmapped %v", whole.Statements, whole.Coverage, whole.Unmapped)
 	}
 	g := whole.Agreement
 	// Every fifth event agrees as a denial, every fifth is a replayed deny

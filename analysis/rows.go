@@ -2,9 +2,10 @@ package analysis
 
 import (
 	"sort"
+	"strings"
 	"time"
 
-	"github.com/replay-iam/replay/engine"
+	"github.com/replay-iam/replay/ingest"
 )
 
 // UsageRow is one row of usage.parquet.
@@ -44,7 +45,10 @@ type PrincipalRow struct {
 	AccountID     string     `parquet:"account_id,dict"`
 	Events        int64      `parquet:"events"`
 	LastSeen      *time.Time `parquet:"last_seen,optional,timestamp(millisecond:utc)"`
-	UsedActions   int64      `parquet:"used_actions"`
+	// GrantedActions is null for callers outside the snapshot (root,
+	// services), whose permissions replay does not expand.
+	GrantedActions *int64 `parquet:"granted_actions,optional"`
+	UsedActions    int64  `parquet:"used_actions"`
 }
 
 // UsageRows returns usage.parquet's rows, sorted.
@@ -80,22 +84,34 @@ func (r *Report) DeniedRows() []DeniedRow {
 // Principal is an entity the snapshot holds.
 type Principal struct {
 	ARN, Type, AccountID string
+	Entity               *ingest.Entity
 }
 
 // PrincipalRows returns principals.parquet's rows: one per principal of
 // the snapshot, idle ones with no last_seen, then active principals the
-// snapshot does not hold (root, services).
-func (r *Report) PrincipalRows(known []Principal) []PrincipalRow {
-	used := map[string]int64{}
-	for k := range r.Usage {
-		if k.Decision == engine.VerdictAllow {
-			used[k.PrincipalARN]++
+// snapshot does not hold (root, services). granted holds the number of
+// actions each snapshot principal's effective permissions allow.
+func (r *Report) PrincipalRows(known []Principal, granted map[string]int64) []PrincipalRow {
+	usedSet := map[string]map[string]bool{}
+	for k, u := range r.Usage {
+		if k.Used(u) {
+			if usedSet[k.PrincipalARN] == nil {
+				usedSet[k.PrincipalARN] = map[string]bool{}
+			}
+			usedSet[k.PrincipalARN][strings.ToLower(k.Action)] = true
 		}
+	}
+	used := map[string]int64{}
+	for arn, set := range usedSet {
+		used[arn] = int64(len(set))
 	}
 	seen := map[string]bool{}
 	var rows []PrincipalRow
 	add := func(arn, typ, acct string) {
 		row := PrincipalRow{PrincipalARN: arn, PrincipalType: typ, AccountID: acct, UsedActions: used[arn]}
+		if n, ok := granted[arn]; ok {
+			row.GrantedActions = &n
+		}
 		if a := r.Principals[arn]; a != nil {
 			row.Events = a.Events
 			t := a.LastSeen
