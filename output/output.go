@@ -72,3 +72,19 @@ func WriteJSON(path string, v any) error {
 		return enc.Encode(v)
 	})
 }
+
+// StreamParquet writes a Parquet file whose rows produce hands, batch by
+// batch, to write; the file appears only when produce returns nil.
+func StreamParquet[T any](path string, produce func(write func(rows []T) error) error) error {
+	return Atomic(path, func(f *os.File) error {
+		w := parquet.NewGenericWriter[T](f, parquet.Compression(&parquet.Zstd))
+		err := produce(func(rows []T) error {
+			_, err := w.Write(rows)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return w.Close()
+	})
+}

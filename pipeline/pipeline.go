@@ -65,9 +65,10 @@ type FileStats struct {
 
 // Result is a run's outcome.
 type Result struct {
-	Report   *analysis.Report
-	Files    []FileStats
-	Sessions int
+	Report *analysis.Report
+	Files  []FileStats
+	// Sessions holds the sessions STS issued, for a later Verify.
+	Sessions *ingest.Sessions
 	Elapsed  time.Duration
 	// Totals over the files.
 	Records, Evaluated, Requests, Unparseable, NotCloudTrail, OutsideWindow int64
@@ -93,7 +94,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	workers := cfg.Workers
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = defaultWorkers()
 	}
 
 	var records atomic.Int64
@@ -119,7 +120,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Sessions = sessions.Len()
+	res.Sessions = sessions
 
 	// Pass 2: every record, each worker aggregating its own report.
 	cat := catalog.Default()
@@ -138,8 +139,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				return
 			}
 			x := tr.Translate(rec)
+			if x.Skip != ingest.SkipNotAPICall {
+				rep.AddRecord(rec.EventSource, isDataEvent(rec), rec.ReadOnly != nil && *rec.ReadOnly)
+			}
 			if x.Skip != ingest.NotSkipped {
 				st.Skips[x.Skip.String()]++
+				if x.Skip == ingest.SkipUnmappedEvent {
+					rep.AddUnmapped(x.Detail)
+				}
 				return
 			}
 			st.Evaluated++
@@ -192,6 +199,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
+
+// isDataEvent reports whether a record is a data event.
+func isDataEvent(rec *ingest.Record) bool {
+	return rec.EventCategory == "Data" || rec.ManagementEvent != nil && !*rec.ManagementEvent
+}
+
+func defaultWorkers() int { return runtime.GOMAXPROCS(0) }
 
 // event turns a translated request and its decision into an analysis
 // event.

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -15,6 +18,8 @@ import (
 
 	"github.com/replay-iam/replay/analysis"
 	"github.com/replay-iam/replay/catalog"
+	"github.com/replay-iam/replay/engine"
+	"github.com/replay-iam/replay/grants"
 	"github.com/replay-iam/replay/ingest"
 	"github.com/replay-iam/replay/internal/sample"
 	"github.com/replay-iam/replay/output"
@@ -35,6 +40,8 @@ type runOptions struct {
 	from, to string
 	workers  int
 	quiet    bool
+	// verify replays the logs again with each suggested policy in place.
+	verify bool
 }
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -48,6 +55,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&o.to, "to", "", "replay events before this time (RFC 3339 or YYYY-MM-DD)")
 	fs.IntVar(&o.workers, "workers", 0, "files read at once (default: the number of CPUs)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
+	fs.BoolVar(&o.verify, "verify", true, "replay the logs a second time to check each suggested policy (--verify=false skips it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -80,7 +88,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("generate the sample: %w", err)
 	}
 	fmt.Fprintf(stdout, "Sample estate: %d accounts, %d log files (%d events) in %s\n\n", opts.Accounts, sum.Files, sum.Events, *dir)
-	return replay(ctx, runOptions{snapshot: sum.Snapshot, logs: []string{sum.Logs}, out: filepath.Join(*dir, "reports"), quiet: *quiet}, stdout, stderr)
+	return replay(ctx, runOptions{snapshot: sum.Snapshot, logs: []string{sum.Logs}, out: filepath.Join(*dir, "reports"), quiet: *quiet, verify: true}, stdout, stderr)
 }
 
 // parseTime reads a --from or --to value.
@@ -121,10 +129,11 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 	denied := res.Report.DeniedRows()
-	if err := writeReports(o, w, snap, res, denied); err != nil {
+	reviews, err := writeReports(ctx, o, cfg, snap, res, denied)
+	if err != nil {
 		return err
 	}
-	printSummary(stdout, res, denied, o.out)
+	printSummary(stdout, res, denied, reviews, o.out)
 	if res.FileErrors > 0 {
 		fmt.Fprintf(stderr, "replay: %d file(s) could not be read to the end; see manifest.json\n", res.FileErrors)
 	}
@@ -164,6 +173,7 @@ type Manifest struct {
 	Window         ManifestWindow       `json:"window"`
 	Totals         ManifestTotals       `json:"totals"`
 	Agreement      analysis.Agreement   `json:"agreement"`
+	Coverage       analysis.Coverage    `json:"coverage"`
 	Files          []pipeline.FileStats `json:"files"`
 }
 
@@ -194,6 +204,8 @@ type ManifestTotals struct {
 	NotCloudTrail int64            `json:"not_cloudtrail"`
 	OutsideWindow int64            `json:"outside_window"`
 	Sessions      int              `json:"sessions_joined_from_sts"`
+	// UnmappedEvents counts the unmapped_event skips by "eventSource eventName".
+	UnmappedEvents map[string]int64 `json:"unmapped_events"`
 }
 
 // snapshotDigest hashes the snapshot's files by name and content.
@@ -221,43 +233,140 @@ func snapshotDigest(dir string) (string, error) {
 func snapshotPrincipals(snap *ingest.Snapshot) []analysis.Principal {
 	var out []analysis.Principal
 	for arn, e := range snap.Users {
-		out = append(out, analysis.Principal{ARN: arn, Type: "user", AccountID: e.Account})
+		out = append(out, analysis.Principal{ARN: arn, Type: "user", AccountID: e.Account, Entity: e})
 	}
 	for arn, e := range snap.Roles {
-		out = append(out, analysis.Principal{ARN: arn, Type: "role", AccountID: e.Account})
+		out = append(out, analysis.Principal{ARN: arn, Type: "role", AccountID: e.Account, Entity: e})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ARN < out[j].ARN })
 	return out
 }
 
-func writeReports(o runOptions, w ingest.Window, snap *ingest.Snapshot, res *pipeline.Result, denied []analysis.DeniedRow) error {
+// reportNames lists the reports a run writes, manifest last: a folder whose
+// manifest is older than a report is one a run was moving into place.
+var reportNames = []string{"usage.parquet", "denied.parquet", "principals.parquet", "unused.parquet",
+	"statements.parquet", "suggestions.parquet", "manifest.json"}
+
+// removable is one principal's count of granted actions it did not use.
+type removable struct {
+	arn                      string
+	granted, used, removable int64
+}
+
+// reviewSummary is what the summary says about permissions against use.
+type reviewSummary struct {
+	principals []removable
+	// verified and failed count suggestions whose check passed or failed;
+	// checked is false when the check was skipped.
+	checked          bool
+	verified, failed int
+}
+
+// writeReports writes every report into a staging folder inside o.out and
+// then renames them into place, the manifest last. An error or a kill
+// before the renames leaves the previous reports as they were.
+func writeReports(ctx context.Context, o runOptions, cfg pipeline.Config, snap *ingest.Snapshot, res *pipeline.Result, denied []analysis.DeniedRow) (*reviewSummary, error) {
 	if err := os.MkdirAll(o.out, output.DirMode); err != nil {
-		return err
+		return nil, err
 	}
+	stage, err := os.MkdirTemp(o.out, ".replay-run-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(stage)
 	rep := res.Report
-	if err := output.WriteParquet(filepath.Join(o.out, "usage.parquet"), rep.UsageRows()); err != nil {
-		return err
+	cat := catalog.Default()
+	if err := output.WriteParquet(filepath.Join(stage, "usage.parquet"), rep.UsageRows()); err != nil {
+		return nil, err
 	}
-	if err := output.WriteParquet(filepath.Join(o.out, "denied.parquet"), denied); err != nil {
-		return err
+	if err := output.WriteParquet(filepath.Join(stage, "denied.parquet"), denied); err != nil {
+		return nil, err
 	}
-	if err := output.WriteParquet(filepath.Join(o.out, "principals.parquet"), rep.PrincipalRows(snapshotPrincipals(snap))); err != nil {
-		return err
+
+	// Effective permissions against use, principal by principal.
+	known := snapshotPrincipals(snap)
+	idx := rep.Index()
+	granted := map[string]int64{}
+	var statements []analysis.StatementRow
+	var suggestions []analysis.SuggestionRow
+	sum := &reviewSummary{}
+	replacements := map[string]*engine.Policy{}
+	err = output.StreamParquet(filepath.Join(stage, "unused.parquet"), func(write func([]analysis.UnusedRow) error) error {
+		workers := cmp.Or(cfg.Workers, runtime.GOMAXPROCS(0))
+		return idx.ReviewAll(ctx, grants.New(cat, snap), cat, known, workers, func(rv *analysis.Review) error {
+			p := rv.Principal
+			granted[p.ARN] = rv.Granted
+			statements = append(statements, rv.Statements...)
+			if len(rv.Unused) > 0 {
+				if err := write(rv.Unused); err != nil {
+					return err
+				}
+			}
+			if rv.Policy == "" {
+				return nil
+			}
+			pol, err := engine.ParsePolicy(p.ARN+"#suggested", engine.PolicyIdentity, []byte(rv.Policy))
+			if err != nil {
+				return fmt.Errorf("suggested policy for %s does not parse: %w", p.ARN, err)
+			}
+			replacements[p.ARN] = pol
+			suggestions = append(suggestions, analysis.SuggestionRow{
+				PrincipalARN: p.ARN, PrincipalType: p.Type, AccountID: p.AccountID, PolicyJSON: rv.Policy,
+				GrantedActions: rv.Granted, UsedActions: rv.Used, RemovableActions: rv.Removable,
+			})
+			sum.principals = append(sum.principals, removable{p.ARN, rv.Granted, rv.Used, rv.Removable})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
 	}
+	if o.verify && len(replacements) > 0 {
+		checks, err := pipeline.Verify(ctx, cfg, res.Sessions, replacements)
+		if err != nil {
+			return nil, fmt.Errorf("verify the suggested policies: %w", err)
+		}
+		for i := range suggestions {
+			sg := &suggestions[i]
+			ok := true
+			if v := checks[sg.PrincipalARN]; v != nil {
+				sg.VerifiedEvents, sg.FailedEvents, sg.FailedExample = v.Events, v.Failed, v.Example
+				ok = v.Failed == 0
+			}
+			sg.Verified = &ok
+			if ok {
+				sum.verified++
+			} else {
+				sum.failed++
+			}
+		}
+		sum.checked = true
+	}
+	if err := output.WriteParquet(filepath.Join(stage, "statements.parquet"), statements); err != nil {
+		return nil, err
+	}
+	if err := output.WriteParquet(filepath.Join(stage, "suggestions.parquet"), suggestions); err != nil {
+		return nil, err
+	}
+	if err := output.WriteParquet(filepath.Join(stage, "principals.parquet"), rep.PrincipalRows(known, granted)); err != nil {
+		return nil, err
+	}
+
 	digest, err := snapshotDigest(o.snapshot)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	w := cfg.Window
 	m := Manifest{
-		Tool: "replay", Version: version, Catalog: catalog.Default().Version,
+		Tool: "replay", Version: version, Catalog: cat.Version,
 		Finished: time.Now().UTC(), ElapsedSeconds: res.Elapsed.Seconds(),
 		Snapshot:  ManifestSnapshot{Path: o.snapshot, SHA256: digest},
-		Agreement: rep.Agreement, Files: res.Files,
+		Agreement: rep.Agreement, Coverage: rep.Coverage, Files: res.Files,
 		Totals: ManifestTotals{
 			Files: len(res.Files), FilesSkipped: map[string]int{}, FileErrors: res.FileErrors,
 			Records: res.Records, Evaluated: res.Evaluated, Requests: res.Requests, Skips: res.Skips,
 			Unparseable: res.Unparseable, NotCloudTrail: res.NotCloudTrail, OutsideWindow: res.OutsideWindow,
-			Sessions: res.Sessions,
+			Sessions: res.Sessions.Len(), UnmappedEvents: rep.Unmapped,
 		},
 	}
 	for _, p := range snap.Problems {
@@ -274,10 +383,18 @@ func writeReports(o runOptions, w ingest.Window, snap *ingest.Snapshot, res *pip
 	if !w.To.IsZero() {
 		m.Window.To = &w.To
 	}
-	return output.WriteJSON(filepath.Join(o.out, "manifest.json"), m)
+	if err := output.WriteJSON(filepath.Join(stage, "manifest.json"), m); err != nil {
+		return nil, err
+	}
+	for _, name := range reportNames {
+		if err := os.Rename(filepath.Join(stage, name), filepath.Join(o.out, name)); err != nil {
+			return nil, err
+		}
+	}
+	return sum, nil
 }
 
-func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.DeniedRow, out string) {
+func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.DeniedRow, rs *reviewSummary, out string) {
 	rep := res.Report
 	rate := float64(res.Records) / res.Elapsed.Seconds()
 	read := 0
@@ -326,5 +443,37 @@ func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.Denie
 			fmt.Fprintf(w, "  %5d  %s  %s\n         %s\n", d.Events, d.PrincipalARN, d.Action, d.Explanation)
 		}
 	}
-	fmt.Fprintf(w, "\nReports in %s: usage.parquet, denied.parquet, principals.parquet, manifest.json\n", out)
+	if len(rep.Unmapped) > 0 {
+		fmt.Fprintln(w, "\nEvents with no known action (most frequent):")
+		names := slices.Collect(maps.Keys(rep.Unmapped))
+		slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(rep.Unmapped[b], rep.Unmapped[a]), cmp.Compare(a, b)) })
+		for i, n := range names {
+			if i == 5 {
+				break
+			}
+			fmt.Fprintf(w, "  %5d  %s\n", rep.Unmapped[n], n)
+		}
+	}
+
+	top := slices.Clone(rs.principals)
+	slices.SortFunc(top, func(a, b removable) int {
+		return cmp.Or(cmp.Compare(b.removable, a.removable), cmp.Compare(a.arn, b.arn))
+	})
+	if len(top) > 0 {
+		fmt.Fprintln(w, "\nMost removable actions (granted but not used in the window):")
+		for i, p := range top {
+			if i == 5 {
+				break
+			}
+			fmt.Fprintf(w, "  %6d of %6d  %s\n", p.removable, p.granted, p.arn)
+		}
+		switch {
+		case !rs.checked:
+			fmt.Fprintf(w, "%d suggested policies, not checked (--verify=false)\n", len(rs.principals))
+		default:
+			fmt.Fprintf(w, "%d suggested policies: %d allow every event allowed before, %d do not (see suggestions.parquet)\n",
+				len(rs.principals), rs.verified, rs.failed)
+		}
+	}
+	fmt.Fprintf(w, "\nReports in %s: %s\n", out, strings.Join(reportNames, ", "))
 }

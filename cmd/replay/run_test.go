@@ -12,6 +12,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/replay-iam/replay/analysis"
+	"github.com/replay-iam/replay/catalog"
 )
 
 // TestDemoReports runs the demo end to end and checks its reports by
@@ -112,5 +113,105 @@ func TestDemoReports(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "agree") {
 		t.Errorf("summary: %s", stdout.String())
+	}
+	checkReviewReports(t, out, usage, byARN)
+}
+
+// checkReviewReports checks unused.parquet, statements.parquet,
+// suggestions.parquet and the principals' granted actions of the demo.
+func checkReviewReports(t *testing.T, out string, usage []analysis.UsageRow, principals map[string]analysis.PrincipalRow) {
+	t.Helper()
+	const app = "arn:aws:iam::200000000001:role/svc/app"
+	const bot = "arn:aws:iam::200000000001:user/bots/legacy-bot"
+	cat := catalog.Default()
+
+	// legacy-bot's inline policy allows s3:* and ec2:Describe*; the region
+	// SCP and the S3 RCP are conditional and leave all of it granted.
+	var want int64
+	for _, svc := range []string{"s3", "ec2"} {
+		s, _ := cat.Service(svc)
+		for _, a := range s.Actions {
+			if svc == "s3" || strings.HasPrefix(a.Name, "Describe") {
+				want++
+			}
+		}
+	}
+	if g := principals[bot].GrantedActions; g == nil || *g != want {
+		t.Errorf("legacy-bot granted %v actions, want %d", g, want)
+	}
+	if p := principals["ec2.amazonaws.com"]; p.GrantedActions != nil {
+		t.Errorf("a service principal has no expanded grants: %+v", p)
+	}
+
+	used := map[string]bool{}
+	allowedEvents := map[string]int64{}
+	for _, u := range usage {
+		if u.Decision == "allow" {
+			used[u.PrincipalARN+" "+u.Action] = true
+			allowedEvents[u.PrincipalARN+" "+strings.Split(u.Action, ":")[0]] += u.Events
+		}
+	}
+	unused, err := parquet.ReadFile[analysis.UnusedRow](filepath.Join(out, "unused.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	perPrincipal := map[string]int64{}
+	var deleteQueue bool
+	for _, u := range unused {
+		perPrincipal[u.PrincipalARN]++
+		if used[u.PrincipalARN+" "+u.Action] {
+			t.Errorf("%s used %s, yet it is listed unused", u.PrincipalARN, u.Action)
+		}
+		if u.PrincipalARN == app && u.Action == "sqs:DeleteQueue" {
+			deleteQueue = u.GrantedBy == "arn:aws:iam::200000000001:policy/AppAccess" && u.Coverage == analysis.CoverageUnused &&
+				u.AccessLevel == "Write" && !u.ServiceUsed
+		}
+	}
+	if !deleteQueue {
+		t.Error("the app role's unused sqs:DeleteQueue (AppAccess, never used, logged as a management event) is not reported as such")
+	}
+	if p := principals[bot]; perPrincipal[bot] != *p.GrantedActions-p.UsedActions {
+		t.Errorf("legacy-bot: %d unused rows, granted %d, used %d", perPrincipal[bot], *p.GrantedActions, p.UsedActions)
+	}
+
+	statements, err := parquet.ReadFile[analysis.StatementRow](filepath.Join(out, "statements.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sqsStmt, dynamoStmt bool
+	for _, st := range statements {
+		if st.PrincipalARN != app || st.PolicyID != "arn:aws:iam::200000000001:policy/AppAccess" {
+			continue
+		}
+		switch st.Statement {
+		case "#4": // sqs:*, never used
+			s, _ := cat.Service("sqs")
+			sqsStmt = st.EventsAllowed == 0 && st.LastUsed == nil && st.GrantedActions == int64(len(s.Actions))
+		case "#3": // the orders table: the only grant of DynamoDB
+			dynamoStmt = st.EventsAllowed == allowedEvents[app+" dynamodb"] && st.EventsAllowed > 0 && st.LastUsed != nil && st.GrantedActions == 3
+		}
+	}
+	if !sqsStmt || !dynamoStmt {
+		t.Errorf("AppAccess statements of the app role: sqs ok %v, dynamodb ok %v: %+v", sqsStmt, dynamoStmt, statements)
+	}
+
+	suggestions, err := parquet.ReadFile[analysis.SuggestionRow](filepath.Join(out, "suggestions.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(suggestions) == 0 {
+		t.Fatal("no suggestions")
+	}
+	for _, sg := range suggestions {
+		if sg.Verified == nil || !*sg.Verified || sg.FailedEvents != 0 || sg.RemovableActions != sg.GrantedActions-sg.UsedActions {
+			t.Errorf("suggestion %s: verified %v, failed %d, removable %d of %d granted, %d used", sg.PrincipalARN,
+				sg.Verified, sg.FailedEvents, sg.RemovableActions, sg.GrantedActions, sg.UsedActions)
+		}
+		if sg.PrincipalARN == app {
+			if sg.VerifiedEvents != allowedEvents[app+" s3"]+allowedEvents[app+" dynamodb"]+allowedEvents[app+" kms"] ||
+				!strings.Contains(sg.PolicyJSON, `"arn:aws:dynamodb:eu-west-1:200000000001:table/orders"`) || strings.Contains(sg.PolicyJSON, "sqs:") {
+				t.Errorf("app suggestion: %d events checked, policy %s", sg.VerifiedEvents, sg.PolicyJSON)
+			}
+		}
 	}
 }

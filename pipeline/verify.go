@@ -1,0 +1,109 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/replay-iam/replay/catalog"
+	"github.com/replay-iam/replay/engine"
+	"github.com/replay-iam/replay/ingest"
+)
+
+// Verification is the outcome of replaying a principal's allowed events
+// with a replacement for its identity policies.
+type Verification struct {
+	// Events counts the events the original policies allowed; Failed those
+	// the replacement did not allow, Example the least such event id.
+	Events, Failed int64
+	Example        string
+}
+
+// Verify replays the logs a second time and, for every request whose
+// principal has a replacement policy and that its snapshot policies allow,
+// decides it again with the replacement in place of the identity policies
+// (boundary, session policies, SCPs, RCPs and resource policies unchanged).
+// The logs, window and sessions must be those of the run being verified.
+func Verify(ctx context.Context, cfg Config, sessions *ingest.Sessions, replacements map[string]*engine.Policy) (map[string]*Verification, error) {
+	found, err := ingest.Discover(cfg.Logs, cfg.Window)
+	if err != nil {
+		return nil, err
+	}
+	var toRead []int
+	for i, f := range found {
+		if f.Skip == "" {
+			toRead = append(toRead, i)
+		}
+	}
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = defaultWorkers()
+	}
+	cat := catalog.Default()
+	out := map[string]*Verification{}
+	var mu sync.Mutex
+	err = forEachFile(ctx, workers, toRead, func(i int) error {
+		tr := ingest.NewTranslator(cat, cfg.Snapshot, sessions)
+		local := map[string]*Verification{}
+		err := readFile(ctx, found[i].Path, nil, func(rec *ingest.Record) {
+			if !rec.EventTime.IsZero() && !cfg.Window.Contains(rec.EventTime) {
+				return
+			}
+			x := tr.Translate(rec)
+			if x.Skip != ingest.NotSkipped {
+				return
+			}
+			arn := EntityARN(&x.Principal)
+			pol, ok := replacements[arn]
+			if !ok {
+				return
+			}
+			for j := range x.Requests {
+				r := &x.Requests[j]
+				if !engine.Authorize(&r.Request, r.Join.Policies).Allowed() {
+					continue
+				}
+				ps := *r.Join.Policies
+				ps.Identity = []*engine.Policy{pol}
+				v := local[arn]
+				if v == nil {
+					v = &Verification{}
+					local[arn] = v
+				}
+				v.Events++
+				if !engine.Authorize(&r.Request, &ps).Allowed() {
+					v.Failed++
+					if v.Example == "" || rec.EventID < v.Example {
+						v.Example = rec.EventID
+					}
+				}
+			}
+		}, nil)
+		var ferr *ingest.FileError
+		if errors.As(err, &ferr) {
+			err = nil // counted by the run itself
+		}
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for arn, v := range local {
+			o := out[arn]
+			if o == nil {
+				out[arn] = v
+				continue
+			}
+			o.Events += v.Events
+			o.Failed += v.Failed
+			if v.Example != "" && (o.Example == "" || v.Example < o.Example) {
+				o.Example = v.Example
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
