@@ -137,3 +137,31 @@ func (r *Report) PrincipalRows(known []Principal, granted map[string]int64) []Pr
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].PrincipalARN < rows[j].PrincipalARN })
 	return rows
 }
+
+// DecisionRow is one row of the decisions table: one replayed request.
+type DecisionRow struct {
+	EventID         string    `parquet:"event_id"`
+	EventTime       time.Time `parquet:"event_time,timestamp(millisecond:utc)"`
+	EventSource     string    `parquet:"event_source,dict"`
+	EventName       string    `parquet:"event_name,dict"`
+	Region          string    `parquet:"aws_region,dict"`
+	PrincipalARN    string    `parquet:"principal_arn,dict"`
+	PrincipalType   string    `parquet:"principal_type,dict"`
+	AccountID       string    `parquet:"account_id,dict"`
+	SessionARN      string    `parquet:"session_arn,dict"`
+	AccessKeyID     string    `parquet:"access_key_id,dict"`
+	SourceIP        string    `parquet:"source_ip,dict"`
+	UserAgent       string    `parquet:"user_agent,dict"`
+	Action          string    `parquet:"action,dict"`
+	Resource        string    `parquet:"resource"`
+	ResourcePartial bool      `parquet:"resource_partial"`
+	Decision        string    `parquet:"decision,dict"`
+	BlockedBy       string    `parquet:"blocked_by,dict"`
+	PolicyID        string    `parquet:"policy_id,dict"`
+	Statement       string    `parquet:"statement,dict"`
+	LoggedErrorCode string    `parquet:"logged_error_code,dict"`
+	UnknownKeys     []string  `parquet:"unknown_keys,list"`
+	// Complete is false when the snapshot lacked a policy that applies or
+	// the session's issuing call was not seen.
+	Complete bool `parquet:"complete"`
+}

@@ -88,3 +88,92 @@ func StreamParquet[T any](path string, produce func(write func(rows []T) error) 
 		return w.Close()
 	})
 }
+
+// DayParts writes the rows of one producer into one Parquet file per day:
+// dir/day=YYYY-MM-DD/NAME.parquet, a layout DuckDB, pyarrow and Spark read
+// as a table partitioned by day. Each file is written under a temporary
+// name and renamed by Close. A DayParts is not safe for concurrent use;
+// give each producer its own name.
+type DayParts[T any] struct {
+	dir, name string
+	open      map[string]*dayPart[T]
+	order     []string
+}
+
+type dayPart[T any] struct {
+	f    *os.File
+	w    *parquet.GenericWriter[T]
+	path string
+}
+
+// NewDayParts returns a writer of dir/day=*/name.parquet files.
+func NewDayParts[T any](dir, name string) *DayParts[T] {
+	return &DayParts[T]{dir: dir, name: name, open: map[string]*dayPart[T]{}}
+}
+
+// Write appends rows to the file of day (YYYY-MM-DD).
+func (d *DayParts[T]) Write(day string, rows []T) error {
+	p := d.open[day]
+	if p == nil {
+		folder := filepath.Join(d.dir, "day="+day)
+		if err := os.MkdirAll(folder, DirMode); err != nil {
+			return err
+		}
+		path := filepath.Join(folder, d.name+".parquet")
+		f, err := os.CreateTemp(folder, "."+d.name+".tmp-*")
+		if err != nil {
+			return err
+		}
+		if err := f.Chmod(FileMode); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return err
+		}
+		p = &dayPart[T]{f: f, w: parquet.NewGenericWriter[T](f, parquet.Compression(&parquet.Zstd)), path: path}
+		d.open[day] = p
+		d.order = append(d.order, day)
+	}
+	if _, err := p.w.Write(rows); err != nil {
+		return fmt.Errorf("write %s: %w", p.path, err)
+	}
+	return nil
+}
+
+// Close finishes every file and renames it into place. After an error the
+// remaining files are removed.
+func (d *DayParts[T]) Close() error {
+	var first error
+	for _, day := range d.order {
+		p := d.open[day]
+		err := first
+		if err == nil {
+			err = p.w.Close()
+		}
+		if err == nil {
+			err = p.f.Sync()
+		}
+		if cerr := p.f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(p.f.Name(), p.path)
+		}
+		if err != nil {
+			os.Remove(p.f.Name())
+			if first == nil {
+				first = fmt.Errorf("write %s: %w", p.path, err)
+			}
+		}
+	}
+	d.open, d.order = map[string]*dayPart[T]{}, nil
+	return first
+}
+
+// Abort removes every file not yet closed.
+func (d *DayParts[T]) Abort() {
+	for _, p := range d.open {
+		p.f.Close()
+		os.Remove(p.f.Name())
+	}
+	d.open, d.order = map[string]*dayPart[T]{}, nil
+}

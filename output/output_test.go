@@ -65,3 +65,52 @@ func TestAtomicLeavesNothingOnError(t *testing.T) {
 		t.Errorf("temporary file left: %v", entries)
 	}
 }
+
+func TestDayParts(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	d := NewDayParts[row](dir, "part-00001")
+	if err := d.Write("2026-11-01", []row{{"a", 1, now, nil}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Write("2026-11-02", []row{{"b", 2, now, nil}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Write("2026-11-01", []row{{"c", 3, now, nil}}); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing is visible under its final name before Close.
+	if _, err := os.Stat(filepath.Join(dir, "day=2026-11-01", "part-00001.parquet")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("file visible before Close: %v", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for day, want := range map[string][]string{"2026-11-01": {"a", "c"}, "2026-11-02": {"b"}} {
+		rows, err := parquet.ReadFile[row](filepath.Join(dir, "day="+day, "part-00001.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range rows {
+			got = append(got, r.Name)
+		}
+		if len(got) != len(want) || got[0] != want[0] || got[len(got)-1] != want[len(want)-1] {
+			t.Errorf("%s: rows %v, want %v", day, got, want)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "day=2026-11-01"))
+	if len(entries) != 1 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+
+	aborted := NewDayParts[row](dir, "part-00002")
+	if err := aborted.Write("2026-11-03", []row{{"x", 1, now, nil}}); err != nil {
+		t.Fatal(err)
+	}
+	aborted.Abort()
+	entries, _ = os.ReadDir(filepath.Join(dir, "day=2026-11-03"))
+	if len(entries) != 0 {
+		t.Errorf("an aborted part left %v", entries)
+	}
+}

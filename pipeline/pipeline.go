@@ -34,6 +34,10 @@ type Config struct {
 	// so far, and once at the end.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
+	// Decisions, when set, is a folder that receives one row per replayed
+	// request, in day=YYYY-MM-DD/part-NNNNN.parquet files (NNNNN being the
+	// input file's position, so reruns write the same files).
+	Decisions string
 }
 
 // Progress is a snapshot of a run's counters.
@@ -131,6 +135,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		st.Skips = map[string]int64{}
 		tr := ingest.NewTranslator(cat, cfg.Snapshot, sessions)
 		rep := analysis.NewReport()
+		var dec *decisionWriter
+		if cfg.Decisions != "" {
+			dec = newDecisionWriter(cfg.Decisions, i)
+		}
 		err := readFile(ctx, found[i].Path, nil, func(rec *ingest.Record) {
 			records.Add(1)
 			st.Records++
@@ -154,6 +162,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				st.Requests++
 				ev := event(&x, &x.Requests[j])
 				rep.Add(&ev, rec.EventID)
+				if dec != nil {
+					dec.add(&x, &x.Requests[j], &ev)
+				}
 			}
 		}, func(rerr error) {
 			records.Add(1)
@@ -169,6 +180,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if errors.As(err, &ferr) {
 			st.Error = ferr.Error()
 			err = nil
+		}
+		if dec != nil {
+			if err == nil {
+				err = dec.close()
+			} else {
+				dec.abort()
+			}
 		}
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -42,6 +43,8 @@ type runOptions struct {
 	quiet    bool
 	// verify replays the logs again with each suggested policy in place.
 	verify bool
+	// decisions writes the decisions table.
+	decisions bool
 }
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -55,6 +58,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&o.to, "to", "", "replay events before this time (RFC 3339 or YYYY-MM-DD)")
 	fs.IntVar(&o.workers, "workers", 0, "files read at once (default: the number of CPUs)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
+	fs.BoolVar(&o.decisions, "decisions", false, "also write decisions/: one row per replayed request, partitioned by day")
 	fs.BoolVar(&o.verify, "verify", true, "replay the logs a second time to check each suggested policy (--verify=false skips it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -88,7 +92,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("generate the sample: %w", err)
 	}
 	fmt.Fprintf(stdout, "Sample estate: %d accounts, %d log files (%d events) in %s\n\n", opts.Accounts, sum.Files, sum.Events, *dir)
-	return replay(ctx, runOptions{snapshot: sum.Snapshot, logs: []string{sum.Logs}, out: filepath.Join(*dir, "reports"), quiet: *quiet, verify: true}, stdout, stderr)
+	return replay(ctx, runOptions{snapshot: sum.Snapshot, logs: []string{sum.Logs}, out: filepath.Join(*dir, "reports"), quiet: *quiet, verify: true, decisions: true}, stdout, stderr)
 }
 
 // parseTime reads a --from or --to value.
@@ -120,7 +124,18 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 	for _, p := range snap.Problems {
 		fmt.Fprintf(stderr, "replay: snapshot: %v\n", p)
 	}
+	if err := os.MkdirAll(o.out, output.DirMode); err != nil {
+		return err
+	}
+	stage, err := os.MkdirTemp(o.out, ".replay-run-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stage)
 	cfg := pipeline.Config{Logs: o.logs, Snapshot: snap, Window: w, Workers: o.workers}
+	if o.decisions {
+		cfg.Decisions = filepath.Join(stage, "decisions")
+	}
 	if !o.quiet {
 		cfg.Progress = progressPrinter(stderr)
 	}
@@ -129,11 +144,14 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 	denied := res.Report.DeniedRows()
-	reviews, err := writeReports(ctx, o, cfg, snap, res, denied)
+	reviews, err := writeReports(ctx, o, stage, cfg, snap, res, denied)
 	if err != nil {
 		return err
 	}
 	printSummary(stdout, res, denied, reviews, o.out)
+	if o.decisions {
+		fmt.Fprintf(stdout, "Decisions of every request in %s\n", filepath.Join(o.out, "decisions"))
+	}
 	if res.FileErrors > 0 {
 		fmt.Fprintf(stderr, "replay: %d file(s) could not be read to the end; see manifest.json\n", res.FileErrors)
 	}
@@ -262,18 +280,11 @@ type reviewSummary struct {
 	verified, failed int
 }
 
-// writeReports writes every report into a staging folder inside o.out and
-// then renames them into place, the manifest last. An error or a kill
-// before the renames leaves the previous reports as they were.
-func writeReports(ctx context.Context, o runOptions, cfg pipeline.Config, snap *ingest.Snapshot, res *pipeline.Result, denied []analysis.DeniedRow) (*reviewSummary, error) {
-	if err := os.MkdirAll(o.out, output.DirMode); err != nil {
-		return nil, err
-	}
-	stage, err := os.MkdirTemp(o.out, ".replay-run-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(stage)
+// writeReports writes every report into stage, a folder inside o.out, and
+// then renames them into place, the decisions folder first and the manifest
+// last. An error or a kill before the renames leaves the previous reports as
+// they were.
+func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.Config, snap *ingest.Snapshot, res *pipeline.Result, denied []analysis.DeniedRow) (*reviewSummary, error) {
 	rep := res.Report
 	cat := catalog.Default()
 	if err := output.WriteParquet(filepath.Join(stage, "usage.parquet"), rep.UsageRows()); err != nil {
@@ -291,7 +302,7 @@ func writeReports(ctx context.Context, o runOptions, cfg pipeline.Config, snap *
 	var suggestions []analysis.SuggestionRow
 	sum := &reviewSummary{}
 	replacements := map[string]*engine.Policy{}
-	err = output.StreamParquet(filepath.Join(stage, "unused.parquet"), func(write func([]analysis.UnusedRow) error) error {
+	err := output.StreamParquet(filepath.Join(stage, "unused.parquet"), func(write func([]analysis.UnusedRow) error) error {
 		workers := cmp.Or(cfg.Workers, runtime.GOMAXPROCS(0))
 		return idx.ReviewAll(ctx, grants.New(cat, snap), cat, known, workers, func(rv *analysis.Review) error {
 			p := rv.Principal
@@ -386,12 +397,35 @@ func writeReports(ctx context.Context, o runOptions, cfg pipeline.Config, snap *
 	if err := output.WriteJSON(filepath.Join(stage, "manifest.json"), m); err != nil {
 		return nil, err
 	}
+	if cfg.Decisions != "" {
+		if err := replaceFolder(cfg.Decisions, filepath.Join(o.out, "decisions")); err != nil {
+			return nil, err
+		}
+	}
 	for _, name := range reportNames {
 		if err := os.Rename(filepath.Join(stage, name), filepath.Join(o.out, name)); err != nil {
 			return nil, err
 		}
 	}
 	return sum, nil
+}
+
+// replaceFolder moves folder from over to, removing what to held before.
+func replaceFolder(from, to string) error {
+	if err := os.MkdirAll(from, output.DirMode); err != nil { // a run with no requests
+		return err
+	}
+	old := to + ".old"
+	if err := os.RemoveAll(old); err != nil {
+		return err
+	}
+	if err := os.Rename(to, old); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.Rename(from, to); err != nil {
+		return err
+	}
+	return os.RemoveAll(old)
 }
 
 func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.DeniedRow, rs *reviewSummary, out string) {

@@ -51,6 +51,13 @@ func TestDemoReports(t *testing.T) {
 			t.Errorf("%s: records %d, accounted %d", f.Path, f.Records, fs)
 		}
 	}
+	var unmapped int64
+	for _, n := range tot.UnmappedEvents {
+		unmapped += n
+	}
+	if unmapped != tot.Skips["unmapped_event"] {
+		t.Errorf("unmapped events %v, skips %v", tot.UnmappedEvents, tot.Skips)
+	}
 	if tot.FilesSkipped["digest_file"] == 0 {
 		t.Error("digest files not counted")
 	}
@@ -115,6 +122,44 @@ func TestDemoReports(t *testing.T) {
 		t.Errorf("summary: %s", stdout.String())
 	}
 	checkReviewReports(t, out, usage, byARN)
+	checkDecisions(t, out, tot.Requests)
+}
+
+// checkDecisions reads back the demo's decisions table.
+func checkDecisions(t *testing.T, out string, requests int64) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(out, "decisions", "day=*", "part-*.parquet"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no decision files: %v", err)
+	}
+	var n int64
+	var scpDeny, session bool
+	for _, f := range files {
+		rows, err := parquet.ReadFile[analysis.DecisionRow](f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		day := strings.TrimPrefix(filepath.Base(filepath.Dir(f)), "day=")
+		for _, r := range rows {
+			n++
+			if r.EventTime.UTC().Format("2006-01-02") != day || r.EventID == "" || r.Action == "" {
+				t.Errorf("%s: row %+v", f, r)
+			}
+			if r.Decision == "explicit_deny" && r.BlockedBy == "scp" && r.PolicyID == "scp:RegionLock" && r.LoggedErrorCode != "" {
+				scpDeny = true
+			}
+			if r.PrincipalARN == "arn:aws:iam::200000000001:role/svc/app" && strings.HasPrefix(r.SessionARN, "arn:aws:sts::200000000001:assumed-role/app/") &&
+				r.AccessKeyID != "" && r.Decision == "allow" && r.PolicyID != "" {
+				session = true
+			}
+		}
+	}
+	if n != requests {
+		t.Errorf("%d decision rows, %d requests", n, requests)
+	}
+	if !scpDeny || !session {
+		t.Errorf("decisions: an SCP denial found %v, an app session's allow found %v", scpDeny, session)
+	}
 }
 
 // checkReviewReports checks unused.parquet, statements.parquet,

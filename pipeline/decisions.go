@@ -1,0 +1,77 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/replay-iam/replay/analysis"
+	"github.com/replay-iam/replay/engine"
+	"github.com/replay-iam/replay/ingest"
+	"github.com/replay-iam/replay/output"
+)
+
+// decisionBatch is the number of rows buffered per day before a write.
+const decisionBatch = 1024
+
+// decisionWriter writes one input file's decisions, by day.
+type decisionWriter struct {
+	parts   *output.DayParts[analysis.DecisionRow]
+	pending map[string][]analysis.DecisionRow
+	err     error
+}
+
+func newDecisionWriter(dir string, file int) *decisionWriter {
+	return &decisionWriter{
+		parts:   output.NewDayParts[analysis.DecisionRow](dir, fmt.Sprintf("part-%05d", file)),
+		pending: map[string][]analysis.DecisionRow{},
+	}
+}
+
+// add records one replayed request. The first write error is kept and
+// returned by close.
+func (w *decisionWriter) add(x *ingest.Translation, r *ingest.Request, ev *analysis.Event) {
+	if w.err != nil {
+		return
+	}
+	rec := x.Record
+	d := &ev.Decision
+	row := analysis.DecisionRow{
+		EventID: rec.EventID, EventTime: rec.EventTime, EventSource: rec.EventSource, EventName: rec.EventName,
+		Region: rec.AWSRegion, PrincipalARN: ev.PrincipalARN, PrincipalType: ev.PrincipalType, AccountID: ev.AccountID,
+		AccessKeyID: rec.UserIdentity.AccessKeyID, SourceIP: rec.SourceIPAddress, UserAgent: rec.UserAgent,
+		Action: ev.Action, Resource: ev.Resource, ResourcePartial: r.Request.ResourcePartial,
+		Decision: d.Verdict.String(), BlockedBy: d.BlockedBy(), PolicyID: d.PolicyID(), Statement: d.StatementRef(),
+		LoggedErrorCode: ev.LoggedError, Complete: ev.Complete,
+	}
+	if k := x.Principal.Kind; k == engine.PrincipalRoleSession || k == engine.PrincipalFederatedUser || k == engine.PrincipalAssumedRoot {
+		row.SessionARN = x.Principal.ARN
+	}
+	if keys := d.UnknownKeys(); len(keys) > 0 {
+		row.UnknownKeys = append([]string(nil), keys...)
+	}
+	day := "unknown"
+	if !rec.EventTime.IsZero() {
+		day = rec.EventTime.UTC().Format("2006-01-02")
+	}
+	w.pending[day] = append(w.pending[day], row)
+	if len(w.pending[day]) >= decisionBatch {
+		w.err = w.parts.Write(day, w.pending[day])
+		w.pending[day] = w.pending[day][:0]
+	}
+}
+
+// close writes what is pending and renames the day files into place.
+func (w *decisionWriter) close() error {
+	for day, rows := range w.pending {
+		if w.err == nil && len(rows) > 0 {
+			w.err = w.parts.Write(day, rows)
+		}
+	}
+	if w.err != nil {
+		w.parts.Abort()
+		return w.err
+	}
+	return w.parts.Close()
+}
+
+// abort removes what was written.
+func (w *decisionWriter) abort() { w.parts.Abort() }
