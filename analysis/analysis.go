@@ -242,6 +242,15 @@ func hashString(s string) uint64 {
 	return h.Sum64()
 }
 
+// leastNonEmpty returns the smaller of two strings, ignoring empty ones, so
+// that a report does not depend on the order of its events.
+func leastNonEmpty(a, b string) string {
+	if a == "" || b != "" && b < a {
+		return b
+	}
+	return a
+}
+
 func widen(first, last *time.Time, t time.Time) {
 	if t.IsZero() {
 		return
@@ -296,9 +305,7 @@ func (r *Report) Add(ev *Event, eventID string) {
 		}
 		dn.Events++
 		widen(&dn.FirstSeen, &dn.LastSeen, ev.Time)
-		if ev.LoggedError != "" {
-			dn.LoggedError = ev.LoggedError
-		}
+		dn.LoggedError = leastNonEmpty(dn.LoggedError, ev.LoggedError)
 	}
 
 	a := r.Principals[ev.PrincipalARN]
@@ -406,9 +413,7 @@ func (r *Report) Merge(o *Report) {
 		d.Events += od.Events
 		widen(&d.FirstSeen, &d.LastSeen, od.FirstSeen)
 		widen(&d.FirstSeen, &d.LastSeen, od.LastSeen)
-		if d.LoggedError == "" {
-			d.LoggedError = od.LoggedError
-		}
+		d.LoggedError = leastNonEmpty(d.LoggedError, od.LoggedError)
 	}
 	for k, oa := range o.Principals {
 		a := r.Principals[k]

@@ -85,7 +85,7 @@ func reviewFixture(t *testing.T) (*Report, grants.Permissions, *catalog.Catalog)
 	for i := 0; i < 3; i++ {
 		add("s3:GetObject", fmt.Sprintf("arn:aws:s3:::b/k%d", i), engine.VerdictAllow, false, objects)
 	}
-	add("s3:PutObject", "arn:aws:s3:::b/k0", engine.VerdictImplicitDeny, true, nil)     // denied: not used
+	add("s3:PutObject", "arn:aws:s3:::b/k0", engine.VerdictImplicitDeny, true, nil)              // denied: not used
 	add("sqs:SendMessage", "arn:aws:sqs:eu-west-1:1:q", engine.VerdictIndeterminate, false, nil) // maybe allowed, and the log says it went through
 	r.AddRecord("s3.amazonaws.com", true, false)
 	r.AddRecord("sqs.amazonaws.com", false, false)

@@ -55,7 +55,7 @@ type FileStats struct {
 	// Skipped is why the file was not read ("" when read).
 	Skipped string `json:"skipped,omitempty"`
 	// Records read = Evaluated + the sum of Skips + Unparseable +
-	// NotCloudTrail + OutsideWindow.
+	// NotCloudTrail + OutsideWindow + Duplicates.
 	Records       int64            `json:"records"`
 	Evaluated     int64            `json:"evaluated"`
 	Requests      int64            `json:"requests"`
@@ -63,6 +63,9 @@ type FileStats struct {
 	Unparseable   int64            `json:"unparseable"`
 	NotCloudTrail int64            `json:"not_cloudtrail"`
 	OutsideWindow int64            `json:"outside_window"`
+	// Duplicates counts records whose event id an earlier record of the
+	// same account, region and delivery day already had.
+	Duplicates int64 `json:"duplicate_event_id"`
 	// Error ends the file early: the records after it were not read.
 	Error string `json:"error,omitempty"`
 }
@@ -75,9 +78,9 @@ type Result struct {
 	Sessions *ingest.Sessions
 	Elapsed  time.Duration
 	// Totals over the files.
-	Records, Evaluated, Requests, Unparseable, NotCloudTrail, OutsideWindow int64
-	Skips                                                                   map[string]int64
-	FileErrors                                                              int
+	Records, Evaluated, Requests, Unparseable, NotCloudTrail, OutsideWindow, Duplicates int64
+	Skips                                                                               map[string]int64
+	FileErrors                                                                          int
 }
 
 // Run replays the logs. It stops at the first fatal error or when ctx is
@@ -130,66 +133,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cat := catalog.Default()
 	var mu sync.Mutex
 	res.Report = analysis.NewReport()
-	err = forEachFile(ctx, workers, toRead, func(i int) error {
-		st := &res.Files[i]
-		st.Skips = map[string]int64{}
+	groups := groupFiles(found, toRead)
+	err = forEachGroup(ctx, workers, groups, func(group []int) error {
 		tr := ingest.NewTranslator(cat, cfg.Snapshot, sessions)
 		rep := analysis.NewReport()
-		var dec *decisionWriter
-		if cfg.Decisions != "" {
-			dec = newDecisionWriter(cfg.Decisions, i)
-		}
-		err := readFile(ctx, found[i].Path, nil, func(rec *ingest.Record) {
-			records.Add(1)
-			st.Records++
-			if !rec.EventTime.IsZero() && !cfg.Window.Contains(rec.EventTime) {
-				st.OutsideWindow++
-				return
+		seen := seenEvents{}
+		for _, i := range group {
+			err := replayFile(ctx, cfg, found[i].Path, i, &res.Files[i], tr, rep, seen, &records)
+			filesDone.Add(1)
+			if err != nil {
+				return err
 			}
-			x := tr.Translate(rec)
-			if x.Skip != ingest.SkipNotAPICall {
-				rep.AddRecord(rec.EventSource, isDataEvent(rec), rec.ReadOnly != nil && *rec.ReadOnly)
-			}
-			if x.Skip != ingest.NotSkipped {
-				st.Skips[x.Skip.String()]++
-				if x.Skip == ingest.SkipUnmappedEvent {
-					rep.AddUnmapped(x.Detail)
-				}
-				return
-			}
-			st.Evaluated++
-			for j := range x.Requests {
-				st.Requests++
-				ev := event(&x, &x.Requests[j])
-				rep.Add(&ev, rec.EventID)
-				if dec != nil {
-					dec.add(&x, &x.Requests[j], &ev)
-				}
-			}
-		}, func(rerr error) {
-			records.Add(1)
-			st.Records++
-			if errors.Is(rerr, ingest.ErrNotCloudTrail) {
-				st.NotCloudTrail++
-			} else {
-				st.Unparseable++
-			}
-		})
-		filesDone.Add(1)
-		var ferr *ingest.FileError
-		if errors.As(err, &ferr) {
-			st.Error = ferr.Error()
-			err = nil
-		}
-		if dec != nil {
-			if err == nil {
-				err = dec.close()
-			} else {
-				dec.abort()
-			}
-		}
-		if err != nil {
-			return err
 		}
 		mu.Lock()
 		res.Report.Merge(rep)
@@ -207,6 +161,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Unparseable += f.Unparseable
 		res.NotCloudTrail += f.NotCloudTrail
 		res.OutsideWindow += f.OutsideWindow
+		res.Duplicates += f.Duplicates
 		for k, n := range f.Skips {
 			res.Skips[k] += n
 		}
@@ -216,6 +171,71 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// replayFile replays one file into rep, accounting for every record in st.
+// A damaged file ends early with its error noted in st; the error returned
+// is fatal (cancellation, a decisions file that cannot be written).
+func replayFile(ctx context.Context, cfg Config, path string, index int, st *FileStats, tr *ingest.Translator,
+	rep *analysis.Report, seen seenEvents, records *atomic.Int64) error {
+	st.Skips = map[string]int64{}
+	var dec *decisionWriter
+	if cfg.Decisions != "" {
+		dec = newDecisionWriter(cfg.Decisions, index)
+	}
+	err := readFile(ctx, path, nil, func(rec *ingest.Record) {
+		records.Add(1)
+		st.Records++
+		if !rec.EventTime.IsZero() && !cfg.Window.Contains(rec.EventTime) {
+			st.OutsideWindow++
+			return
+		}
+		if !seen.firstTime(rec.EventID) {
+			st.Duplicates++
+			return
+		}
+		x := tr.Translate(rec)
+		if x.Skip != ingest.SkipNotAPICall {
+			rep.AddRecord(rec.EventSource, isDataEvent(rec), rec.ReadOnly != nil && *rec.ReadOnly)
+		}
+		if x.Skip != ingest.NotSkipped {
+			st.Skips[x.Skip.String()]++
+			if x.Skip == ingest.SkipUnmappedEvent {
+				rep.AddUnmapped(x.Detail)
+			}
+			return
+		}
+		st.Evaluated++
+		for j := range x.Requests {
+			st.Requests++
+			ev := event(&x, &x.Requests[j])
+			rep.Add(&ev, rec.EventID)
+			if dec != nil {
+				dec.add(&x, &x.Requests[j], &ev)
+			}
+		}
+	}, func(rerr error) {
+		records.Add(1)
+		st.Records++
+		if errors.Is(rerr, ingest.ErrNotCloudTrail) {
+			st.NotCloudTrail++
+		} else {
+			st.Unparseable++
+		}
+	})
+	var ferr *ingest.FileError
+	if errors.As(err, &ferr) {
+		st.Error = ferr.Error()
+		err = nil
+	}
+	if dec != nil {
+		if err == nil {
+			err = dec.close()
+		} else {
+			dec.abort()
+		}
+	}
+	return err
 }
 
 // isDataEvent reports whether a record is a data event.
@@ -252,6 +272,23 @@ func EntityARN(p *engine.Principal) string {
 		}
 	}
 	return p.ARN
+}
+
+// forEachGroup runs fn on each group of file indices, workers at a time,
+// stopping at the first error or when ctx is done.
+func forEachGroup(ctx context.Context, workers int, groups [][]int, fn func(group []int) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for _, group := range groups {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error { return fn(group) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // forEachFile runs fn on each file index, workers at a time, stopping at

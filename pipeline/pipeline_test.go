@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/replay-iam/replay/ingest"
@@ -40,7 +42,7 @@ func TestRunAccountsForDamagedInput(t *testing.T) {
 	if res.FileErrors != 2 || res.Unparseable != 1 || res.NotCloudTrail != 1 {
 		t.Errorf("file errors %d, unparseable %d, not CloudTrail %d", res.FileErrors, res.Unparseable, res.NotCloudTrail)
 	}
-	accounted := res.Evaluated + res.Unparseable + res.NotCloudTrail + res.OutsideWindow
+	accounted := res.Evaluated + res.Unparseable + res.NotCloudTrail + res.OutsideWindow + res.Duplicates
 	for _, n := range res.Skips {
 		accounted += n
 	}
@@ -65,5 +67,79 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 	cancel()
 	if _, err := Run(ctx, Config{Logs: []string{sum.Logs}, Snapshot: snap}); !errors.Is(err, context.Canceled) {
 		t.Errorf("err %v, want context.Canceled", err)
+	}
+}
+
+// TestDuplicateDeliveryCountedOnce delivers one file twice in the same
+// day folder: every record of the second copy is a duplicate, whatever the
+// number of workers, and the replay's totals are those without the copy.
+func TestDuplicateDeliveryCountedOnce(t *testing.T) {
+	sum, err := sample.Generate(t.TempDir(), sample.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := ingest.LoadSnapshot(sum.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := Run(context.Background(), Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var original string
+	for _, f := range base.Files {
+		if f.Skipped == "" && f.Records > 0 {
+			original = f.Path
+			break
+		}
+	}
+	data, err := os.ReadFile(original)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup := strings.TrimSuffix(original, ".json.gz") + "zz.json.gz" // sorts after the original
+	if err := os.WriteFile(dup, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var runs []*Result
+	for _, workers := range []int{1, 4} {
+		res, err := Run(context.Background(), Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, res)
+		var origStats, dupStats FileStats
+		for _, f := range res.Files {
+			switch f.Path {
+			case original:
+				origStats = f
+			case dup:
+				dupStats = f
+			}
+		}
+		if origStats.Duplicates != 0 || dupStats.Duplicates != dupStats.Records || dupStats.Records == 0 || dupStats.Evaluated != 0 {
+			t.Errorf("workers %d: original %+v, copy %+v", workers, origStats, dupStats)
+		}
+		if res.Evaluated != base.Evaluated || res.Requests != base.Requests || res.Duplicates != dupStats.Records {
+			t.Errorf("workers %d: evaluated %d, requests %d, duplicates %d; without the copy %d, %d", workers,
+				res.Evaluated, res.Requests, res.Duplicates, base.Evaluated, base.Requests)
+		}
+	}
+	if !reflect.DeepEqual(runs[0].Files, runs[1].Files) {
+		t.Error("per-file accounting differs between 1 and 4 workers")
+	}
+}
+
+func TestEventKey(t *testing.T) {
+	a := keyOf("3f1c7a52-9b0e-4d55-a2f1-0c6f1f5b7e11")
+	if a != keyOf("3F1C7A52-9B0E-4D55-A2F1-0C6F1F5B7E11") {
+		t.Error("a UUID's key depends on its case")
+	}
+	if a == keyOf("3f1c7a52-9b0e-4d55-a2f1-0c6f1f5b7e12") || keyOf("id-1") == keyOf("id-2") {
+		t.Error("distinct ids share a key")
+	}
+	s := seenEvents{}
+	if !s.firstTime("x") || s.firstTime("x") || !s.firstTime("") || !s.firstTime("") {
+		t.Error("firstTime: a repeated id must be reported once, an empty id never")
 	}
 }

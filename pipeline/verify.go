@@ -42,49 +42,55 @@ func Verify(ctx context.Context, cfg Config, sessions *ingest.Sessions, replacem
 	cat := catalog.Default()
 	out := map[string]*Verification{}
 	var mu sync.Mutex
-	err = forEachFile(ctx, workers, toRead, func(i int) error {
+	err = forEachGroup(ctx, workers, groupFiles(found, toRead), func(group []int) error {
 		tr := ingest.NewTranslator(cat, cfg.Snapshot, sessions)
 		local := map[string]*Verification{}
-		err := readFile(ctx, found[i].Path, nil, func(rec *ingest.Record) {
-			if !rec.EventTime.IsZero() && !cfg.Window.Contains(rec.EventTime) {
-				return
-			}
-			x := tr.Translate(rec)
-			if x.Skip != ingest.NotSkipped {
-				return
-			}
-			arn := EntityARN(&x.Principal)
-			pol, ok := replacements[arn]
-			if !ok {
-				return
-			}
-			for j := range x.Requests {
-				r := &x.Requests[j]
-				if !engine.Authorize(&r.Request, r.Join.Policies).Allowed() {
-					continue
+		seen := seenEvents{}
+		for _, i := range group {
+			err := readFile(ctx, found[i].Path, nil, func(rec *ingest.Record) {
+				if !rec.EventTime.IsZero() && !cfg.Window.Contains(rec.EventTime) {
+					return
 				}
-				ps := *r.Join.Policies
-				ps.Identity = []*engine.Policy{pol}
-				v := local[arn]
-				if v == nil {
-					v = &Verification{}
-					local[arn] = v
+				if !seen.firstTime(rec.EventID) {
+					return
 				}
-				v.Events++
-				if !engine.Authorize(&r.Request, &ps).Allowed() {
-					v.Failed++
-					if v.Example == "" || rec.EventID < v.Example {
-						v.Example = rec.EventID
+				x := tr.Translate(rec)
+				if x.Skip != ingest.NotSkipped {
+					return
+				}
+				arn := EntityARN(&x.Principal)
+				pol, ok := replacements[arn]
+				if !ok {
+					return
+				}
+				for j := range x.Requests {
+					r := &x.Requests[j]
+					if !engine.Authorize(&r.Request, r.Join.Policies).Allowed() {
+						continue
+					}
+					ps := *r.Join.Policies
+					ps.Identity = []*engine.Policy{pol}
+					v := local[arn]
+					if v == nil {
+						v = &Verification{}
+						local[arn] = v
+					}
+					v.Events++
+					if !engine.Authorize(&r.Request, &ps).Allowed() {
+						v.Failed++
+						if v.Example == "" || rec.EventID < v.Example {
+							v.Example = rec.EventID
+						}
 					}
 				}
+			}, nil)
+			var ferr *ingest.FileError
+			if errors.As(err, &ferr) {
+				err = nil // counted by the run itself
 			}
-		}, nil)
-		var ferr *ingest.FileError
-		if errors.As(err, &ferr) {
-			err = nil // counted by the run itself
-		}
-		if err != nil {
-			return err
+			if err != nil {
+				return err
+			}
 		}
 		mu.Lock()
 		defer mu.Unlock()

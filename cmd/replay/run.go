@@ -3,9 +3,9 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -182,17 +182,15 @@ func progressPrinter(stderr io.Writer) func(pipeline.Progress) {
 // Manifest is manifest.json: what was read and how every record was
 // accounted for.
 type Manifest struct {
-	Tool           string               `json:"tool"`
-	Version        string               `json:"version"`
-	Catalog        string               `json:"catalog"`
-	Finished       time.Time            `json:"finished"`
-	ElapsedSeconds float64              `json:"elapsed_seconds"`
-	Snapshot       ManifestSnapshot     `json:"snapshot"`
-	Window         ManifestWindow       `json:"window"`
-	Totals         ManifestTotals       `json:"totals"`
-	Agreement      analysis.Agreement   `json:"agreement"`
-	Coverage       analysis.Coverage    `json:"coverage"`
-	Files          []pipeline.FileStats `json:"files"`
+	Tool      string               `json:"tool"`
+	Version   string               `json:"version"`
+	Catalog   string               `json:"catalog"`
+	Snapshot  ManifestSnapshot     `json:"snapshot"`
+	Window    ManifestWindow       `json:"window"`
+	Totals    ManifestTotals       `json:"totals"`
+	Agreement analysis.Agreement   `json:"agreement"`
+	Coverage  analysis.Coverage    `json:"coverage"`
+	Files     []pipeline.FileStats `json:"files"`
 }
 
 // ManifestSnapshot identifies the snapshot read.
@@ -221,6 +219,7 @@ type ManifestTotals struct {
 	Unparseable   int64            `json:"unparseable"`
 	NotCloudTrail int64            `json:"not_cloudtrail"`
 	OutsideWindow int64            `json:"outside_window"`
+	Duplicates    int64            `json:"duplicate_event_id"`
 	Sessions      int              `json:"sessions_joined_from_sts"`
 	// UnmappedEvents counts the unmapped_event skips by "eventSource eventName".
 	UnmappedEvents map[string]int64 `json:"unmapped_events"`
@@ -370,13 +369,12 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 	w := cfg.Window
 	m := Manifest{
 		Tool: "replay", Version: version, Catalog: cat.Version,
-		Finished: time.Now().UTC(), ElapsedSeconds: res.Elapsed.Seconds(),
 		Snapshot:  ManifestSnapshot{Path: o.snapshot, SHA256: digest},
 		Agreement: rep.Agreement, Coverage: rep.Coverage, Files: res.Files,
 		Totals: ManifestTotals{
 			Files: len(res.Files), FilesSkipped: map[string]int{}, FileErrors: res.FileErrors,
 			Records: res.Records, Evaluated: res.Evaluated, Requests: res.Requests, Skips: res.Skips,
-			Unparseable: res.Unparseable, NotCloudTrail: res.NotCloudTrail, OutsideWindow: res.OutsideWindow,
+			Unparseable: res.Unparseable, NotCloudTrail: res.NotCloudTrail, OutsideWindow: res.OutsideWindow, Duplicates: res.Duplicates,
 			Sessions: res.Sessions.Len(), UnmappedEvents: rep.Unmapped,
 		},
 	}
@@ -448,7 +446,8 @@ func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.Denie
 	if len(skips) > 0 {
 		fmt.Fprintf(w, "; not evaluated: %s", strings.Join(skips, ", "))
 	}
-	fmt.Fprintf(w, "; unparseable %d, not CloudTrail %d, outside the window %d\n", res.Unparseable, res.NotCloudTrail, res.OutsideWindow)
+	fmt.Fprintf(w, "; unparseable %d, not CloudTrail %d, outside the window %d, duplicate event ids %d\n",
+		res.Unparseable, res.NotCloudTrail, res.OutsideWindow, res.Duplicates)
 
 	g := rep.Agreement
 	decided := g.Agree

@@ -13,6 +13,7 @@ import (
 
 	"github.com/replay-iam/replay/analysis"
 	"github.com/replay-iam/replay/catalog"
+	"github.com/replay-iam/replay/internal/sample"
 )
 
 // TestDemoReports runs the demo end to end and checks its reports by
@@ -35,7 +36,7 @@ func TestDemoReports(t *testing.T) {
 	}
 	// Every record is accounted for, file by file and in total.
 	tot := m.Totals
-	sum := tot.Evaluated + tot.Unparseable + tot.NotCloudTrail + tot.OutsideWindow
+	sum := tot.Evaluated + tot.Unparseable + tot.NotCloudTrail + tot.OutsideWindow + tot.Duplicates
 	for _, n := range tot.Skips {
 		sum += n
 	}
@@ -43,7 +44,7 @@ func TestDemoReports(t *testing.T) {
 		t.Errorf("records %d, accounted %d", tot.Records, sum)
 	}
 	for _, f := range m.Files {
-		fs := f.Evaluated + f.Unparseable + f.NotCloudTrail + f.OutsideWindow
+		fs := f.Evaluated + f.Unparseable + f.NotCloudTrail + f.OutsideWindow + f.Duplicates
 		for _, n := range f.Skips {
 			fs += n
 		}
@@ -258,5 +259,49 @@ func checkReviewReports(t *testing.T, out string, usage []analysis.UsageRow, pri
 				t.Errorf("app suggestion: %d events checked, policy %s", sg.VerifiedEvents, sg.PolicyJSON)
 			}
 		}
+	}
+}
+
+// TestReportsAreReproducible runs the same replay with different worker
+// counts: every report, decisions included, must be byte for byte the same.
+func TestReportsAreReproducible(t *testing.T) {
+	dir := t.TempDir()
+	sum, err := sample.Generate(dir, sample.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outs []string
+	for _, workers := range []string{"1", "3"} {
+		out := filepath.Join(dir, "reports-"+workers)
+		var stdout, stderr bytes.Buffer
+		args := []string{"run", "--snapshot", sum.Snapshot, "--logs", sum.Logs, "--out", out, "--workers", workers, "--decisions", "--quiet"}
+		if code := run(context.Background(), args, &stdout, &stderr); code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		outs = append(outs, out)
+	}
+	files := 0
+	err = filepath.WalkDir(outs[0], func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(outs[0], p)
+		a, _ := os.ReadFile(p)
+		b, err := os.ReadFile(filepath.Join(outs[1], rel))
+		if err != nil {
+			t.Errorf("%s: missing from the second run: %v", rel, err)
+			return nil
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs between 1 and 3 workers", rel)
+		}
+		files++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < len(reportNames)+1 {
+		t.Errorf("compared %d files", files)
 	}
 }
