@@ -22,7 +22,10 @@ func (s *Snapshot) EntityOf(p *engine.Principal) (*Entity, bool) {
 			return e, true
 		}
 		// arn:aws:sts::A:assumed-role/Name/Session
-		rest := p.ARN[strings.Index(p.ARN, "assumed-role/")+len("assumed-role/"):]
+		_, rest, ok := strings.Cut(p.ARN, ":assumed-role/")
+		if !ok {
+			return nil, false
+		}
 		name, _, _ := strings.Cut(rest, "/")
 		return s.RoleByName(p.Account, name)
 	case engine.PrincipalFederatedUser:

@@ -67,5 +67,14 @@ func PrincipalOf(rec *Record) (engine.Principal, error) {
 	if p.ARN == "" || p.Account == "" {
 		return engine.Principal{}, fmt.Errorf("%w: %s without arn or accountId", ErrUnknownPrincipal, u.Type)
 	}
+	// The ARN must be of the kind the type says: policies match on its parts.
+	parsed, err := engine.ParsePrincipalARN(p.ARN)
+	want := p.Kind
+	if want == engine.PrincipalAssumedRoot {
+		want = engine.PrincipalRoot
+	}
+	if err != nil || parsed.Kind != want {
+		return engine.Principal{}, fmt.Errorf("%w: %s with arn %q", ErrUnknownPrincipal, u.Type, p.ARN)
+	}
 	return p, nil
 }

@@ -172,7 +172,17 @@ func detectFormat(br *bufio.Reader) (Format, error) {
 			}
 			return 0, errEmpty
 		}
-		if len(trimmed) > 0 && trimmed[0] != '{' {
+		if len(trimmed) == 0 {
+			// Only white space so far.
+			switch {
+			case err == io.EOF || n > 1<<20:
+				return 0, errEmpty
+			case err != nil:
+				return 0, err
+			}
+			continue
+		}
+		if trimmed[0] != '{' {
 			if isTimestampPrefix(trimmed) {
 				return FormatLines, nil
 			}
@@ -191,9 +201,6 @@ func detectFormat(br *bufio.Reader) (Format, error) {
 		if err != nil || n > 1<<20 {
 			// The first key did not show within the data or 1 MiB: read as lines,
 			// where each line will be reported on its own.
-			if len(trimmed) == 0 {
-				return 0, errEmpty
-			}
 			return FormatLines, nil
 		}
 	}
