@@ -30,10 +30,13 @@ const (
 	SkipOtherAccountCaller
 	// SkipUnsupportedPrincipal: a caller IAM policies do not govern.
 	SkipUnsupportedPrincipal
+	// SkipUnsupportedEventVersion: a record of a format version replay does
+	// not know (other than 1.x), whose fields may mean something else.
+	SkipUnsupportedEventVersion
 )
 
 var skipNames = [...]string{"", "not_api_call", "no_iam_action", "unmapped_event", "unknown_principal",
-	"other_account_caller", "unsupported_principal"}
+	"other_account_caller", "unsupported_principal", "unsupported_event_version"}
 
 func (s Skip) String() string { return skipNames[s] }
 
@@ -94,6 +97,10 @@ var notAPICallTypes = map[string]bool{
 func (t *Translator) Translate(rec *Record) Translation {
 	tr := Translation{Record: rec}
 	tr.Outcome, tr.BlockedBy, tr.Explicit, tr.HasBlockedBy = ClassifyOutcome(rec)
+	if v := rec.EventVersion; v != "" && !strings.HasPrefix(v, "1.") {
+		tr.Skip, tr.Detail = SkipUnsupportedEventVersion, v
+		return tr
+	}
 	if notAPICallTypes[rec.EventType] {
 		tr.Skip, tr.Detail = SkipNotAPICall, rec.EventType
 		return tr

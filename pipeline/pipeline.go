@@ -68,6 +68,20 @@ type FileStats struct {
 	Duplicates int64 `json:"duplicate_event_id"`
 	// Error ends the file early: the records after it were not read.
 	Error string `json:"error,omitempty"`
+	// Problems holds the first MaxProblemsPerFile messages about records
+	// that could not be read or were of an unsupported version, each with
+	// the record's index and byte offset.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// MaxProblemsPerFile bounds the record messages kept per file; the counts
+// are always complete.
+const MaxProblemsPerFile = 5
+
+func (st *FileStats) problem(msg string) {
+	if len(st.Problems) < MaxProblemsPerFile {
+		st.Problems = append(st.Problems, msg)
+	}
 }
 
 // Result is a run's outcome.
@@ -200,8 +214,11 @@ func replayFile(ctx context.Context, cfg Config, path string, index int, st *Fil
 		}
 		if x.Skip != ingest.NotSkipped {
 			st.Skips[x.Skip.String()]++
-			if x.Skip == ingest.SkipUnmappedEvent {
+			switch x.Skip {
+			case ingest.SkipUnmappedEvent:
 				rep.AddUnmapped(x.Detail)
+			case ingest.SkipUnsupportedEventVersion:
+				st.problem(fmt.Sprintf("%s: record %d: eventVersion %q is not supported (1.x)", path, st.Records-1, x.Detail))
 			}
 			return
 		}
@@ -217,6 +234,7 @@ func replayFile(ctx context.Context, cfg Config, path string, index int, st *Fil
 	}, func(rerr error) {
 		records.Add(1)
 		st.Records++
+		st.problem(rerr.Error())
 		if errors.Is(rerr, ingest.ErrNotCloudTrail) {
 			st.NotCloudTrail++
 		} else {

@@ -19,6 +19,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // the command failed, or (check) a case failed
 	exitUsage   = 2 // bad command line
+	// exitIncomplete (run --strict): the reports were written, but some
+	// input could not be read or replayed; manifest.json lists it.
+	exitIncomplete = 3
 )
 
 // errUsage marks command-line mistakes; the command's usage has been printed.
@@ -73,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		case errors.Is(err, errFailed):
 			return exitFailure
+		case errors.Is(err, errIncomplete):
+			return exitIncomplete
 		}
 		fmt.Fprintf(stderr, "replay %s: %v\n", c.name, err)
 		return exitFailure
@@ -81,6 +86,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	usage(stderr)
 	return exitUsage
 }
+
+// errIncomplete reports a run whose reports were written although some
+// input was not read or not replayed; the details were already printed.
+var errIncomplete = errors.New("incomplete input")
 
 // errFailed reports a failure whose details were already printed.
 var errFailed = errors.New("failed")

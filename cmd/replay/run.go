@@ -45,6 +45,8 @@ type runOptions struct {
 	verify bool
 	// decisions writes the decisions table.
 	decisions bool
+	// strict makes unreadable input an error (exit status 3).
+	strict bool
 }
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -58,6 +60,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&o.to, "to", "", "replay events before this time (RFC 3339 or YYYY-MM-DD)")
 	fs.IntVar(&o.workers, "workers", 0, "files read at once (default: the number of CPUs)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
+	fs.BoolVar(&o.strict, "strict", false, "exit with status 3 when any file, record or snapshot part could not be read or replayed (reports are still written)")
 	fs.BoolVar(&o.decisions, "decisions", false, "also write decisions/: one row per replayed request, partitioned by day")
 	fs.BoolVar(&o.verify, "verify", true, "replay the logs a second time to check each suggested policy (--verify=false skips it)")
 	if err := parseFlags(fs, args); err != nil {
@@ -152,10 +155,45 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 	if o.decisions {
 		fmt.Fprintf(stdout, "Decisions of every request in %s\n", filepath.Join(o.out, "decisions"))
 	}
-	if res.FileErrors > 0 {
-		fmt.Fprintf(stderr, "replay: %d file(s) could not be read to the end; see manifest.json\n", res.FileErrors)
+	incomplete := reportProblems(stderr, res, snap)
+	if o.strict && incomplete {
+		fmt.Fprintln(stderr, "replay run: --strict: some input was not read or not replayed; see manifest.json")
+		return errIncomplete
 	}
 	return nil
+}
+
+// maxProblemLines bounds the input problems printed on stderr.
+const maxProblemLines = 10
+
+// reportProblems prints on stderr what could not be read or replayed and
+// reports whether there was any.
+func reportProblems(stderr io.Writer, res *pipeline.Result, snap *ingest.Snapshot) bool {
+	printed := 0
+	show := func(msg string) {
+		if printed < maxProblemLines {
+			fmt.Fprintf(stderr, "replay: %s\n", msg)
+		}
+		printed++
+	}
+	for _, f := range res.Files {
+		if f.Error != "" {
+			show(f.Error)
+		}
+		for _, p := range f.Problems {
+			show(p)
+		}
+	}
+	if printed > maxProblemLines {
+		fmt.Fprintf(stderr, "replay: ... and more; manifest.json lists the first %d per file\n", pipeline.MaxProblemsPerFile)
+	}
+	versions := res.Skips[ingest.SkipUnsupportedEventVersion.String()]
+	bad := res.FileErrors > 0 || res.Unparseable > 0 || res.NotCloudTrail > 0 || versions > 0 || len(snap.Problems) > 0
+	if bad {
+		fmt.Fprintf(stderr, "replay: incomplete input: %d file(s) ended early, %d unparseable record(s), %d not CloudTrail, %d of an unsupported version, %d snapshot problem(s)\n",
+			res.FileErrors, res.Unparseable, res.NotCloudTrail, versions, len(snap.Problems))
+	}
+	return bad
 }
 
 // progressPrinter rewrites one line on a terminal and logs a line every

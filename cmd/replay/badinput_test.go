@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/replay-iam/replay/analysis"
+)
+
+// expectedFile is what the corpus says about one input file. Records and
+// the counts are exact unless MaxRecords is set (a truncated gzip stream
+// yields what inflated before the cut).
+type expectedFile struct {
+	Records     *int64           `json:"records"`
+	MaxRecords  *int64           `json:"max_records"`
+	Evaluated   int64            `json:"evaluated"`
+	Unparseable int64            `json:"unparseable"`
+	Skips       map[string]int64 `json:"skips"`
+	Error       []string         `json:"error"`
+	Problem     []string         `json:"problem"`
+}
+
+// copyTree copies the corpus into a temporary folder.
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o700)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestBadInputCorpus replays every item of testdata/badinput: each gives
+// its message with file and position, the run goes on with the rest and
+// writes its reports, and --strict turns the damage into exit status 3.
+func TestBadInputCorpus(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, filepath.Join("testdata", "badinput"), dir)
+	var want struct {
+		Files            map[string]expectedFile `json:"files"`
+		SnapshotProblems [][]string              `json:"snapshot_problems"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+
+	// Items too large to keep in the repository.
+	rec := func(id int, extra string) string {
+		return fmt.Sprintf(`{"eventVersion":"1.09","eventTime":"2026-11-01T11:00:00Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets",`+
+			`"awsRegion":"eu-west-1","eventID":"00000000-0000-4000-9000-%012d","eventType":"AwsApiCall","recipientAccountId":"111111111111",`+
+			`"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111111111111:user/reader","accountId":"111111111111","accessKeyId":"AKIAREADER"}%s}`, id, extra)
+	}
+	big := `{"Records":[` + rec(1, `,"requestParameters":{"padding":"`+strings.Repeat("x", 10<<20)+`"}`) + `]}`
+	if err := os.WriteFile(filepath.Join(dir, "logs", "big-record.json"), []byte(big), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stmts []string
+	for i := 0; len(strings.Join(stmts, ",")) < 1<<20; i++ {
+		stmts = append(stmts, fmt.Sprintf(`{"Sid":"S%05d","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket-%05d/%s"}`, i, i, strings.Repeat("k", 64)))
+	}
+	hugePolicy := `{"Version":"2012-10-17","Statement":[` + strings.Join(stmts, ",") + `]}`
+	gaad := `{"UserDetailList":[{"Path":"/","UserName":"huge","UserId":"AIDAHUGE","Arn":"arn:aws:iam::444444444444:user/huge",` +
+		`"UserPolicyList":[{"PolicyName":"huge","PolicyDocument":` + hugePolicy + `}],"GroupList":[],"AttachedManagedPolicies":[],"Tags":[]}],` +
+		`"GroupDetailList":[],"RoleDetailList":[],"Policies":[]}`
+	if err := os.WriteFile(filepath.Join(dir, "snapshot", "gaad-444444444444.json"), []byte(gaad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "snapshot", "gaad-333333333333.json"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	out := filepath.Join(dir, "reports")
+	var stdout, stderr bytes.Buffer
+	args := []string{"run", "--snapshot", filepath.Join(dir, "snapshot"), "--logs", filepath.Join(dir, "logs"), "--out", out, "--quiet", "--strict"}
+	if code := run(context.Background(), args, &stdout, &stderr); code != exitIncomplete {
+		t.Fatalf("exit %d, want %d (incomplete input); stderr:\n%s", code, exitIncomplete, stderr.String())
+	}
+	var m Manifest
+	if b, err = os.ReadFile(filepath.Join(out, "manifest.json")); err != nil {
+		t.Fatalf("the reports were not written: %v", err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+
+	seen := map[string]bool{}
+	for _, f := range m.Files {
+		name := filepath.Base(f.Path)
+		w, ok := want.Files[name]
+		if !ok {
+			t.Errorf("%s: not in expected.json", name)
+			continue
+		}
+		seen[name] = true
+		accounted := f.Evaluated + f.Unparseable + f.NotCloudTrail + f.OutsideWindow + f.Duplicates
+		for _, n := range f.Skips {
+			accounted += n
+		}
+		if accounted != f.Records {
+			t.Errorf("%s: %d records, %d accounted for", name, f.Records, accounted)
+		}
+		switch {
+		case w.Records != nil && f.Records != *w.Records:
+			t.Errorf("%s: %d records, want %d", name, f.Records, *w.Records)
+		case w.MaxRecords != nil && f.Records > *w.MaxRecords:
+			t.Errorf("%s: %d records, want at most %d", name, f.Records, *w.MaxRecords)
+		}
+		if w.Records != nil && (f.Evaluated != w.Evaluated || f.Unparseable != w.Unparseable) {
+			t.Errorf("%s: evaluated %d, unparseable %d; want %d, %d", name, f.Evaluated, f.Unparseable, w.Evaluated, w.Unparseable)
+		}
+		for k, n := range w.Skips {
+			if f.Skips[k] != n {
+				t.Errorf("%s: skips %v, want %s %d", name, f.Skips, k, n)
+			}
+		}
+		if len(w.Error) > 0 != (f.Error != "") || !containsAll(f.Error, w.Error) {
+			t.Errorf("%s: error %q, want one containing %q", name, f.Error, w.Error)
+		}
+		if len(w.Problem) > 0 && (len(f.Problems) != 1 || !containsAll(f.Problems[0], w.Problem)) {
+			t.Errorf("%s: problems %q, want one containing %q", name, f.Problems, w.Problem)
+		}
+		// Every message reaches stderr too.
+		for _, msg := range append([]string{f.Error}, f.Problems...) {
+			if msg != "" && !strings.Contains(stderr.String(), msg) {
+				t.Errorf("%s: %q not on stderr", name, msg)
+			}
+		}
+	}
+	for name := range want.Files {
+		if !seen[name] {
+			t.Errorf("%s: not in the manifest", name)
+		}
+	}
+
+	if len(m.Snapshot.Problems) != len(want.SnapshotProblems) {
+		t.Errorf("snapshot problems %q, want %d", m.Snapshot.Problems, len(want.SnapshotProblems))
+	}
+	for _, w := range want.SnapshotProblems {
+		found := false
+		for _, p := range m.Snapshot.Problems {
+			found = found || containsAll(p, w)
+		}
+		if !found {
+			t.Errorf("no snapshot problem containing %q in %q", w, m.Snapshot.Problems)
+		}
+	}
+	// The large policy loaded, and its user was reviewed.
+	principals, err := parquet.ReadFile[analysis.PrincipalRow](filepath.Join(out, "principals.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := false
+	for _, p := range principals {
+		huge = huge || p.PrincipalARN == "arn:aws:iam::444444444444:user/huge" && p.GrantedActions != nil && *p.GrantedActions == 1
+	}
+	if !huge {
+		t.Error("the user with the 1 MB policy is missing from principals.parquet or not granted s3:GetObject")
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Logf("stderr:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "--strict") {
+		t.Errorf("stderr does not say why the status is 3:\n%s", stderr.String())
+	}
+}
