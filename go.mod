@@ -3,6 +3,7 @@ module github.com/replay-iam/replay
 go 1.26.0
 
 require (
+	github.com/goccy/go-json v0.12.0
 	github.com/klauspost/compress v1.20.3
 	github.com/parquet-go/parquet-go v0.32.0
 	golang.org/x/sync v0.24.0

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -440,7 +441,7 @@ func (r *Reader) decodeRecord(raw []byte, index int, offset int64) (*Record, err
 		return nil, nil
 	}
 	rec := &Record{}
-	if err := json.Unmarshal(raw, rec); err != nil {
+	if err := gojson.Unmarshal(raw, rec); err != nil {
 		return nil, &RecordError{File: r.name, Index: index, Offset: offset, Kind: ErrUnparseable, Err: err}
 	}
 	if rec.EventName == "" || rec.EventSource == "" {
