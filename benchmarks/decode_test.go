@@ -111,17 +111,10 @@ func BenchmarkFloorStdlib(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		err := eachFile(c, func(path string) error {
-			f, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			zr, err := gzip.NewReader(f)
-			if err != nil {
-				return err
-			}
-			var doc struct{ Records []ingest.Record }
-			return json.NewDecoder(zr).Decode(&doc)
+			return inflate(path, func(zr io.Reader) error {
+				var doc struct{ Records []ingest.Record }
+				return json.NewDecoder(zr).Decode(&doc)
+			})
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -141,20 +134,27 @@ func eachFileBuffered(c *corpus, fn func([]byte) error) error {
 		}
 		defer pool.Put(buf)
 		buf.Reset()
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return err
-		}
-		if _, err := buf.ReadFrom(zr); err != nil {
-			return err
-		}
-		return fn(buf.Bytes())
+		return inflate(path, func(zr io.Reader) error {
+			if _, err := buf.ReadFrom(zr); err != nil {
+				return err
+			}
+			return fn(buf.Bytes())
+		})
 	})
+}
+
+// inflate opens a gzip file and hands its inflated stream to fn.
+func inflate(path string, fn func(io.Reader) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return err
+	}
+	return fn(zr)
 }
 
 // readAll streams one file through ingest.Reader, calling fn per record.

@@ -13,6 +13,20 @@ import (
 	"github.com/replay-iam/replay/internal/sample"
 )
 
+// sampleEstate generates the demo estate and loads its snapshot.
+func sampleEstate(t *testing.T) (sample.Summary, *ingest.Snapshot) {
+	t.Helper()
+	sum, err := sample.Generate(t.TempDir(), sample.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := ingest.LoadSnapshot(sum.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum, snap
+}
+
 func TestRunAccountsForDamagedInput(t *testing.T) {
 	sum, err := sample.Generate(t.TempDir(), sample.DefaultOptions())
 	if err != nil {
@@ -55,14 +69,7 @@ func TestRunAccountsForDamagedInput(t *testing.T) {
 }
 
 func TestRunStopsWhenCancelled(t *testing.T) {
-	sum, err := sample.Generate(t.TempDir(), sample.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := ingest.LoadSnapshot(sum.Snapshot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sum, snap := sampleEstate(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := Run(ctx, Config{Logs: []string{sum.Logs}, Snapshot: snap}); !errors.Is(err, context.Canceled) {
@@ -74,14 +81,7 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 // day folder: every record of the second copy is a duplicate, whatever the
 // number of workers, and the replay's totals are those without the copy.
 func TestDuplicateDeliveryCountedOnce(t *testing.T) {
-	sum, err := sample.Generate(t.TempDir(), sample.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := ingest.LoadSnapshot(sum.Snapshot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sum, snap := sampleEstate(t)
 	base, err := Run(context.Background(), Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: 2})
 	if err != nil {
 		t.Fatal(err)
