@@ -229,6 +229,9 @@ type Manifest struct {
 	Agreement analysis.Agreement   `json:"agreement"`
 	Coverage  analysis.Coverage    `json:"coverage"`
 	Files     []pipeline.FileStats `json:"files"`
+	// Reports holds the SHA-256 of each report written with this manifest,
+	// so that a reader can tell the set is whole.
+	Reports map[string]string `json:"reports"`
 }
 
 // ManifestSnapshot identifies the snapshot read.
@@ -280,6 +283,20 @@ func snapshotDigest(dir string) (string, error) {
 		}
 		fmt.Fprintf(h, "%s\x00%d\x00", e.Name(), len(b))
 		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// fileDigest returns the SHA-256 of a file in hex.
+func fileDigest(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -429,6 +446,14 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 	}
 	if !w.To.IsZero() {
 		m.Window.To = &w.To
+	}
+	m.Reports = map[string]string{}
+	for _, name := range reportNames[:len(reportNames)-1] {
+		sum, err := fileDigest(filepath.Join(stage, name))
+		if err != nil {
+			return nil, err
+		}
+		m.Reports[name] = sum
 	}
 	if err := output.WriteJSON(filepath.Join(stage, "manifest.json"), m); err != nil {
 		return nil, err

@@ -52,6 +52,12 @@ func TestDemoReports(t *testing.T) {
 			t.Errorf("%s: records %d, accounted %d", f.Path, f.Records, fs)
 		}
 	}
+	// The manifest vouches for each report it was written with.
+	for _, name := range reportNames[:len(reportNames)-1] {
+		if sum, err := fileDigest(filepath.Join(out, name)); err != nil || m.Reports[name] != sum {
+			t.Errorf("%s: manifest digest %q, file %q (%v)", name, m.Reports[name], sum, err)
+		}
+	}
 	var unmapped int64
 	for _, n := range tot.UnmappedEvents {
 		unmapped += n
