@@ -110,13 +110,16 @@ func (a *Analyzer) Effective(e *ingest.Entity) Permissions {
 	var cands []candidate
 	seen := map[*catalog.Action]bool{}
 	var allows []*engine.Statement
+	covers := map[*engine.Statement][]*catalog.Action{}
 	for _, pol := range identity {
 		for _, st := range pol.Statements {
-			if st.Effect != engine.Allow {
-				continue
+			if _, dup := covers[st]; dup || st.Effect != engine.Allow {
+				continue // a policy attached twice (to the user and a group) counts once
 			}
+			covers[st] = nil
 			allows = append(allows, st)
 			a.eachAction(st, func(act *catalog.Action) {
+				covers[st] = append(covers[st], act)
 				if !seen[act] {
 					seen[act] = true
 					cands = append(cands, candidate{act, st})
@@ -157,11 +160,11 @@ func (a *Analyzer) Effective(e *ingest.Entity) Permissions {
 
 	for _, st := range allows {
 		n := 0
-		a.eachAction(st, func(act *catalog.Action) {
+		for _, act := range covers[st] {
 			if granted[act] {
 				n++
 			}
-		})
+		}
 		if n > 0 {
 			perms.Statements = append(perms.Statements, StatementGrant{PolicyID: st.Policy.ID, Statement: st.Ref(), Actions: n})
 		}

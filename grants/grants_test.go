@@ -84,7 +84,7 @@ func TestEffective(t *testing.T) {
 		}
 	})
 
-	t.Run("group grant with a resource scope, minus an unconditional deny", func(t *testing.T) {
+	t.Run("grant attached directly and through a group, with a resource scope, minus an unconditional deny", func(t *testing.T) {
 		p := an.Effective(entity(acct + "user/reader"))
 		want := actionsWhere(cat, func(a *catalog.Action) bool {
 			return a.Service.Prefix == "s3" && strings.HasPrefix(strings.ToLower(a.Name), "get") && a.Name != "GetObjectAcl" && !a.WildcardOnly()
@@ -104,6 +104,10 @@ func TestEffective(t *testing.T) {
 		}))
 		if p.Blocked["identity"] != 1+wildcardOnly || len(p.Blocked) != 1 {
 			t.Errorf("blocked %v, want identity %d", p.Blocked, 1+wildcardOnly)
+		}
+		// S3Get is attached to the user and to its group: one statement row.
+		if len(p.Statements) != 1 || p.Statements[0].Statement != "GetData" || p.Statements[0].Actions != len(want) {
+			t.Errorf("statements %+v, want GetData once with %d actions", p.Statements, len(want))
 		}
 	})
 
