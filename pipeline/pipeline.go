@@ -101,22 +101,15 @@ type Result struct {
 // cancelled; damaged files and records are counted, not fatal.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	start := time.Now()
-	found, err := ingest.Discover(cfg.Logs, cfg.Window)
+	found, toRead, err := discover(cfg)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Files: make([]FileStats, len(found)), Skips: map[string]int64{}}
-	var toRead []int
 	for i, f := range found {
 		res.Files[i] = FileStats{Path: f.Path, Size: f.Size, Skipped: string(f.Skip)}
-		if f.Skip == "" {
-			toRead = append(toRead, i)
-		}
 	}
-	workers := cfg.Workers
-	if workers <= 0 {
-		workers = defaultWorkers()
-	}
+	workers := cfg.WorkerCount()
 
 	var records atomic.Int64
 	var filesDone atomic.Int64
@@ -261,7 +254,29 @@ func isDataEvent(rec *ingest.Record) bool {
 	return rec.EventCategory == "Data" || rec.ManagementEvent != nil && !*rec.ManagementEvent
 }
 
-func defaultWorkers() int { return runtime.GOMAXPROCS(0) }
+// WorkerCount returns the number of workers a run uses: Workers, or
+// GOMAXPROCS when Workers is not positive.
+func (cfg *Config) WorkerCount() int {
+	if cfg.Workers > 0 {
+		return cfg.Workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// discover finds the run's log files and the indices of those to read.
+func discover(cfg Config) ([]ingest.LogFile, []int, error) {
+	found, err := ingest.Discover(cfg.Logs, cfg.Window)
+	if err != nil {
+		return nil, nil, err
+	}
+	var toRead []int
+	for i, f := range found {
+		if f.Skip == "" {
+			toRead = append(toRead, i)
+		}
+	}
+	return found, toRead, nil
+}
 
 // event turns a translated request and its decision into an analysis
 // event.

@@ -25,24 +25,14 @@ type Verification struct {
 // (boundary, session policies, SCPs, RCPs and resource policies unchanged).
 // The logs, window and sessions must be those of the run being verified.
 func Verify(ctx context.Context, cfg Config, sessions *ingest.Sessions, replacements map[string]*engine.Policy) (map[string]*Verification, error) {
-	found, err := ingest.Discover(cfg.Logs, cfg.Window)
+	found, toRead, err := discover(cfg)
 	if err != nil {
 		return nil, err
-	}
-	var toRead []int
-	for i, f := range found {
-		if f.Skip == "" {
-			toRead = append(toRead, i)
-		}
-	}
-	workers := cfg.Workers
-	if workers <= 0 {
-		workers = defaultWorkers()
 	}
 	cat := catalog.Default()
 	out := map[string]*Verification{}
 	var mu sync.Mutex
-	err = forEachGroup(ctx, workers, groupFiles(found, toRead), func(group []int) error {
+	err = forEachGroup(ctx, cfg.WorkerCount(), groupFiles(found, toRead), func(group []int) error {
 		tr := ingest.NewTranslator(cat, cfg.Snapshot, sessions)
 		local := map[string]*Verification{}
 		seen := seenEvents{}
@@ -78,9 +68,7 @@ func Verify(ctx context.Context, cfg Config, sessions *ingest.Sessions, replacem
 					v.Events++
 					if !engine.Authorize(&r.Request, &ps).Allowed() {
 						v.Failed++
-						if v.Example == "" || rec.EventID < v.Example {
-							v.Example = rec.EventID
-						}
+						v.Example = leastID(v.Example, rec.EventID)
 					}
 				}
 			}, nil)
@@ -102,9 +90,7 @@ func Verify(ctx context.Context, cfg Config, sessions *ingest.Sessions, replacem
 			}
 			o.Events += v.Events
 			o.Failed += v.Failed
-			if v.Example != "" && (o.Example == "" || v.Example < o.Example) {
-				o.Example = v.Example
-			}
+			o.Example = leastID(o.Example, v.Example)
 		}
 		return nil
 	})
@@ -112,4 +98,13 @@ func Verify(ctx context.Context, cfg Config, sessions *ingest.Sessions, replacem
 		return nil, err
 	}
 	return out, nil
+}
+
+// leastID returns the smaller of two event ids, ignoring empty ones, so that
+// the example does not depend on the order files were read in.
+func leastID(a, b string) string {
+	if a == "" || b != "" && b < a {
+		return b
+	}
+	return a
 }

@@ -11,7 +11,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -357,8 +356,7 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 	sum := &reviewSummary{}
 	replacements := map[string]*engine.Policy{}
 	err := output.StreamParquet(filepath.Join(stage, "unused.parquet"), func(write func([]analysis.UnusedRow) error) error {
-		workers := cmp.Or(cfg.Workers, runtime.GOMAXPROCS(0))
-		return idx.ReviewAll(ctx, grants.New(cat, snap), cat, known, workers, func(rv *analysis.Review) error {
+		return idx.ReviewAll(ctx, grants.New(cat, snap), cat, known, cfg.WorkerCount(), func(rv *analysis.Review) error {
 			p := rv.Principal
 			granted[p.ARN] = rv.Granted
 			statements = append(statements, rv.Statements...)
