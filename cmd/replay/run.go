@@ -146,11 +146,11 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 	denied := res.Report.DeniedRows()
-	reviews, err := writeReports(ctx, o, stage, cfg, snap, res, denied)
+	suggestions, err := writeReports(ctx, o, stage, cfg, snap, res, denied)
 	if err != nil {
 		return err
 	}
-	printSummary(stdout, res, denied, reviews, o.out)
+	printSummary(stdout, res, denied, suggestions, o.out)
 	if o.decisions {
 		fmt.Fprintf(stdout, "Decisions of every request in %s\n", filepath.Join(o.out, "decisions"))
 	}
@@ -318,26 +318,11 @@ func snapshotPrincipals(snap *ingest.Snapshot) []analysis.Principal {
 var reportNames = []string{"usage.parquet", "denied.parquet", "principals.parquet", "unused.parquet",
 	"statements.parquet", "suggestions.parquet", "manifest.json"}
 
-// removable is one principal's count of granted actions it did not use.
-type removable struct {
-	arn                      string
-	granted, used, removable int64
-}
-
-// reviewSummary is what the summary says about permissions against use.
-type reviewSummary struct {
-	principals []removable
-	// verified and failed count suggestions whose check passed or failed;
-	// checked is false when the check was skipped.
-	checked          bool
-	verified, failed int
-}
-
 // writeReports writes every report into stage, a folder inside o.out, and
 // then renames them into place, the decisions folder first and the manifest
 // last. An error or a kill before the renames leaves the previous reports as
-// they were.
-func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.Config, snap *ingest.Snapshot, res *pipeline.Result, denied []analysis.DeniedRow) (*reviewSummary, error) {
+// they were. It returns the rows of suggestions.parquet for the summary.
+func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.Config, snap *ingest.Snapshot, res *pipeline.Result, denied []analysis.DeniedRow) ([]analysis.SuggestionRow, error) {
 	rep := res.Report
 	cat := catalog.Default()
 	if err := output.WriteParquet(filepath.Join(stage, "usage.parquet"), rep.UsageRows()); err != nil {
@@ -353,7 +338,6 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 	granted := map[string]int64{}
 	var statements []analysis.StatementRow
 	var suggestions []analysis.SuggestionRow
-	sum := &reviewSummary{}
 	replacements := map[string]*engine.Policy{}
 	err := output.StreamParquet(filepath.Join(stage, "unused.parquet"), func(write func([]analysis.UnusedRow) error) error {
 		return idx.ReviewAll(ctx, grants.New(cat, snap), cat, known, cfg.WorkerCount(), func(rv *analysis.Review) error {
@@ -377,7 +361,6 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 				PrincipalARN: p.ARN, PrincipalType: p.Type, AccountID: p.AccountID, PolicyJSON: rv.Policy,
 				GrantedActions: rv.Granted, UsedActions: rv.Used, RemovableActions: rv.Removable,
 			})
-			sum.principals = append(sum.principals, removable{p.ARN, rv.Granted, rv.Used, rv.Removable})
 			return nil
 		})
 	})
@@ -397,13 +380,7 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 				ok = v.Failed == 0
 			}
 			sg.Verified = &ok
-			if ok {
-				sum.verified++
-			} else {
-				sum.failed++
-			}
 		}
-		sum.checked = true
 	}
 	if err := output.WriteParquet(filepath.Join(stage, "statements.parquet"), statements); err != nil {
 		return nil, err
@@ -447,11 +424,11 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 	}
 	m.Reports = map[string]string{}
 	for _, name := range reportNames[:len(reportNames)-1] {
-		sum, err := fileDigest(filepath.Join(stage, name))
+		digest, err := fileDigest(filepath.Join(stage, name))
 		if err != nil {
 			return nil, err
 		}
-		m.Reports[name] = sum
+		m.Reports[name] = digest
 	}
 	if err := output.WriteJSON(filepath.Join(stage, "manifest.json"), m); err != nil {
 		return nil, err
@@ -466,7 +443,7 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 			return nil, err
 		}
 	}
-	return sum, nil
+	return suggestions, nil
 }
 
 // replaceFolder moves folder from over to, removing what to held before.
@@ -487,7 +464,7 @@ func replaceFolder(from, to string) error {
 	return os.RemoveAll(old)
 }
 
-func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.DeniedRow, rs *reviewSummary, out string) {
+func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.DeniedRow, suggestions []analysis.SuggestionRow, out string) {
 	rep := res.Report
 	rate := float64(res.Records) / res.Elapsed.Seconds()
 	read := 0
@@ -549,9 +526,9 @@ func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.Denie
 		}
 	}
 
-	top := slices.Clone(rs.principals)
-	slices.SortFunc(top, func(a, b removable) int {
-		return cmp.Or(cmp.Compare(b.removable, a.removable), cmp.Compare(a.arn, b.arn))
+	top := slices.Clone(suggestions)
+	slices.SortFunc(top, func(a, b analysis.SuggestionRow) int {
+		return cmp.Or(cmp.Compare(b.RemovableActions, a.RemovableActions), cmp.Compare(a.PrincipalARN, b.PrincipalARN))
 	})
 	if len(top) > 0 {
 		fmt.Fprintln(w, "\nMost removable actions (granted but not used in the window):")
@@ -559,14 +536,23 @@ func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.Denie
 			if i == 5 {
 				break
 			}
-			fmt.Fprintf(w, "  %6d of %6d  %s\n", p.removable, p.granted, p.arn)
+			fmt.Fprintf(w, "  %6d of %6d  %s\n", p.RemovableActions, p.GrantedActions, p.PrincipalARN)
 		}
-		switch {
-		case !rs.checked:
-			fmt.Fprintf(w, "%d suggested policies, not checked (--verify=false)\n", len(rs.principals))
-		default:
+		verified, failed := 0, 0
+		for _, sg := range suggestions {
+			switch {
+			case sg.Verified == nil:
+			case *sg.Verified:
+				verified++
+			default:
+				failed++
+			}
+		}
+		if verified+failed == 0 {
+			fmt.Fprintf(w, "%d suggested policies, not checked (--verify=false)\n", len(suggestions))
+		} else {
 			fmt.Fprintf(w, "%d suggested policies: %d allow every event allowed before, %d do not (see suggestions.parquet)\n",
-				len(rs.principals), rs.verified, rs.failed)
+				len(suggestions), verified, failed)
 		}
 	}
 	fmt.Fprintf(w, "\nReports in %s: %s\n", out, strings.Join(reportNames, ", "))
