@@ -90,21 +90,29 @@ type usedAction struct {
 // used returns the actions a principal used, keyed by lower-case name.
 func (x *UsageIndex) used(principal string) map[string]*usedAction {
 	out := map[string]*usedAction{}
+	for key, keys := range x.usedRows(principal) {
+		ua := &usedAction{action: keys[0].Action, resources: map[string]struct{}{}, prefix: x.r.Usage[keys[0]].prefix}
+		for _, k := range keys {
+			u := x.r.Usage[k]
+			ua.prefix = commonPrefix(ua.prefix, u.prefix)
+			ua.overflow = ua.overflow || u.Overflow
+			for res := range u.kept {
+				ua.resources[res] = struct{}{}
+			}
+		}
+		out[key] = ua
+	}
+	return out
+}
+
+// usedRows groups the usage rows that show a principal used an action
+// (UsageKey.Used) by the action's lower-case name.
+func (x *UsageIndex) usedRows(principal string) map[string][]UsageKey {
+	out := map[string][]UsageKey{}
 	for _, k := range x.rows[principal] {
-		u := x.r.Usage[k]
-		if !k.Used(u) {
-			continue
-		}
-		key := strings.ToLower(k.Action)
-		ua := out[key]
-		if ua == nil {
-			ua = &usedAction{action: k.Action, resources: map[string]struct{}{}, prefix: u.prefix}
-			out[key] = ua
-		}
-		ua.prefix = commonPrefix(ua.prefix, u.prefix)
-		ua.overflow = ua.overflow || u.Overflow
-		for res := range u.kept {
-			ua.resources[res] = struct{}{}
+		if k.Used(x.r.Usage[k]) {
+			key := strings.ToLower(k.Action)
+			out[key] = append(out[key], k)
 		}
 	}
 	return out

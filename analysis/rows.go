@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/replay-iam/replay/ingest"
@@ -91,24 +90,12 @@ type Principal struct {
 // the snapshot, idle ones with no last_seen, then active principals the
 // snapshot does not hold (root, services). granted holds the number of
 // actions each snapshot principal's effective permissions allow.
-func (r *Report) PrincipalRows(known []Principal, granted map[string]int64) []PrincipalRow {
-	usedSet := map[string]map[string]bool{}
-	for k, u := range r.Usage {
-		if k.Used(u) {
-			if usedSet[k.PrincipalARN] == nil {
-				usedSet[k.PrincipalARN] = map[string]bool{}
-			}
-			usedSet[k.PrincipalARN][strings.ToLower(k.Action)] = true
-		}
-	}
-	used := map[string]int64{}
-	for arn, set := range usedSet {
-		used[arn] = int64(len(set))
-	}
+func (x *UsageIndex) PrincipalRows(known []Principal, granted map[string]int64) []PrincipalRow {
+	r := x.r
 	seen := map[string]bool{}
 	var rows []PrincipalRow
 	add := func(arn, typ, acct string) {
-		row := PrincipalRow{PrincipalARN: arn, PrincipalType: typ, AccountID: acct, UsedActions: used[arn]}
+		row := PrincipalRow{PrincipalARN: arn, PrincipalType: typ, AccountID: acct, UsedActions: int64(len(x.usedRows(arn)))}
 		if n, ok := granted[arn]; ok {
 			row.GrantedActions = &n
 		}

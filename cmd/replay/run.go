@@ -388,7 +388,7 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 	if err := output.WriteParquet(filepath.Join(stage, "suggestions.parquet"), suggestions); err != nil {
 		return nil, err
 	}
-	if err := output.WriteParquet(filepath.Join(stage, "principals.parquet"), rep.PrincipalRows(known, granted)); err != nil {
+	if err := output.WriteParquet(filepath.Join(stage, "principals.parquet"), idx.PrincipalRows(known, granted)); err != nil {
 		return nil, err
 	}
 
