@@ -20,48 +20,73 @@ const (
 	DirMode  os.FileMode = 0o700
 )
 
+// tempFile is a file written under a temporary name beside its final path,
+// with the reports' mode.
+type tempFile struct {
+	*os.File
+	path string
+}
+
+// createTemp creates the folders of path and a temporary file beside it.
+func createTemp(path string) (*tempFile, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, DirMode); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	t := &tempFile{File: f, path: path}
+	if err := f.Chmod(FileMode); err != nil {
+		t.discard()
+		return nil, err
+	}
+	return t, nil
+}
+
+// commit syncs and closes the file and renames it to its path; on error
+// the temporary file is removed.
+func (t *tempFile) commit() error {
+	err := t.Sync()
+	if cerr := t.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(t.Name(), t.path)
+	}
+	if err != nil {
+		os.Remove(t.Name())
+		return fmt.Errorf("write %s: %w", t.path, err)
+	}
+	return nil
+}
+
+// discard closes and removes the temporary file.
+func (t *tempFile) discard() {
+	t.Close()
+	os.Remove(t.Name())
+}
+
 // Atomic writes path by calling write on a temporary file beside it, then
 // syncing and renaming it into place. On any error the temporary file is
 // removed and path is left as it was.
-func Atomic(path string, write func(f *os.File) error) (err error) {
-	if err := os.MkdirAll(filepath.Dir(path), DirMode); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+func Atomic(path string, write func(f *os.File) error) error {
+	t, err := createTemp(path)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := f.Chmod(FileMode); err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
+	if err := write(t.File); err != nil {
+		t.discard()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(f.Name(), path)
+	return t.commit()
 }
 
 // WriteParquet writes rows to a zstd-compressed Parquet file whose schema is
 // T's (parquet struct tags).
 func WriteParquet[T any](path string, rows []T) error {
-	return Atomic(path, func(f *os.File) error {
-		w := parquet.NewGenericWriter[T](f, parquet.Compression(&parquet.Zstd))
-		if _, err := w.Write(rows); err != nil {
-			return err
-		}
-		return w.Close()
-	})
+	return StreamParquet(path, func(write func([]T) error) error { return write(rows) })
 }
 
 // WriteJSON writes v as indented JSON.
@@ -101,9 +126,8 @@ type DayParts[T any] struct {
 }
 
 type dayPart[T any] struct {
-	f    *os.File
-	w    *parquet.GenericWriter[T]
-	path string
+	t *tempFile
+	w *parquet.GenericWriter[T]
 }
 
 // NewDayParts returns a writer of dir/day=*/name.parquet files.
@@ -115,26 +139,16 @@ func NewDayParts[T any](dir, name string) *DayParts[T] {
 func (d *DayParts[T]) Write(day string, rows []T) error {
 	p := d.open[day]
 	if p == nil {
-		folder := filepath.Join(d.dir, "day="+day)
-		if err := os.MkdirAll(folder, DirMode); err != nil {
-			return err
-		}
-		path := filepath.Join(folder, d.name+".parquet")
-		f, err := os.CreateTemp(folder, "."+d.name+".tmp-*")
+		t, err := createTemp(filepath.Join(d.dir, "day="+day, d.name+".parquet"))
 		if err != nil {
 			return err
 		}
-		if err := f.Chmod(FileMode); err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			return err
-		}
-		p = &dayPart[T]{f: f, w: parquet.NewGenericWriter[T](f, parquet.Compression(&parquet.Zstd)), path: path}
+		p = &dayPart[T]{t: t, w: parquet.NewGenericWriter[T](t.File, parquet.Compression(&parquet.Zstd))}
 		d.open[day] = p
 		d.order = append(d.order, day)
 	}
 	if _, err := p.w.Write(rows); err != nil {
-		return fmt.Errorf("write %s: %w", p.path, err)
+		return fmt.Errorf("write %s: %w", p.t.path, err)
 	}
 	return nil
 }
@@ -145,25 +159,16 @@ func (d *DayParts[T]) Close() error {
 	var first error
 	for _, day := range d.order {
 		p := d.open[day]
-		err := first
-		if err == nil {
-			err = p.w.Close()
+		if first != nil {
+			p.t.discard()
+			continue
 		}
-		if err == nil {
-			err = p.f.Sync()
+		if err := p.w.Close(); err != nil {
+			p.t.discard()
+			first = fmt.Errorf("write %s: %w", p.t.path, err)
+			continue
 		}
-		if cerr := p.f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(p.f.Name(), p.path)
-		}
-		if err != nil {
-			os.Remove(p.f.Name())
-			if first == nil {
-				first = fmt.Errorf("write %s: %w", p.path, err)
-			}
-		}
+		first = p.t.commit()
 	}
 	d.open, d.order = map[string]*dayPart[T]{}, nil
 	return first
@@ -172,8 +177,7 @@ func (d *DayParts[T]) Close() error {
 // Abort removes every file not yet closed.
 func (d *DayParts[T]) Abort() {
 	for _, p := range d.open {
-		p.f.Close()
-		os.Remove(p.f.Name())
+		p.t.discard()
 	}
 	d.open, d.order = map[string]*dayPart[T]{}, nil
 }
