@@ -92,7 +92,7 @@ type Reader struct {
 	src    io.Closer
 	count  *countingReader
 	br     *bufio.Reader
-	dec    *json.Decoder
+	scan   *scanner // delivery and lookup-events files
 	index  int
 	inArr  bool
 	done   bool
@@ -134,8 +134,7 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 	}
 	rd.format = f
 	if f != FormatLines {
-		rd.dec = json.NewDecoder(rd.br)
-		rd.dec.UseNumber()
+		rd.scan = newScanner(rd.br, MaxRecordSize)
 	}
 	return rd, nil
 }
@@ -145,8 +144,8 @@ func (r *Reader) Format() Format { return r.format }
 
 // Offset returns how many decompressed bytes were consumed so far.
 func (r *Reader) Offset() int64 {
-	if r.dec != nil {
-		return r.dec.InputOffset()
+	if r.scan != nil {
+		return r.scan.offset()
 	}
 	return r.count.n - int64(r.br.Buffered())
 }
@@ -273,102 +272,110 @@ func (r *Reader) fileError(err error) error {
 func (r *Reader) nextArrayItem() (*Record, error) {
 	if !r.inArr {
 		if err := r.enterArray(); err != nil {
-			if err == io.EOF {
-				r.done = true
-				return nil, io.EOF
-			}
 			return nil, r.fileError(err)
 		}
 		r.inArr = true
-	}
-	if !r.dec.More() {
-		if _, err := r.dec.Token(); err != nil { // ]
-			return nil, r.fileError(err)
-		}
-		// Skip whatever keys follow the array, then expect the end.
-		for r.dec.More() {
-			if _, err := r.dec.Token(); err != nil {
-				return nil, r.fileError(err)
-			}
-			var skip json.RawMessage
-			if err := r.dec.Decode(&skip); err != nil {
-				return nil, r.fileError(err)
-			}
-		}
-		if _, err := r.dec.Token(); err != nil { // }
-			return nil, r.fileError(err)
-		}
-		// Read to the end so that the gzip checksum is verified, and refuse
-		// anything but white space after the document.
-		rest, err := io.ReadAll(io.LimitReader(io.MultiReader(r.dec.Buffered(), r.br), 1<<20))
+		c, err := r.scan.peek()
 		if err != nil {
 			return nil, r.fileError(err)
 		}
-		if len(bytes.TrimSpace(rest)) > 0 {
-			return nil, r.fileError(errors.New("unexpected data after the document"))
+		if c == ']' {
+			r.scan.pos++
+			return nil, r.finish()
 		}
-		if _, err := io.Copy(io.Discard, r.br); err != nil {
+	} else {
+		c, err := r.scan.expect(",]", "a comma or the end of the array")
+		if err != nil {
 			return nil, r.fileError(err)
 		}
-		r.done = true
-		return nil, io.EOF
+		if c == ']' {
+			return nil, r.finish()
+		}
 	}
-	offset := r.dec.InputOffset()
-	var raw json.RawMessage
-	if err := r.dec.Decode(&raw); err != nil {
+	raw, offset, err := r.scan.value()
+	index := r.index
+	if errors.Is(err, errTooLarge) {
+		r.index++
+		return nil, &RecordError{File: r.name, Index: index, Offset: offset, Kind: ErrUnparseable, Err: err}
+	}
+	if err != nil {
 		return nil, r.fileError(err)
 	}
-	index := r.index
 	r.index++
 	if r.format == FormatLookupEvents {
 		var wrap struct {
 			CloudTrailEvent string `json:"CloudTrailEvent"`
 		}
-		if err := json.Unmarshal(raw, &wrap); err != nil || wrap.CloudTrailEvent == "" {
+		if err := gojson.Unmarshal(raw, &wrap); err != nil || wrap.CloudTrailEvent == "" {
 			if err == nil {
 				err = errors.New("no CloudTrailEvent field")
 			}
 			return nil, &RecordError{File: r.name, Index: index, Offset: offset, Kind: ErrUnparseable, Err: err}
 		}
-		raw = json.RawMessage(wrap.CloudTrailEvent)
+		raw = []byte(wrap.CloudTrailEvent)
 	}
 	return r.decodeRecord(raw, index, offset)
 }
 
-// enterArray consumes tokens up to the opening bracket of the records array.
-func (r *Reader) enterArray() error {
-	tok, err := r.dec.Token()
-	if err != nil {
-		return err
+// finish reads what follows the records array's closing bracket: the document's other keys,
+// its closing brace and nothing but white space to the end of the data.
+func (r *Reader) finish() error {
+	for {
+		c, err := r.scan.expect(",}", "a comma or the end of the document")
+		if err != nil {
+			return r.fileError(err)
+		}
+		if c == '}' {
+			break
+		}
+		if _, err := r.scan.key(); err != nil {
+			return r.fileError(err)
+		}
+		if _, _, err := r.scan.value(); err != nil {
+			return r.fileError(err)
+		}
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("expected an object, found %v", tok)
+	if err := r.scan.drain(); err != nil {
+		return r.fileError(err)
+	}
+	r.done = true
+	return io.EOF
+}
+
+// enterArray consumes the document up to the opening bracket of the
+// records array.
+func (r *Reader) enterArray() error {
+	if _, err := r.scan.expect("{", "an object"); err != nil {
+		return err
 	}
 	want := "Records"
 	if r.format == FormatLookupEvents {
 		want = "Events"
 	}
-	for r.dec.More() {
-		tok, err := r.dec.Token()
-		if err != nil {
-			return err
-		}
-		if tok == want {
-			tok, err := r.dec.Token()
+	for first := true; ; first = false {
+		if !first {
+			c, err := r.scan.expect(",}", "a comma or the end of the document")
 			if err != nil {
 				return err
 			}
-			if d, ok := tok.(json.Delim); !ok || d != '[' {
-				return fmt.Errorf("%s is not an array", want)
+			if c == '}' {
+				return fmt.Errorf("no %s array", want)
+			}
+		}
+		key, err := r.scan.key()
+		if err != nil {
+			return err
+		}
+		if string(key) == want {
+			if _, err := r.scan.expect("[", "an array"); err != nil {
+				return fmt.Errorf("%s is not an array: %w", want, err)
 			}
 			return nil
 		}
-		var skip json.RawMessage
-		if err := r.dec.Decode(&skip); err != nil {
+		if _, _, err := r.scan.value(); err != nil {
 			return err
 		}
 	}
-	return fmt.Errorf("no %s array", want)
 }
 
 // nextLine reads the next non-empty line as one event.
