@@ -215,24 +215,7 @@ func (g gen) scenario() *scenario {
 	if p.Kind == engine.PrincipalUser {
 		s.Request.Context["aws:username"] = []string{s.Request.Principal[strings.LastIndexByte(s.Request.Principal, '/')+1:]}
 	}
-	for _, k := range condKeys {
-		if g.r.IntN(2) == 0 {
-			continue
-		}
-		if k.multi {
-			n := g.r.IntN(3)
-			var vals []string
-			for i := 0; i < n; i++ {
-				vals = append(vals, g.pick(k.values))
-			}
-			if len(vals) == 0 {
-				continue // iam-simulate cannot express an empty list
-			}
-			s.Request.Context[k.key] = vals
-		} else {
-			s.Request.Context[k.key] = []string{g.pick(k.values)}
-		}
-	}
+	g.drawKeys(s.Request.Context)
 	for i, n := 0, g.r.IntN(3); i < n; i++ {
 		s.IdentityPolicies = append(s.IdentityPolicies, named{Name: "id" + strconv.Itoa(i), Policy: g.policy(t, 1+g.r.IntN(3), false, 4)})
 	}
@@ -275,6 +258,29 @@ func (g gen) scenario() *scenario {
 		s.RCPs = []orgLevel{{OrgIdentifier: "rcp-root", Policies: []named{{Name: "rcp", Policy: pol}}}}
 	}
 	return s
+}
+
+// drawKeys sets about half of condKeys in ctx, with values drawn from
+// their vocabularies.
+func (g gen) drawKeys(ctx map[string][]string) {
+	for _, k := range condKeys {
+		if g.r.IntN(2) == 0 {
+			continue
+		}
+		if k.multi {
+			n := g.r.IntN(3)
+			var vals []string
+			for i := 0; i < n; i++ {
+				vals = append(vals, g.pick(k.values))
+			}
+			if len(vals) == 0 {
+				continue // iam-simulate cannot express an empty list
+			}
+			ctx[k.key] = vals
+		} else {
+			ctx[k.key] = []string{g.pick(k.values)}
+		}
+	}
 }
 
 // toCase converts a scenario to replay's case format.

@@ -142,11 +142,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Report = analysis.NewReport()
 	groups := groupFiles(found, toRead)
 	err = forEachGroup(ctx, workers, groups, func(group []int) error {
-		tr := ingest.NewTranslator(cat, cfg.Snapshot, sessions)
+		w := worker{tr: ingest.NewTranslator(cat, cfg.Snapshot, sessions), cache: engine.NewCache(0), seen: seenEvents{}}
 		rep := analysis.NewReport()
-		seen := seenEvents{}
 		for _, i := range group {
-			err := replayFile(ctx, cfg, found[i].Path, i, &res.Files[i], tr, rep, seen, &records)
+			err := w.replayFile(ctx, cfg, found[i].Path, i, &res.Files[i], rep, &records)
 			filesDone.Add(1)
 			if err != nil {
 				return err
@@ -180,11 +179,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
+// worker is what one goroutine of a replay keeps from file to file of its
+// group: the translator, the decision cache and the event ids seen.
+type worker struct {
+	tr    *ingest.Translator
+	cache *engine.Cache
+	seen  seenEvents
+}
+
 // replayFile replays one file into rep, accounting for every record in st.
 // A damaged file ends early with its error noted in st; the error returned
 // is fatal (cancellation, a decisions file that cannot be written).
-func replayFile(ctx context.Context, cfg Config, path string, index int, st *FileStats, tr *ingest.Translator,
-	rep *analysis.Report, seen seenEvents, records *atomic.Int64) error {
+func (w *worker) replayFile(ctx context.Context, cfg Config, path string, index int, st *FileStats,
+	rep *analysis.Report, records *atomic.Int64) error {
 	st.Skips = map[string]int64{}
 	var dec *decisionWriter
 	if cfg.Decisions != "" {
@@ -197,11 +204,11 @@ func replayFile(ctx context.Context, cfg Config, path string, index int, st *Fil
 			st.OutsideWindow++
 			return
 		}
-		if !seen.firstTime(rec.EventID) {
+		if !w.seen.firstTime(rec.EventID) {
 			st.Duplicates++
 			return
 		}
-		x := tr.Translate(rec)
+		x := w.tr.Translate(rec)
 		if x.Skip != ingest.SkipNotAPICall {
 			rep.AddRecord(rec.EventSource, isDataEvent(rec), rec.ReadOnly != nil && *rec.ReadOnly)
 		}
@@ -218,7 +225,7 @@ func replayFile(ctx context.Context, cfg Config, path string, index int, st *Fil
 		st.Evaluated++
 		for j := range x.Requests {
 			st.Requests++
-			ev := event(&x, &x.Requests[j])
+			ev := Decide(&x, &x.Requests[j], w.cache)
 			rep.Add(&ev, rec.EventID)
 			if dec != nil {
 				dec.add(&x, &x.Requests[j], &ev)
@@ -278,10 +285,10 @@ func discover(cfg Config) ([]ingest.LogFile, []int, error) {
 	return found, toRead, nil
 }
 
-// event turns a translated request and its decision into an analysis
-// event.
-func event(x *ingest.Translation, r *ingest.Request) analysis.Event {
-	d := engine.Authorize(&r.Request, r.Join.Policies)
+// Decide decides a translated request, through the cache, and turns it
+// into the event the analysis aggregates.
+func Decide(x *ingest.Translation, r *ingest.Request, cache *engine.Cache) analysis.Event {
+	d := cache.Authorize(&r.Request, r.Join.Policies)
 	p := &x.Principal
 	ev := analysis.Event{
 		Time: x.Record.EventTime, PrincipalARN: EntityARN(p), PrincipalType: p.Kind.String(), AccountID: p.Account,

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/replay-iam/replay/catalog"
+	"github.com/replay-iam/replay/engine"
 	"github.com/replay-iam/replay/ingest"
 	"github.com/replay-iam/replay/internal/sample"
 )
@@ -142,4 +144,45 @@ func TestEventKey(t *testing.T) {
 	if !s.firstTime("x") || s.firstTime("x") || !s.firstTime("") || !s.firstTime("") {
 		t.Error("firstTime: a repeated id must be reported once, an empty id never")
 	}
+}
+
+// TestCachedDecisionsEqualEvaluation decides every request of the sample
+// estate's logs (two days, every principal, session and denial of the demo)
+// through one cache, as a worker does, and evaluates each afresh: the
+// decisions must be equal in every field.
+func TestCachedDecisionsEqualEvaluation(t *testing.T) {
+	sum, snap := sampleEstate(t)
+	cfg := Config{Logs: []string{sum.Logs}, Snapshot: snap}
+	found, toRead, err := discover(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := ingest.NewSessions()
+	read := func(fn func(*ingest.Record)) {
+		for _, i := range toRead {
+			if err := readFile(context.Background(), found[i].Path, nil, fn, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	read(func(rec *ingest.Record) { sessions.Observe(rec) })
+	tr := ingest.NewTranslator(catalog.Default(), snap, sessions)
+	cache := engine.NewCache(0)
+	requests := 0
+	read(func(rec *ingest.Record) {
+		x := tr.Translate(rec)
+		for j := range x.Requests {
+			r := &x.Requests[j]
+			requests++
+			got := cache.Authorize(&r.Request, r.Join.Policies)
+			if want := engine.Authorize(&r.Request, r.Join.Policies); !reflect.DeepEqual(got, want) {
+				t.Fatalf("event %s, %s on %s: cached %+v, evaluated %+v", rec.EventID, r.Action, r.Request.Resource, got, want)
+			}
+		}
+	})
+	st := cache.Stats()
+	if requests == 0 || st.Hits == 0 {
+		t.Fatalf("%d requests, cache %+v: nothing was compared", requests, st)
+	}
+	t.Logf("%d requests, cache %+v", requests, st)
 }

@@ -34,6 +34,7 @@ func Verify(ctx context.Context, cfg Config, sessions *ingest.Sessions, replacem
 	var mu sync.Mutex
 	err = forEachGroup(ctx, cfg.WorkerCount(), groupFiles(found, toRead), func(group []int) error {
 		tr := ingest.NewTranslator(cat, cfg.Snapshot, sessions)
+		cache := engine.NewCache(0)
 		local := map[string]*Verification{}
 		seen := seenEvents{}
 		for _, i := range group {
@@ -55,7 +56,7 @@ func Verify(ctx context.Context, cfg Config, sessions *ingest.Sessions, replacem
 				}
 				for j := range x.Requests {
 					r := &x.Requests[j]
-					if !engine.Authorize(&r.Request, r.Join.Policies).Allowed() {
+					if !cache.Authorize(&r.Request, r.Join.Policies).Allowed() {
 						continue
 					}
 					ps := *r.Join.Policies
@@ -66,7 +67,7 @@ func Verify(ctx context.Context, cfg Config, sessions *ingest.Sessions, replacem
 						local[arn] = v
 					}
 					v.Events++
-					if !engine.Authorize(&r.Request, &ps).Allowed() {
+					if !cache.Authorize(&r.Request, &ps).Allowed() {
 						v.Failed++
 						v.Example = leastID(v.Example, rec.EventID)
 					}

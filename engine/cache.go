@@ -1,0 +1,237 @@
+package engine
+
+import (
+	"hash/maphash"
+	"strings"
+)
+
+// Cache remembers decisions so that requests which differ only in what the
+// evaluation never looked at are decided once. A log holds the same caller
+// doing the same thing to the same resource many times; the request
+// contexts differ (time, address, user agent), but the policies usually
+// read few keys, or none.
+//
+// The cache is exact. Evaluation is a deterministic function of the request
+// (principal, action, resource), the policy set and the context keys it
+// looks up, so the cache records, with each decision, every key the
+// evaluation looked up and what it found. A later request with the same
+// principal, action, resource and policies whose context gives the same
+// answers for those keys would be evaluated along the same path to the same
+// decision, which the cache returns. Any other request is evaluated.
+//
+// Recording a decision costs more than evaluating it, and many shapes occur
+// once (an S3 object read once), so a shape is recorded only the second
+// time it is seen.
+//
+// A Cache is not safe for concurrent use: give each goroutine its own.
+// Its size is bounded; when full, it starts over.
+type Cache struct {
+	seed     maphash.Seed
+	shapes   map[uint64]*shape   // by hash of the shape key
+	seen     map[uint64]struct{} // shapes seen once
+	variants int
+	max      int
+	stats    CacheStats
+}
+
+// CacheStats counts lookups.
+type CacheStats struct {
+	Hits, Misses, Uncacheable int
+}
+
+// shapeKey is everything of a request but its context.
+type shapeKey struct {
+	principal       Principal
+	action          string
+	resource        string
+	resourceAccount string
+	partial         bool
+}
+
+// shape holds the decisions recorded for one request shape.
+type shape struct {
+	key      shapeKey
+	variants []variant
+	next     int // the variant to replace when the shape is full
+}
+
+// variant is one decision and the key lookups it depended on.
+type variant struct {
+	policies PolicySet
+	reads    []keyRead
+	decision Decision
+}
+
+// keyRead is one context lookup made during an evaluation.
+type keyRead struct {
+	lkey   string
+	pos    int // where the key was in the context's entries, a hint for the next
+	state  KeyState
+	multi  bool
+	values []string
+}
+
+// readLog collects the distinct lookups of one evaluation.
+type readLog struct{ reads []keyRead }
+
+func (l *readLog) add(lkey string, pos int, st KeyState, vals []string, multi bool) {
+	for i := range l.reads {
+		if l.reads[i].lkey == lkey {
+			return
+		}
+	}
+	// Cloned, so that a remembered read keeps no request's memory alive.
+	kept := make([]string, len(vals))
+	for i, v := range vals {
+		kept[i] = strings.Clone(v)
+	}
+	l.reads = append(l.reads, keyRead{lkey: strings.Clone(lkey), pos: pos, state: st, multi: multi, values: kept})
+}
+
+const (
+	defaultCacheSize = 1 << 16 // variants
+	variantsPerShape = 8
+)
+
+// NewCache returns a cache holding up to size decisions (a default size
+// when size <= 0).
+func NewCache(size int) *Cache {
+	if size <= 0 {
+		size = defaultCacheSize
+	}
+	return &Cache{seed: maphash.MakeSeed(), shapes: make(map[uint64]*shape), seen: make(map[uint64]struct{}), max: size}
+}
+
+// Stats returns the lookups so far.
+func (c *Cache) Stats() CacheStats { return c.stats }
+
+// Authorize returns Authorize(req, ps), from the cache when it can.
+func (c *Cache) Authorize(req *Request, ps *PolicySet) Decision {
+	ctx := req.Context
+	if ctx == nil || ctx.reads != nil {
+		c.stats.Uncacheable++
+		return Authorize(req, ps)
+	}
+	key := shapeKey{principal: req.Principal, action: req.Action, resource: req.Resource,
+		resourceAccount: req.ResourceAccount, partial: req.ResourcePartial}
+	h := c.hash(&key)
+	sh := c.shapes[h]
+	if sh != nil && sh.key == key {
+		for i := range sh.variants {
+			if v := &sh.variants[i]; samePolicies(&v.policies, ps) && v.matches(ctx) {
+				c.stats.Hits++
+				return v.decision
+			}
+		}
+	}
+	c.stats.Misses++
+	if sh == nil {
+		if _, ok := c.seen[h]; !ok {
+			if len(c.seen) >= c.max {
+				clear(c.seen)
+			}
+			c.seen[h] = struct{}{}
+			return Authorize(req, ps)
+		}
+	} else if sh.key != key {
+		return Authorize(req, ps) // another shape with the same hash holds the slot
+	}
+	var log readLog
+	ctx.reads = &log
+	d := Authorize(req, ps)
+	ctx.reads = nil
+	c.remember(h, key, sh, variant{policies: *ps, reads: log.reads, decision: d})
+	return d
+}
+
+func (c *Cache) hash(k *shapeKey) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	p := &k.principal
+	for _, s := range [...]string{p.ARN, p.Account, p.EntityARN, p.UniqueID, k.action, k.resource, k.resourceAccount} {
+		h.WriteString(s)
+		h.WriteByte(0)
+	}
+	h.WriteByte(byte(p.Kind))
+	if k.partial {
+		h.WriteByte(1)
+	}
+	return h.Sum64()
+}
+
+func (c *Cache) remember(h uint64, key shapeKey, sh *shape, v variant) {
+	if c.variants >= c.max {
+		clear(c.shapes)
+		c.variants = 0
+		sh = nil
+	}
+	if sh == nil {
+		key.principal = Principal{Kind: key.principal.Kind, ARN: strings.Clone(key.principal.ARN),
+			Account: strings.Clone(key.principal.Account), EntityARN: strings.Clone(key.principal.EntityARN),
+			UniqueID: strings.Clone(key.principal.UniqueID)}
+		key.action = strings.Clone(key.action)
+		key.resource = strings.Clone(key.resource)
+		key.resourceAccount = strings.Clone(key.resourceAccount)
+		sh = &shape{key: key}
+		c.shapes[h] = sh
+	}
+	if len(sh.variants) < variantsPerShape {
+		sh.variants = append(sh.variants, v)
+		c.variants++
+		return
+	}
+	sh.variants[sh.next] = v
+	sh.next = (sh.next + 1) % variantsPerShape
+}
+
+// matches reports whether ctx answers every recorded lookup as before.
+func (v *variant) matches(ctx *Context) bool {
+	for i := range v.reads {
+		r := &v.reads[i]
+		st, vals, multi, _ := ctx.findAt(r.lkey, r.pos)
+		if st != r.state || multi != r.multi || len(vals) != len(r.values) {
+			return false
+		}
+		for j := range vals {
+			if vals[j] != r.values[j] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// samePolicies reports whether two policy sets hold the same policies
+// (compared by identity: policies are compiled once) and the same flags.
+func samePolicies(a, b *PolicySet) bool {
+	return samePtrs(a.Identity, b.Identity) && a.Boundary == b.Boundary && samePtrs(a.Session, b.Session) &&
+		sameLevels(a.SCPs, b.SCPs) && sameLevels(a.RCPs, b.RCPs) && a.Resource == b.Resource &&
+		samePtrs(a.VPCEndpoint, b.VPCEndpoint) &&
+		a.PrincipalInManagementAccount == b.PrincipalInManagementAccount &&
+		a.ResourceInManagementAccount == b.ResourceInManagementAccount && a.AWSManagedKey == b.AWSManagedKey &&
+		a.Compat == b.Compat
+}
+
+func samePtrs(a, b []*Policy) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sameLevels(a, b []OrgLevel) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].ID != b[i].ID || !samePtrs(a[i].Policies, b[i].Policies) {
+			return false
+		}
+	}
+	return true
+}
