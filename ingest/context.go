@@ -160,7 +160,7 @@ var tagFields = []string{"tags", "Tags", "tagSet", "TagSet", "tagging", "Tagging
 // fields of a shape not understood leave them unknown.
 func setRequestTags(ctx *engine.Context, params json.RawMessage) {
 	var m map[string]json.RawMessage
-	if len(params) == 0 || bytes.Equal(params, []byte("null")) || json.Unmarshal(params, &m) != nil {
+	if !mayHoldTags(params) || json.Unmarshal(params, &m) != nil {
 		ctx.SetAbsent("aws:TagKeys")
 		ctx.MarkComplete("aws:RequestTag/")
 		return
@@ -189,6 +189,33 @@ func setRequestTags(ctx *engine.Context, params json.RawMessage) {
 	sort.Strings(keys)
 	ctx.SetList("aws:TagKeys", keys)
 	ctx.MarkComplete("aws:RequestTag/")
+}
+
+// quotedTagFields are tagFields as they appear in JSON.
+var quotedTagFields = func() [][]byte {
+	out := make([][]byte, len(tagFields))
+	for i, f := range tagFields {
+		out[i] = []byte(`"` + f + `"`)
+	}
+	return out
+}()
+
+// mayHoldTags reports whether parameters could have a tag field: a field
+// name appears literally, or escaped characters could spell one. Most
+// requests pass no tags, and this spares them decoding their parameters.
+func mayHoldTags(params []byte) bool {
+	if len(params) == 0 {
+		return false
+	}
+	if bytes.Contains(params, []byte(`\u`)) {
+		return true
+	}
+	for _, f := range quotedTagFields {
+		if bytes.Contains(params, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseTags reads the common tag shapes: a map, a list of {Key, Value}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/replay-iam/replay/engine"
@@ -132,5 +133,31 @@ func TestBuildContext(t *testing.T) {
 	}
 	if ctx.State("aws:RequestTag/other") != engine.KeyAbsent {
 		t.Error("tags not passed must be absent once the request's tags are known")
+	}
+}
+
+func TestRequestTagFields(t *testing.T) {
+	tests := []struct {
+		params string
+		state  engine.KeyState // of aws:TagKeys
+		keys   string
+	}{
+		{``, engine.KeyAbsent, ""},
+		{`null`, engine.KeyAbsent, ""},
+		{`{"bucketName":"b","key":"tags/x"}`, engine.KeyAbsent, ""},
+		{`{"name":"tags"}`, engine.KeyAbsent, ""}, // the word as a value, not a field
+		{`{"tags":{"team":"blue"}}`, engine.KeyPresent, "team"},
+		{`{"\u0074ags":{"team":"blue"}}`, engine.KeyPresent, "team"}, // an escaped field name
+		{`{"Tags":[{"Key":"a","Value":"1"},{"Key":"b","Value":"2"}]}`, engine.KeyPresent, "a,b"},
+		{`{"tagSpecificationSet":{"items":[{"tags":[{"key":"env","value":"p"}]}]}}`, engine.KeyPresent, "env"},
+		{`{"tags":"not a tag list"}`, engine.KeyUnknown, ""},
+	}
+	for _, tt := range tests {
+		ctx := engine.NewContext()
+		ctx.SetDefault(engine.KeyUnknown)
+		setRequestTags(ctx, []byte(tt.params))
+		if st := ctx.State("aws:TagKeys"); st != tt.state || strings.Join(ctx.Values("aws:TagKeys"), ",") != tt.keys {
+			t.Errorf("%s: aws:TagKeys %v %v, want %v %q", tt.params, st, ctx.Values("aws:TagKeys"), tt.state, tt.keys)
+		}
 	}
 }

@@ -84,6 +84,7 @@ type Organization struct {
 	OUs               []*OrgNode `json:"ous"`
 	Accounts          []*OrgNode `json:"accounts"`
 	nodes             map[string]*OrgNode
+	chains            map[string]orgChain
 }
 
 // OrgNode is the root, an OU or an account, with its attached policies.
@@ -423,16 +424,33 @@ func (s *Snapshot) loadOrganization(file string, data []byte) {
 		o.nodes[n.ID] = n
 		compile(fmt.Sprintf("$.accounts[%d]", i), n)
 	}
+	// The chains and paths, read for every request, are built once.
+	o.chains = make(map[string]orgChain, len(o.nodes))
+	for id := range o.nodes {
+		o.chains[id] = o.buildChain(id)
+	}
 	s.Org = &o
+}
+
+// orgChain is what a request needs of a node's place in the organization.
+type orgChain struct {
+	scps, rcps []engine.OrgLevel
+	path       string
 }
 
 // Chain returns the SCP or RCP levels of an account, org root first, and
 // false when the account is not in the organization.
+// The levels are shared: callers must not modify them.
 func (o *Organization) Chain(account string, rcp bool) ([]engine.OrgLevel, bool) {
-	n, ok := o.nodes[account]
-	if !ok {
-		return nil, false
+	c, ok := o.chains[account]
+	if rcp {
+		return c.rcps, ok
 	}
+	return c.scps, ok
+}
+
+func (o *Organization) buildChain(account string) orgChain {
+	n := o.nodes[account]
 	var rev []*OrgNode
 	for seen := 0; n != nil && seen < 64; seen++ {
 		rev = append(rev, n)
@@ -441,32 +459,25 @@ func (o *Organization) Chain(account string, rcp bool) ([]engine.OrgLevel, bool)
 		}
 		n = o.nodes[n.Parent]
 	}
-	out := make([]engine.OrgLevel, 0, len(rev))
+	var c orgChain
+	var path strings.Builder
+	path.WriteString(o.ID)
+	path.WriteByte('/')
 	for i := len(rev) - 1; i >= 0; i-- {
-		ps := rev[i].scps
-		if rcp {
-			ps = rev[i].rcps
-		}
-		out = append(out, engine.OrgLevel{ID: rev[i].ID, Policies: ps})
+		c.scps = append(c.scps, engine.OrgLevel{ID: rev[i].ID, Policies: rev[i].scps})
+		c.rcps = append(c.rcps, engine.OrgLevel{ID: rev[i].ID, Policies: rev[i].rcps})
+		path.WriteString(rev[i].ID)
+		path.WriteByte('/')
 	}
-	return out, true
+	c.path = path.String()
+	return c
 }
 
 // Path returns the org path of an account (o-id/r-root/ou-…/account/), as
 // aws:PrincipalOrgPaths and aws:ResourceOrgPaths give it.
 func (o *Organization) Path(account string) (string, bool) {
-	levels, ok := o.Chain(account, false)
-	if !ok {
-		return "", false
-	}
-	var b strings.Builder
-	b.WriteString(o.ID)
-	b.WriteByte('/')
-	for _, l := range levels {
-		b.WriteString(l.ID)
-		b.WriteByte('/')
-	}
-	return b.String(), true
+	c, ok := o.chains[account]
+	return c.path, ok
 }
 
 // RoleByName finds a role by account and name (a session ARN carries no path).
