@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -46,6 +47,8 @@ type runOptions struct {
 	decisions bool
 	// strict makes unreadable input an error (exit status 3).
 	strict bool
+	// cpuProfile names a file for a CPU profile of the run.
+	cpuProfile string
 }
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -62,6 +65,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&o.strict, "strict", false, "exit with status 3 when any file, record or snapshot part could not be read or replayed (reports are still written)")
 	fs.BoolVar(&o.decisions, "decisions", false, "also write decisions/: one row per replayed request, partitioned by day")
 	fs.BoolVar(&o.verify, "verify", true, "replay the logs a second time to check each suggested policy (--verify=false skips it)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (for 'go tool pprof')")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -71,7 +75,30 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs.Usage()
 		return errUsage
 	}
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	return replay(ctx, o, stdout, stderr)
+}
+
+// startCPUProfile profiles the process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -556,4 +583,7 @@ func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.Denie
 		}
 	}
 	fmt.Fprintf(w, "\nReports in %s: %s\n", out, strings.Join(reportNames, ", "))
+	if peak, ok := peakRSS(); ok {
+		fmt.Fprintf(w, "Peak memory (RSS): %d MiB\n", peak>>20)
+	}
 }

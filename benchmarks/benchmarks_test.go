@@ -1,0 +1,252 @@
+package benchmarks
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/replay-iam/replay/analysis"
+	"github.com/replay-iam/replay/catalog"
+	"github.com/replay-iam/replay/engine"
+	"github.com/replay-iam/replay/ingest"
+	"github.com/replay-iam/replay/output"
+	"github.com/replay-iam/replay/pipeline"
+)
+
+// The go test benchmarks run on a small corpus generated once per process
+// (about 36,000 events in 24 files). Those over whole files report
+// events/s; those of one hot path take one event (or request, or row) per
+// op, so that ns/op and allocs/op are per event.
+var loadCorpus = sync.OnceValues(func() (*Corpus, error) {
+	dir, err := os.MkdirTemp("", "replay-bench-")
+	if err != nil {
+		return nil, err
+	}
+	return OpenCorpus(dir, CorpusOptions(36_000))
+})
+
+func mustCorpus(b *testing.B) *Corpus {
+	b.Helper()
+	c, err := loadCorpus()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// reportRate reports events/s and allocations per event of a benchmark
+// whose op is a pass over the whole corpus.
+func reportRate(b *testing.B, c *Corpus, mallocs uint64) {
+	events := float64(c.Events) * float64(b.N)
+	b.ReportMetric(events/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(mallocs)/events, "allocs/event")
+	b.ReportMetric(0, "ns/op")
+}
+
+func mallocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
+}
+
+// corpusPass benchmarks fn as one pass over the corpus per op.
+func corpusPass(b *testing.B, fn func(c *Corpus) error) {
+	c := mustCorpus(b)
+	b.ResetTimer()
+	before := mallocs()
+	for i := 0; i < b.N; i++ {
+		if err := fn(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	reportRate(b, c, mallocs()-before)
+}
+
+// BenchmarkFloor is the machine's floor: every file inflated into a reused
+// buffer and decoded whole by goccy/go-json into the record type.
+func BenchmarkFloor(b *testing.B) {
+	corpusPass(b, func(c *Corpus) error { return Floor(c, runtime.GOMAXPROCS(0)) })
+}
+
+// BenchmarkFloorStdlib is the floor with encoding/json.
+func BenchmarkFloorStdlib(b *testing.B) {
+	corpusPass(b, func(c *Corpus) error {
+		return eachFileBuffered(c.Files, runtime.GOMAXPROCS(0), func(data []byte) error {
+			var doc struct{ Records []ingest.Record }
+			return json.Unmarshal(data, &doc)
+		})
+	})
+}
+
+// BenchmarkDecode streams the files through ingest.Reader: format
+// detection, records cut by the scanner and decoded one by one, with file
+// positions for messages.
+func BenchmarkDecode(b *testing.B) {
+	corpusPass(b, func(c *Corpus) error { return RunStage(c, runtime.GOMAXPROCS(0), StageDecode, nil) })
+}
+
+// BenchmarkReplay takes every record through decoding, translation, cached
+// evaluation and aggregation: a run without its reports.
+func BenchmarkReplay(b *testing.B) {
+	c := mustCorpus(b)
+	sessions, err := Sessions(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	corpusPass(b, func(c *Corpus) error { return RunStage(c, runtime.GOMAXPROCS(0), StageAggregate, sessions) })
+}
+
+// workload holds the corpus's records in memory, and their translations.
+type workload struct {
+	records      []*ingest.Record
+	translations []ingest.Translation
+	requests     []*ingest.Request
+	sessions     *ingest.Sessions
+}
+
+var loadWorkload = sync.OnceValues(func() (*workload, error) {
+	c, err := loadCorpus()
+	if err != nil {
+		return nil, err
+	}
+	w := &workload{}
+	if w.sessions, err = Sessions(c); err != nil {
+		return nil, err
+	}
+	tr := ingest.NewTranslator(catalog.Default(), c.Snapshot, w.sessions)
+	for _, path := range c.Files[:len(c.Files)/2] {
+		err := ReadFile(path, func(rec *ingest.Record) {
+			w.records = append(w.records, rec)
+			x := tr.Translate(rec)
+			w.translations = append(w.translations, x)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for i := range w.translations {
+		for j := range w.translations[i].Requests {
+			w.requests = append(w.requests, &w.translations[i].Requests[j])
+		}
+	}
+	return w, nil
+})
+
+func mustWorkload(b *testing.B) *workload {
+	b.Helper()
+	w, err := loadWorkload()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return w
+}
+
+// BenchmarkTranslate builds the requests of one record per op: action
+// mapping, resource ARN, condition keys and the snapshot join.
+func BenchmarkTranslate(b *testing.B) {
+	w := mustWorkload(b)
+	c := mustCorpus(b)
+	tr := ingest.NewTranslator(catalog.Default(), c.Snapshot, w.sessions)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tr.Translate(w.records[i%len(w.records)])
+	}
+}
+
+// BenchmarkEvaluate decides one request per op, through a cache as a run
+// does (a new cache for every pass over the workload, so that the hit
+// ratio is that of one pass over the logs), and without one.
+func BenchmarkEvaluate(b *testing.B) {
+	w := mustWorkload(b)
+	b.Run("cached", func(b *testing.B) {
+		var cache *engine.Cache
+		var hits, lookups int
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			k := i % len(w.requests)
+			if k == 0 {
+				if cache != nil {
+					st := cache.Stats()
+					hits, lookups = hits+st.Hits, lookups+st.Hits+st.Misses
+				}
+				cache = engine.NewCache(0)
+			}
+			r := w.requests[k]
+			cache.Authorize(&r.Request, r.Join.Policies)
+		}
+		st := cache.Stats()
+		hits, lookups = hits+st.Hits, lookups+st.Hits+st.Misses
+		b.ReportMetric(float64(hits)/float64(lookups), "hit-ratio")
+	})
+	b.Run("uncached", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			r := w.requests[i%len(w.requests)]
+			engine.Authorize(&r.Request, r.Join.Policies)
+		}
+	})
+}
+
+// events decides every request of the workload once.
+func (w *workload) events() ([]analysis.Event, []string) {
+	cache := engine.NewCache(0)
+	var evs []analysis.Event
+	var ids []string
+	for i := range w.translations {
+		x := &w.translations[i]
+		for j := range x.Requests {
+			evs = append(evs, pipeline.Decide(x, &x.Requests[j], cache))
+			ids = append(ids, x.Record.EventID)
+		}
+	}
+	return evs, ids
+}
+
+// BenchmarkAggregate adds one decided request per op to a report.
+func BenchmarkAggregate(b *testing.B) {
+	w := mustWorkload(b)
+	evs, ids := w.events()
+	rep := analysis.NewReport()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		k := i % len(evs)
+		rep.Add(&evs[k], ids[k])
+	}
+}
+
+// BenchmarkParquetDecisions writes one decision row per op with
+// parquet-go and zstd, in batches of 1,000 as a run does.
+func BenchmarkParquetDecisions(b *testing.B) {
+	w := mustWorkload(b)
+	evs, ids := w.events()
+	rows := make([]analysis.DecisionRow, len(evs))
+	for i := range evs {
+		ev := &evs[i]
+		rows[i] = analysis.DecisionRow{EventID: ids[i], EventTime: ev.Time, PrincipalARN: ev.PrincipalARN,
+			PrincipalType: ev.PrincipalType, AccountID: ev.AccountID, Action: ev.Action, Resource: ev.Resource,
+			Decision: ev.Decision.Verdict.String(), BlockedBy: ev.Decision.BlockedBy(), PolicyID: ev.Decision.PolicyID(),
+			Statement: ev.Decision.StatementRef(), LoggedErrorCode: ev.LoggedError, Complete: ev.Complete}
+	}
+	path := filepath.Join(b.TempDir(), "decisions.parquet")
+	b.ReportAllocs()
+	b.ResetTimer()
+	err := output.StreamParquet(path, func(write func([]analysis.DecisionRow) error) error {
+		for done := 0; done < b.N; {
+			n := min(1000, b.N-done, len(rows))
+			if err := write(rows[:n]); err != nil {
+				return err
+			}
+			done += n
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}

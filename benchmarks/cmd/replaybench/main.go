@@ -1,0 +1,212 @@
+// Command replaybench measures replay against the machine's floor on a
+// generated delivery tree, in one run on the same files:
+//
+//	go run ./benchmarks/cmd/replaybench -events 1000000
+//
+// It generates the tree (once; it is kept in -dir), measures the floor
+// (inflate + goccy/go-json decode of whole files into the record type)
+// with 1 and -workers goroutines, the events/s of each stage of a replay
+// in process, then runs the replay binary end to end with 1 and -workers
+// workers, with --decisions and with the verification pass, recording the
+// wall time and peak RSS of each, and prints the ratios the performance
+// targets are stated in.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/replay-iam/replay/benchmarks"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "replaybench:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("replaybench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	events := fs.Int("events", 1_000_000, "events in the generated tree")
+	dir := fs.String("dir", "", "folder of the tree (default: replay-bench-EVENTS in the temporary folder; kept for reruns)")
+	workers := fs.Int("workers", 2, "workers of the parallel measurements")
+	binary := fs.String("replay", "", "replay binary to run (default: built from this module into the tree's folder)")
+	repeat := fs.Int("repeat", 2, "runs of each in-process measurement; the fastest counts")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		*dir = filepath.Join(os.TempDir(), fmt.Sprintf("replay-bench-%d", *events))
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+
+	logf("tree: %s", *dir)
+	start := time.Now()
+	c, err := benchmarks.OpenCorpus(*dir, benchmarks.CorpusOptions(*events))
+	if err != nil {
+		return err
+	}
+	logf("  %d files, %d events (ready in %s)", len(c.Files), c.Events, time.Since(start).Round(time.Millisecond))
+	if *binary == "" {
+		*binary = filepath.Join(*dir, "replay")
+		logf("building %s", *binary)
+		build := exec.Command("go", "build", "-o", *binary, "github.com/replay-iam/replay/cmd/replay")
+		build.Stdout, build.Stderr = stderr, stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("go build: %w", err)
+		}
+	}
+
+	rate := func(d time.Duration) float64 { return float64(c.Events) / d.Seconds() }
+	best := func(name string, fn func() error) (time.Duration, error) {
+		var fastest time.Duration
+		for i := 0; i < max(1, *repeat); i++ {
+			d, err := benchmarks.Timed(fn)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", name, err)
+			}
+			if fastest == 0 || d < fastest {
+				fastest = d
+			}
+		}
+		logf("  %-28s %10.0f events/s", name, rate(fastest))
+		return fastest, nil
+	}
+
+	logf("floor (inflate + decode):")
+	floor1, err := best("floor, 1 worker", func() error { return benchmarks.Floor(c, 1) })
+	if err != nil {
+		return err
+	}
+	floorN, err := best(fmt.Sprintf("floor, %d workers", *workers), func() error { return benchmarks.Floor(c, *workers) })
+	if err != nil {
+		return err
+	}
+
+	logf("stages in process (%d workers, each including those before):", *workers)
+	sessions, err := benchmarks.Sessions(c)
+	if err != nil {
+		return err
+	}
+	stageTimes := map[benchmarks.Stage]time.Duration{}
+	for _, s := range benchmarks.Stages() {
+		d, err := best(s.String(), func() error { return benchmarks.RunStage(c, *workers, s, sessions) })
+		if err != nil {
+			return err
+		}
+		stageTimes[s] = d
+	}
+
+	logf("replay run end to end:")
+	type e2e struct {
+		name string
+		args []string
+		wall time.Duration
+		rss  int64 // KiB
+	}
+	runs := []*e2e{
+		{name: fmt.Sprintf("--workers %d --verify=false", *workers), args: []string{"--workers", fmt.Sprint(*workers), "--verify=false"}},
+		{name: "--workers 1 --verify=false", args: []string{"--workers", "1", "--verify=false"}},
+		{name: fmt.Sprintf("--workers %d --verify=false --decisions", *workers), args: []string{"--workers", fmt.Sprint(*workers), "--verify=false", "--decisions"}},
+		{name: fmt.Sprintf("--workers %d (verification pass)", *workers), args: []string{"--workers", fmt.Sprint(*workers)}},
+	}
+	for i, r := range runs {
+		out := filepath.Join(*dir, fmt.Sprintf("reports-%d", i))
+		if err := os.RemoveAll(out); err != nil {
+			return err
+		}
+		args := append([]string{"run", "--logs", c.Logs, "--snapshot", c.SnapDir, "--out", out}, r.args...)
+		r.wall, r.rss, err = runMeasured(*binary, args)
+		if err != nil {
+			return fmt.Errorf("replay %v: %w", args, err)
+		}
+		logf("  %-40s %10.0f events/s, %s, peak RSS %d MiB", r.name, rate(r.wall), r.wall.Round(10*time.Millisecond), r.rss>>10)
+		if err := os.RemoveAll(out); err != nil {
+			return err
+		}
+	}
+
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "replaybench: %d events in %d files, %d CPUs, %s\n\n", c.Events, len(c.Files), runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(tw, "measurement\tevents/s\tµs/event\tpeak RSS\n")
+	row := func(name string, d time.Duration, rss int64) {
+		r := "-"
+		if rss > 0 {
+			r = fmt.Sprintf("%d MiB", rss>>10)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%s\n", name, rate(d), d.Seconds()*1e6/float64(c.Events), r)
+	}
+	row("floor, 1 worker", floor1, 0)
+	row(fmt.Sprintf("floor, %d workers", *workers), floorN, 0)
+	for _, s := range benchmarks.Stages() {
+		row(fmt.Sprintf("stage %s, %d workers", s, *workers), stageTimes[s], 0)
+	}
+	for _, r := range runs {
+		row("replay run "+r.name, r.wall, r.rss)
+	}
+	tw.Flush()
+	fmt.Fprintln(stdout)
+	fmt.Fprintf(stdout, "end to end / floor, %d workers:      %.2f (target >= 0.70)\n", *workers, floorN.Seconds()/runs[0].wall.Seconds())
+	fmt.Fprintf(stdout, "%d workers / 1 worker, end to end:   %.2f (target >= 1.80)\n", *workers, runs[1].wall.Seconds()/runs[0].wall.Seconds())
+	fmt.Fprintf(stdout, "--decisions extra time:             %+.0f%% (target <= 25%%)\n", 100*(runs[2].wall.Seconds()/runs[0].wall.Seconds()-1))
+	fmt.Fprintf(stdout, "verification pass extra time:       %+.0f%%\n", 100*(runs[3].wall.Seconds()/runs[0].wall.Seconds()-1))
+	var peak int64
+	for _, r := range runs {
+		peak = max(peak, r.rss)
+	}
+	fmt.Fprintf(stdout, "peak RSS of the runs:               %d MiB (target < 1024)\n", peak>>10)
+	return nil
+}
+
+// runMeasured runs the binary and returns its wall time and peak RSS in
+// KiB, as the run reports it on its last lines (Linux's VmHWM: the
+// rusage of a child started from this process would count this
+// process's memory too).
+func runMeasured(binary string, args []string) (time.Duration, int64, error) {
+	cmd := exec.CommandContext(context.Background(), binary, args...)
+	var stdout, stderr limitedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %s", err, stderr.String())
+	}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Peak memory (RSS): "); ok {
+			mib, err := strconv.ParseInt(strings.TrimSuffix(rest, " MiB"), 10, 64)
+			if err == nil {
+				return wall, mib << 10, nil
+			}
+		}
+	}
+	return 0, 0, fmt.Errorf("the run did not report its peak memory: %s", stdout.String())
+}
+
+// limitedBuffer keeps the last 4 KiB written to it.
+type limitedBuffer struct{ b []byte }
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	l.b = append(l.b, p...)
+	if len(l.b) > 4096 {
+		l.b = l.b[len(l.b)-4096:]
+	}
+	return len(p), nil
+}
+
+func (l *limitedBuffer) String() string { return string(l.b) }
