@@ -130,6 +130,10 @@ type dayPart[T any] struct {
 	w *parquet.GenericWriter[T]
 }
 
+// dayPartRowGroup bounds the rows a day file buffers before it writes a
+// row group, and so the memory a writer holds.
+const dayPartRowGroup = 1 << 17
+
 // NewDayParts returns a writer of dir/day=*/name.parquet files.
 func NewDayParts[T any](dir, name string) *DayParts[T] {
 	return &DayParts[T]{dir: dir, name: name, open: map[string]*dayPart[T]{}}
@@ -143,7 +147,8 @@ func (d *DayParts[T]) Write(day string, rows []T) error {
 		if err != nil {
 			return err
 		}
-		p = &dayPart[T]{t: t, w: parquet.NewGenericWriter[T](t.File, parquet.Compression(&parquet.Zstd))}
+		p = &dayPart[T]{t: t, w: parquet.NewGenericWriter[T](t.File, parquet.Compression(&parquet.Zstd),
+			parquet.MaxRowsPerRowGroup(dayPartRowGroup))}
 		d.open[day] = p
 		d.order = append(d.order, day)
 	}

@@ -114,3 +114,44 @@ func TestDayParts(t *testing.T) {
 		t.Errorf("an aborted part left %v", entries)
 	}
 }
+
+// TestDayPartsBoundRowGroups checks that a day file is written in row
+// groups of at most dayPartRowGroup rows, so that a writer's memory does
+// not grow with the day's rows.
+func TestDayPartsBoundRowGroups(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	d := NewDayParts[row](dir, "part-00001")
+	batch := make([]row, 1000)
+	for i := range batch {
+		batch[i] = row{"r", int64(i), now, nil}
+	}
+	total := 2*dayPartRowGroup + 5000
+	for n := 0; n < total; n += len(batch) {
+		if err := d.Write("2026-11-01", batch[:min(len(batch), total-n)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dir, "day=2026-11-01", "part-00001.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := pf.RowGroups()
+	if pf.NumRows() != int64(total) || len(groups) != 3 {
+		t.Fatalf("%d rows in %d row groups, want %d in 3", pf.NumRows(), len(groups), total)
+	}
+	for _, g := range groups {
+		if g.NumRows() > dayPartRowGroup {
+			t.Errorf("row group of %d rows", g.NumRows())
+		}
+	}
+}

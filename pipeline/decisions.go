@@ -12,16 +12,19 @@ import (
 // decisionBatch is the number of rows buffered per day before a write.
 const decisionBatch = 1024
 
-// decisionWriter writes one input file's decisions, by day.
+// decisionWriter writes the decisions of one group of input files (one
+// account, region and delivery day), by event day.
 type decisionWriter struct {
 	parts   *output.DayParts[analysis.DecisionRow]
 	pending map[string][]analysis.DecisionRow
 	err     error
 }
 
-func newDecisionWriter(dir string, file int) *decisionWriter {
+// newDecisionWriter names the group's files after its first input file's
+// position, so that reruns write the same files whatever the worker count.
+func newDecisionWriter(dir string, firstFile int) *decisionWriter {
 	return &decisionWriter{
-		parts:   output.NewDayParts[analysis.DecisionRow](dir, fmt.Sprintf("part-%05d", file)),
+		parts:   output.NewDayParts[analysis.DecisionRow](dir, fmt.Sprintf("part-%05d", firstFile)),
 		pending: map[string][]analysis.DecisionRow{},
 	}
 }

@@ -35,8 +35,10 @@ type Config struct {
 	Progress      func(Progress)
 	ProgressEvery time.Duration
 	// Decisions, when set, is a folder that receives one row per replayed
-	// request, in day=YYYY-MM-DD/part-NNNNN.parquet files (NNNNN being the
-	// input file's position, so reruns write the same files).
+	// request, in day=YYYY-MM-DD/part-NNNNN.parquet files, one per group of
+	// input files (account, region and delivery day) and event day; NNNNN
+	// is the position of the group's first file, so reruns write the same
+	// files.
 	Decisions string
 }
 
@@ -144,10 +146,25 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	err = forEachGroup(ctx, workers, groups, func(group []int) error {
 		w := worker{tr: ingest.NewTranslator(cat, cfg.Snapshot, sessions), cache: engine.NewCache(0), seen: seenEvents{}}
 		rep := analysis.NewReport()
+		var dec *decisionWriter
+		if cfg.Decisions != "" {
+			dec = newDecisionWriter(cfg.Decisions, group[0])
+		}
 		for _, i := range group {
-			err := w.replayFile(ctx, cfg, found[i].Path, i, &res.Files[i], rep, &records)
+			err := w.replayFile(ctx, cfg, found[i].Path, &res.Files[i], rep, dec, &records)
 			filesDone.Add(1)
+			if err == nil && dec != nil {
+				err = dec.err
+			}
 			if err != nil {
+				if dec != nil {
+					dec.abort()
+				}
+				return err
+			}
+		}
+		if dec != nil {
+			if err := dec.close(); err != nil {
 				return err
 			}
 		}
@@ -187,16 +204,12 @@ type worker struct {
 	seen  seenEvents
 }
 
-// replayFile replays one file into rep, accounting for every record in st.
-// A damaged file ends early with its error noted in st; the error returned
-// is fatal (cancellation, a decisions file that cannot be written).
-func (w *worker) replayFile(ctx context.Context, cfg Config, path string, index int, st *FileStats,
-	rep *analysis.Report, records *atomic.Int64) error {
+// replayFile replays one file into rep, and into dec when not nil,
+// accounting for every record in st. A damaged file ends early with its
+// error noted in st; the error returned is fatal (cancellation).
+func (w *worker) replayFile(ctx context.Context, cfg Config, path string, st *FileStats,
+	rep *analysis.Report, dec *decisionWriter, records *atomic.Int64) error {
 	st.Skips = map[string]int64{}
-	var dec *decisionWriter
-	if cfg.Decisions != "" {
-		dec = newDecisionWriter(cfg.Decisions, index)
-	}
 	err := readFile(ctx, path, nil, func(rec *ingest.Record) {
 		records.Add(1)
 		st.Records++
@@ -245,13 +258,6 @@ func (w *worker) replayFile(ctx context.Context, cfg Config, path string, index 
 	if errors.As(err, &ferr) {
 		st.Error = ferr.Error()
 		err = nil
-	}
-	if dec != nil {
-		if err == nil {
-			err = dec.close()
-		} else {
-			dec.abort()
-		}
 	}
 	return err
 }
