@@ -224,14 +224,14 @@ func BenchmarkAggregate(b *testing.B) {
 // parquet-go and zstd, in batches of 1,000 as a run does.
 func BenchmarkParquetDecisions(b *testing.B) {
 	w := mustWorkload(b)
-	evs, ids := w.events()
-	rows := make([]analysis.DecisionRow, len(evs))
-	for i := range evs {
-		ev := &evs[i]
-		rows[i] = analysis.DecisionRow{EventID: ids[i], EventTime: ev.Time, PrincipalARN: ev.PrincipalARN,
-			PrincipalType: ev.PrincipalType, AccountID: ev.AccountID, Action: ev.Action, Resource: ev.Resource,
-			Decision: ev.Decision.Verdict.String(), BlockedBy: ev.Decision.BlockedBy(), PolicyID: ev.Decision.PolicyID(),
-			Statement: ev.Decision.StatementRef(), LoggedErrorCode: ev.LoggedError, Complete: ev.Complete}
+	cache := engine.NewCache(0)
+	var rows []analysis.DecisionRow
+	for i := range w.translations {
+		x := &w.translations[i]
+		for j := range x.Requests {
+			ev := pipeline.Decide(x, &x.Requests[j], cache)
+			rows = append(rows, pipeline.DecisionRowOf(x, &x.Requests[j], &ev))
+		}
 	}
 	path := filepath.Join(b.TempDir(), "decisions.parquet")
 	b.ReportAllocs()

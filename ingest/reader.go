@@ -317,8 +317,9 @@ func (r *Reader) nextArrayItem() (*Record, error) {
 	return r.decodeRecord(raw, index, offset)
 }
 
-// finish reads what follows the records array's closing bracket: the document's other keys,
-// its closing brace and nothing but white space to the end of the data.
+// finish reads what follows the records array's closing bracket: the
+// document's other keys, its closing brace and nothing but white space to
+// the end of the data.
 func (r *Reader) finish() error {
 	for {
 		c, err := r.scan.expect(",}", "a comma or the end of the document")

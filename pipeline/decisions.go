@@ -36,21 +36,7 @@ func (w *decisionWriter) add(x *ingest.Translation, r *ingest.Request, ev *analy
 		return
 	}
 	rec := x.Record
-	d := &ev.Decision
-	row := analysis.DecisionRow{
-		EventID: rec.EventID, EventTime: rec.EventTime, EventSource: rec.EventSource, EventName: rec.EventName,
-		Region: rec.AWSRegion, PrincipalARN: ev.PrincipalARN, PrincipalType: ev.PrincipalType, AccountID: ev.AccountID,
-		AccessKeyID: rec.UserIdentity.AccessKeyID, SourceIP: rec.SourceIPAddress, UserAgent: rec.UserAgent,
-		Action: ev.Action, Resource: ev.Resource, ResourcePartial: r.Request.ResourcePartial,
-		Decision: d.Verdict.String(), BlockedBy: d.BlockedBy(), PolicyID: d.PolicyID(), Statement: d.StatementRef(),
-		LoggedErrorCode: ev.LoggedError, Complete: ev.Complete,
-	}
-	if k := x.Principal.Kind; k == engine.PrincipalRoleSession || k == engine.PrincipalFederatedUser || k == engine.PrincipalAssumedRoot {
-		row.SessionARN = x.Principal.ARN
-	}
-	if keys := d.UnknownKeys(); len(keys) > 0 {
-		row.UnknownKeys = append([]string(nil), keys...)
-	}
+	row := DecisionRowOf(x, r, ev)
 	day := "unknown"
 	if !rec.EventTime.IsZero() {
 		day = rec.EventTime.UTC().Format("2006-01-02")
@@ -74,6 +60,27 @@ func (w *decisionWriter) close() error {
 		return w.err
 	}
 	return w.parts.Close()
+}
+
+// DecisionRowOf is the decisions-table row of one replayed request.
+func DecisionRowOf(x *ingest.Translation, r *ingest.Request, ev *analysis.Event) analysis.DecisionRow {
+	rec := x.Record
+	d := &ev.Decision
+	row := analysis.DecisionRow{
+		EventID: rec.EventID, EventTime: rec.EventTime, EventSource: rec.EventSource, EventName: rec.EventName,
+		Region: rec.AWSRegion, PrincipalARN: ev.PrincipalARN, PrincipalType: ev.PrincipalType, AccountID: ev.AccountID,
+		AccessKeyID: rec.UserIdentity.AccessKeyID, SourceIP: rec.SourceIPAddress, UserAgent: rec.UserAgent,
+		Action: ev.Action, Resource: ev.Resource, ResourcePartial: r.Request.ResourcePartial,
+		Decision: d.Verdict.String(), BlockedBy: d.BlockedBy(), PolicyID: d.PolicyID(), Statement: d.StatementRef(),
+		LoggedErrorCode: ev.LoggedError, Complete: ev.Complete,
+	}
+	if k := x.Principal.Kind; k == engine.PrincipalRoleSession || k == engine.PrincipalFederatedUser || k == engine.PrincipalAssumedRoot {
+		row.SessionARN = x.Principal.ARN
+	}
+	if keys := d.UnknownKeys(); len(keys) > 0 {
+		row.UnknownKeys = append([]string(nil), keys...)
+	}
+	return row
 }
 
 // abort removes what was written.

@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	sessions := ingest.NewSessions()
 	stsSource := []byte(`sts.amazonaws.com`)
 	err = forEachFile(ctx, workers, toRead, func(i int) error {
-		err := readFile(ctx, found[i].Path, func(r *ingest.Reader) { r.SetFilter(func(raw []byte) bool { return bytes.Contains(raw, stsSource) }) },
+		err := ReadFile(ctx, found[i].Path, func(r *ingest.Reader) { r.SetFilter(func(raw []byte) bool { return bytes.Contains(raw, stsSource) }) },
 			func(rec *ingest.Record) {
 				// Damaged records and files are counted by pass 2.
 				sessions.Observe(rec)
@@ -139,12 +139,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Sessions = sessions
 
 	// Pass 2: every record, each worker aggregating its own report.
-	cat := catalog.Default()
 	var mu sync.Mutex
 	res.Report = analysis.NewReport()
 	groups := groupFiles(found, toRead)
 	err = forEachGroup(ctx, workers, groups, func(group []int) error {
-		w := worker{tr: ingest.NewTranslator(cat, cfg.Snapshot, sessions), cache: engine.NewCache(0), seen: seenEvents{}}
+		w := newWorker(cfg, sessions)
 		rep := analysis.NewReport()
 		var dec *decisionWriter
 		if cfg.Decisions != "" {
@@ -204,13 +203,17 @@ type worker struct {
 	seen  seenEvents
 }
 
+func newWorker(cfg Config, sessions *ingest.Sessions) *worker {
+	return &worker{tr: ingest.NewTranslator(catalog.Default(), cfg.Snapshot, sessions), cache: engine.NewCache(0), seen: seenEvents{}}
+}
+
 // replayFile replays one file into rep, and into dec when not nil,
 // accounting for every record in st. A damaged file ends early with its
 // error noted in st; the error returned is fatal (cancellation).
 func (w *worker) replayFile(ctx context.Context, cfg Config, path string, st *FileStats,
 	rep *analysis.Report, dec *decisionWriter, records *atomic.Int64) error {
 	st.Skips = map[string]int64{}
-	err := readFile(ctx, path, nil, func(rec *ingest.Record) {
+	err := ReadFile(ctx, path, nil, func(rec *ingest.Record) {
 		records.Add(1)
 		st.Records++
 		if !rec.EventTime.IsZero() && !cfg.Window.Contains(rec.EventTime) {
@@ -354,10 +357,11 @@ func forEachFile(ctx context.Context, workers int, files []int, fn func(i int) e
 	return ctx.Err()
 }
 
-// readFile streams one file, calling onRecord per record and onBad per
-// record that cannot be read. It returns a *ingest.FileError when the file
+// ReadFile streams one file, calling onRecord per record and onBad per
+// record that cannot be read (onBad may be nil: such records are then
+// passed over). It returns a *ingest.FileError when the file
 // ends early, ctx's error when cancelled.
-func readFile(ctx context.Context, path string, setup func(*ingest.Reader), onRecord func(*ingest.Record), onBad func(error)) error {
+func ReadFile(ctx context.Context, path string, setup func(*ingest.Reader), onRecord func(*ingest.Record), onBad func(error)) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return &ingest.FileError{File: path, Err: err}

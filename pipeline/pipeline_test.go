@@ -160,7 +160,7 @@ func TestCachedDecisionsEqualEvaluation(t *testing.T) {
 	sessions := ingest.NewSessions()
 	read := func(fn func(*ingest.Record)) {
 		for _, i := range toRead {
-			if err := readFile(context.Background(), found[i].Path, nil, fn, nil); err != nil {
+			if err := ReadFile(context.Background(), found[i].Path, nil, fn, nil); err != nil {
 				t.Fatal(err)
 			}
 		}

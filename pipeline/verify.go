@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 
-	"github.com/replay-iam/replay/catalog"
 	"github.com/replay-iam/replay/engine"
 	"github.com/replay-iam/replay/ingest"
 )
@@ -29,23 +28,20 @@ func Verify(ctx context.Context, cfg Config, sessions *ingest.Sessions, replacem
 	if err != nil {
 		return nil, err
 	}
-	cat := catalog.Default()
 	out := map[string]*Verification{}
 	var mu sync.Mutex
 	err = forEachGroup(ctx, cfg.WorkerCount(), groupFiles(found, toRead), func(group []int) error {
-		tr := ingest.NewTranslator(cat, cfg.Snapshot, sessions)
-		cache := engine.NewCache(0)
+		w := newWorker(cfg, sessions)
 		local := map[string]*Verification{}
-		seen := seenEvents{}
 		for _, i := range group {
-			err := readFile(ctx, found[i].Path, nil, func(rec *ingest.Record) {
+			err := ReadFile(ctx, found[i].Path, nil, func(rec *ingest.Record) {
 				if !rec.EventTime.IsZero() && !cfg.Window.Contains(rec.EventTime) {
 					return
 				}
-				if !seen.firstTime(rec.EventID) {
+				if !w.seen.firstTime(rec.EventID) {
 					return
 				}
-				x := tr.Translate(rec)
+				x := w.tr.Translate(rec)
 				if x.Skip != ingest.NotSkipped {
 					return
 				}
@@ -56,7 +52,7 @@ func Verify(ctx context.Context, cfg Config, sessions *ingest.Sessions, replacem
 				}
 				for j := range x.Requests {
 					r := &x.Requests[j]
-					if !cache.Authorize(&r.Request, r.Join.Policies).Allowed() {
+					if !w.cache.Authorize(&r.Request, r.Join.Policies).Allowed() {
 						continue
 					}
 					ps := *r.Join.Policies
@@ -67,7 +63,7 @@ func Verify(ctx context.Context, cfg Config, sessions *ingest.Sessions, replacem
 						local[arn] = v
 					}
 					v.Events++
-					if !cache.Authorize(&r.Request, &ps).Allowed() {
+					if !w.cache.Authorize(&r.Request, &ps).Allowed() {
 						v.Failed++
 						v.Example = leastID(v.Example, rec.EventID)
 					}
