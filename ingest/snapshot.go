@@ -83,7 +83,6 @@ type Organization struct {
 	Root              *OrgNode   `json:"root"`
 	OUs               []*OrgNode `json:"ous"`
 	Accounts          []*OrgNode `json:"accounts"`
-	nodes             map[string]*OrgNode
 	chains            map[string]orgChain
 }
 
@@ -402,7 +401,7 @@ func (s *Snapshot) loadOrganization(file string, data []byte) {
 		s.problem(file, "$.root", errors.New("no root node"))
 		return
 	}
-	o.nodes = map[string]*OrgNode{o.Root.ID: o.Root}
+	nodes := map[string]*OrgNode{o.Root.ID: o.Root}
 	compile := func(path string, n *OrgNode) {
 		for i, d := range n.SCPs {
 			if p, ok := s.parsePolicy(file, fmt.Sprintf("%s.scps[%d]", path, i), "scp:"+d.Name, engine.PolicySCP, d.Document); ok {
@@ -417,17 +416,17 @@ func (s *Snapshot) loadOrganization(file string, data []byte) {
 	}
 	compile("$.root", o.Root)
 	for i, n := range o.OUs {
-		o.nodes[n.ID] = n
+		nodes[n.ID] = n
 		compile(fmt.Sprintf("$.ous[%d]", i), n)
 	}
 	for i, n := range o.Accounts {
-		o.nodes[n.ID] = n
+		nodes[n.ID] = n
 		compile(fmt.Sprintf("$.accounts[%d]", i), n)
 	}
 	// The chains and paths, read for every request, are built once.
-	o.chains = make(map[string]orgChain, len(o.nodes))
-	for id := range o.nodes {
-		o.chains[id] = o.buildChain(id)
+	o.chains = make(map[string]orgChain, len(nodes))
+	for id := range nodes {
+		o.chains[id] = o.buildChain(nodes, id)
 	}
 	s.Org = &o
 }
@@ -449,15 +448,16 @@ func (o *Organization) Chain(account string, rcp bool) ([]engine.OrgLevel, bool)
 	return c.scps, ok
 }
 
-func (o *Organization) buildChain(account string) orgChain {
-	n := o.nodes[account]
+// buildChain walks from a node up to the root.
+func (o *Organization) buildChain(nodes map[string]*OrgNode, account string) orgChain {
+	n := nodes[account]
 	var rev []*OrgNode
 	for seen := 0; n != nil && seen < 64; seen++ {
 		rev = append(rev, n)
 		if n.Parent == "" {
 			break
 		}
-		n = o.nodes[n.Parent]
+		n = nodes[n.Parent]
 	}
 	var c orgChain
 	var path strings.Builder
