@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/replay-iam/replay/engine"
@@ -119,15 +120,21 @@ func (k UsageKey) Used(u *Usage) bool {
 // MaxDistinctResources.
 func (u *Usage) DistinctResources() int64 { return int64(len(u.resources)) }
 
-// DeniedKey identifies a denial row.
+// DeniedKey identifies a denial row: who was denied what, by which policy
+// type, policy and statement. Resources are aggregated within the row, so
+// the number of rows depends on the estate, not on the length of the logs.
 type DeniedKey struct {
 	PrincipalARN string
 	Action       string
-	Resource     string
 	BlockedBy    string
 	PolicyID     string
 	Statement    string
 }
+
+// MaxDeniedSamples bounds the resource names a denial row keeps: the
+// smallest ones, so that the kept set does not depend on the order of the
+// events.
+const MaxDeniedSamples = 20
 
 // Denied aggregates the denials of one key.
 type Denied struct {
@@ -135,7 +142,42 @@ type Denied struct {
 	FirstSeen   time.Time
 	LastSeen    time.Time
 	LoggedError string
+	// Explanation is the smallest of the explanations of the row's
+	// decisions (they name the same policy and statement).
 	Explanation string
+	resources   map[uint64]struct{}
+	// samples holds the MaxDeniedSamples smallest resource names, sorted.
+	samples []string
+}
+
+func newDenied() *Denied { return &Denied{resources: map[uint64]struct{}{}} }
+
+// addResource records one denied resource.
+func (d *Denied) addResource(res string) {
+	if len(d.resources) < MaxDistinctResources {
+		d.resources[hashString(res)] = struct{}{}
+	}
+	d.samples = addSample(d.samples, res, MaxDeniedSamples)
+}
+
+// DistinctResources returns the number of distinct resources denied, at
+// most MaxDistinctResources.
+func (d *Denied) DistinctResources() int64 { return int64(len(d.resources)) }
+
+// SampleResources returns the smallest denied resource names, sorted.
+func (d *Denied) SampleResources() []string { return d.samples }
+
+// addSample inserts s into the sorted set samples, keeping its max
+// smallest elements.
+func addSample(samples []string, s string, max int) []string {
+	i, found := slices.BinarySearch(samples, s)
+	if found || i >= max {
+		return samples
+	}
+	if len(samples) == max {
+		samples = samples[:max-1]
+	}
+	return slices.Insert(samples, i, strings.Clone(s))
 }
 
 // StatementKey identifies an identity statement as it applies to one
@@ -294,16 +336,18 @@ func (r *Report) Add(ev *Event, eventID string) {
 	}
 
 	if d.Verdict == engine.VerdictExplicitDeny || d.Verdict == engine.VerdictImplicitDeny {
-		dk := DeniedKey{ev.PrincipalARN, ev.Action, ev.Resource, "", d.PolicyID(), d.StatementRef()}
+		dk := DeniedKey{ev.PrincipalARN, ev.Action, "", d.PolicyID(), d.StatementRef()}
 		if d.HasBy {
 			dk.BlockedBy = d.By.String()
 		}
 		dn := r.Denied[dk]
 		if dn == nil {
-			dn = &Denied{Explanation: d.Explain()}
+			dn = newDenied()
 			r.Denied[dk] = dn
 		}
+		dn.Explanation = leastNonEmpty(dn.Explanation, d.Explain())
 		dn.Events++
+		dn.addResource(ev.Resource)
 		widen(&dn.FirstSeen, &dn.LastSeen, ev.Time)
 		dn.LoggedError = leastNonEmpty(dn.LoggedError, ev.LoggedError)
 	}
@@ -414,6 +458,16 @@ func (r *Report) Merge(o *Report) {
 		widen(&d.FirstSeen, &d.LastSeen, od.FirstSeen)
 		widen(&d.FirstSeen, &d.LastSeen, od.LastSeen)
 		d.LoggedError = leastNonEmpty(d.LoggedError, od.LoggedError)
+		d.Explanation = leastNonEmpty(d.Explanation, od.Explanation)
+		for h := range od.resources {
+			if len(d.resources) >= MaxDistinctResources {
+				break
+			}
+			d.resources[h] = struct{}{}
+		}
+		for _, res := range od.samples {
+			d.samples = addSample(d.samples, res, MaxDeniedSamples)
+		}
 	}
 	for k, oa := range o.Principals {
 		a := r.Principals[k]
@@ -455,7 +509,7 @@ func (r *Report) SortedDeniedKeys() []DeniedKey {
 	keys := slices.Collect(maps.Keys(r.Denied))
 	slices.SortFunc(keys, func(a, b DeniedKey) int {
 		return cmp.Or(cmp.Compare(a.PrincipalARN, b.PrincipalARN), cmp.Compare(a.Action, b.Action),
-			cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.BlockedBy, b.BlockedBy),
+			cmp.Compare(a.BlockedBy, b.BlockedBy),
 			cmp.Compare(a.PolicyID, b.PolicyID), cmp.Compare(a.Statement, b.Statement))
 	})
 	return keys

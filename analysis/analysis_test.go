@@ -2,7 +2,9 @@ package analysis
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -90,5 +92,50 @@ func TestDistinctResourcesBounded(t *testing.T) {
 	rows := r.UsageRows()
 	if len(rows) != 1 || rows[0].DistinctResources != MaxDistinctResources || rows[0].Events != MaxDistinctResources+50 {
 		t.Errorf("rows %+v", rows)
+	}
+}
+
+// TestDeniedRowsBounded checks that a denial row keeps one row however many
+// resources it covers, counts them up to the bound and keeps the smallest
+// names whatever the order of the events and the split into merged parts.
+func TestDeniedRowsBounded(t *testing.T) {
+	n := MaxDistinctResources + 50
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("arn:aws:s3:::b/k%05d", i)
+	}
+	want := slices.Clone(names[:MaxDeniedSamples])
+	for _, order := range []string{"ascending", "descending", "shuffled"} {
+		t.Run(order, func(t *testing.T) {
+			evs := slices.Clone(names)
+			switch order {
+			case "descending":
+				slices.Reverse(evs)
+			case "shuffled":
+				rand.New(rand.NewPCG(1, 2)).Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+			}
+			whole, a, b := NewReport(), NewReport(), NewReport()
+			for i, res := range evs {
+				ev := Event{PrincipalARN: "p", Action: "s3:GetObject", Resource: res, LoggedDecided: true}
+				ev.Decision.Verdict = engine.VerdictImplicitDeny
+				whole.Add(&ev, "")
+				part := a
+				if i%3 == 0 {
+					part = b
+				}
+				part.Add(&ev, "")
+			}
+			a.Merge(b)
+			for _, r := range []*Report{whole, a} {
+				rows := r.DeniedRows()
+				if len(rows) != 1 {
+					t.Fatalf("%d rows, want 1", len(rows))
+				}
+				row := rows[0]
+				if row.Events != int64(n) || row.DistinctResources != MaxDistinctResources || !slices.Equal(row.SampleResources, want) {
+					t.Errorf("events %d, distinct %d, samples %v; want %d, %d, %v", row.Events, row.DistinctResources, row.SampleResources, n, MaxDistinctResources, want)
+				}
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -26,7 +27,6 @@ type UsageRow struct {
 type DeniedRow struct {
 	PrincipalARN    string    `parquet:"principal_arn,dict"`
 	Action          string    `parquet:"action,dict"`
-	ResourceARN     string    `parquet:"resource_arn"`
 	BlockedBy       string    `parquet:"blocked_by,dict"`
 	PolicyID        string    `parquet:"policy_id,dict"`
 	Statement       string    `parquet:"statement,dict"`
@@ -35,6 +35,10 @@ type DeniedRow struct {
 	LastSeen        time.Time `parquet:"last_seen,timestamp(millisecond:utc)"`
 	LoggedErrorCode string    `parquet:"logged_error_code,dict"`
 	Explanation     string    `parquet:"explanation"`
+	// DistinctResources counts the resources denied, up to
+	// MaxDistinctResources; SampleResources lists the smallest of them.
+	DistinctResources int64    `parquet:"distinct_resources"`
+	SampleResources   []string `parquet:"sample_resources,list"`
 }
 
 // PrincipalRow is one row of principals.parquet.
@@ -72,9 +76,10 @@ func (r *Report) DeniedRows() []DeniedRow {
 	for i, k := range keys {
 		d := r.Denied[k]
 		rows[i] = DeniedRow{
-			PrincipalARN: k.PrincipalARN, Action: k.Action, ResourceARN: k.Resource, BlockedBy: k.BlockedBy,
+			PrincipalARN: k.PrincipalARN, Action: k.Action, BlockedBy: k.BlockedBy,
 			PolicyID: k.PolicyID, Statement: k.Statement, Events: d.Events, FirstSeen: d.FirstSeen, LastSeen: d.LastSeen,
 			LoggedErrorCode: d.LoggedError, Explanation: d.Explanation,
+			DistinctResources: d.DistinctResources(), SampleResources: slices.Clone(d.SampleResources()),
 		}
 	}
 	return rows
