@@ -25,7 +25,7 @@ var loadCorpus = sync.OnceValues(func() (*Corpus, error) {
 	if err != nil {
 		return nil, err
 	}
-	return OpenCorpus(dir, CorpusOptions(36_000))
+	return OpenCorpus(dir, CorpusOptions(36_000, DefaultCorpusDays))
 })
 
 func mustCorpus(b *testing.B) *Corpus {

@@ -38,11 +38,15 @@ type Corpus struct {
 	SnapDir  string
 }
 
+// DefaultCorpusDays is the number of days a corpus spans unless told.
+const DefaultCorpusDays = 4
+
 // CorpusOptions returns generator options for about events events in
 // delivery files of 1,500 events (the size CloudTrail writes for a busy
-// account), over six member accounts and four days.
-func CorpusOptions(events int) sample.Options {
-	const perFile, accounts, days = 1500, 6, 4
+// account), over six member accounts and days days.
+func CorpusOptions(events, days int) sample.Options {
+	const perFile, accounts = 1500, 6
+	days = max(days, 1)
 	files := (events + perFile - 1) / perFile
 	o := sample.DefaultOptions()
 	o.Accounts, o.Days, o.EventsPerFile = accounts, days, perFile

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/replay-iam/replay/engine"
 )
@@ -31,17 +32,27 @@ type Session struct {
 	PolicyProblem error
 	// SourceIdentity is the source identity set by the call.
 	SourceIdentity string
+	// expires is when the credentials expire at the latest, in Unix
+	// seconds; 0 when the issuing call has no time.
+	expires int64
 }
+
+// MaxSessionLifetime is the longest any STS call's credentials live
+// (GetFederationToken, 36 hours; role sessions last at most 12).
+const MaxSessionLifetime = 36 * time.Hour
 
 // Sessions holds the sessions issued by the STS calls seen in the logs,
 // keyed by the access key id of the credentials they returned. Sessions
-// with nothing to remember take 8 bytes of key. Observe and Lookup are safe
-// for concurrent use.
+// with nothing to remember take a key and an expiry time. Sessions past
+// their lifetime can be dropped (Expire), so that a run reading the logs
+// in time order holds only the sessions of a few days. Observe, Lookup and
+// Expire are safe for concurrent use.
 type Sessions struct {
-	seed  maphash.Seed
-	mu    sync.RWMutex
-	plain map[uint64]struct{}
-	facts map[uint64]*Session
+	seed   maphash.Seed
+	mu     sync.RWMutex
+	plain  map[uint64]int64 // expiry, as Session.expires
+	facts  map[uint64]*Session
+	issued int
 	// empty is returned for sessions issued with no tags, no session policy
 	// and no source identity.
 	empty Session
@@ -49,7 +60,7 @@ type Sessions struct {
 
 // NewSessions returns an empty session store.
 func NewSessions() *Sessions {
-	return &Sessions{seed: maphash.MakeSeed(), plain: map[uint64]struct{}{}, facts: map[uint64]*Session{},
+	return &Sessions{seed: maphash.MakeSeed(), plain: map[uint64]int64{}, facts: map[uint64]*Session{},
 		empty: Session{TagsComplete: true}}
 }
 
@@ -74,6 +85,37 @@ func (s *Sessions) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return len(s.plain) + len(s.facts)
+}
+
+// Issued returns the number of distinct sessions observed, dropped ones
+// included.
+func (s *Sessions) Issued() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.issued
+}
+
+// Expire drops the sessions whose credentials expired before t (issued
+// more than MaxSessionLifetime before it) and returns how many it dropped.
+// Sessions issued by a call without a time are kept.
+func (s *Sessions) Expire(t time.Time) int {
+	cut := t.Unix()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, exp := range s.plain {
+		if exp != 0 && exp < cut {
+			delete(s.plain, k)
+			n++
+		}
+	}
+	for k, f := range s.facts {
+		if f.expires != 0 && f.expires < cut {
+			delete(s.facts, k)
+			n++
+		}
+	}
+	return n
 }
 
 func (s *Sessions) key(accessKeyID string) uint64 {
@@ -174,12 +216,24 @@ func (s *Sessions) Observe(rec *Record) (bool, error) {
 	if p.TaskPolicyArn != nil && p.TaskPolicyArn.ARN != "" {
 		sess.PolicyARNs = append(sess.PolicyARNs, p.TaskPolicyArn.ARN)
 	}
+	var expires int64
+	if !rec.EventTime.IsZero() {
+		expires = rec.EventTime.Add(MaxSessionLifetime).Unix()
+	}
 	k := s.key(resp.Credentials.AccessKeyID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	_, plain := s.plain[k]
+	_, facts := s.facts[k]
+	if !plain && !facts {
+		s.issued++
+	}
 	if sess.isEmpty() {
-		s.plain[k] = struct{}{}
+		delete(s.facts, k)
+		s.plain[k] = expires
 	} else {
+		sess.expires = expires
+		delete(s.plain, k)
 		s.facts[k] = sess
 	}
 	return true, nil

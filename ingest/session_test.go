@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/replay-iam/replay/engine"
 )
@@ -111,5 +112,43 @@ func TestSessionsObserveSkips(t *testing.T) {
 	}
 	if s.Len() != 0 {
 		t.Errorf("Len = %d", s.Len())
+	}
+}
+
+// TestSessionsExpire checks that sessions are dropped once no credentials
+// they issued can still be valid, and kept until then.
+func TestSessionsExpire(t *testing.T) {
+	s := NewSessions()
+	issued := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	plain := assumeRole(t, "ASIAPLAIN", "AKIAALICE", "")
+	tagged := assumeRole(t, "ASIATAGGED", "AKIAALICE", `,"tags":[{"key":"team","value":"b"}]`)
+	untimed := assumeRole(t, "ASIAUNTIMED", "AKIAALICE", `,"tags":[{"key":"team","value":"c"}]`)
+	untimed.EventTime = time.Time{}
+	for _, rec := range []*Record{plain, tagged, untimed, plain} {
+		if ok, err := s.Observe(rec); !ok || err != nil {
+			t.Fatalf("Observe(%s) = %v, %v", rec.EventID, ok, err)
+		}
+	}
+	if s.Issued() != 3 || s.Len() != 3 {
+		t.Fatalf("issued %d, held %d; want 3, 3 (a session observed twice counts once)", s.Issued(), s.Len())
+	}
+	if n := s.Expire(issued.Add(MaxSessionLifetime)); n != 0 {
+		t.Errorf("Expire at the end of the lifetime dropped %d sessions", n)
+	}
+	for _, k := range []string{"ASIAPLAIN", "ASIATAGGED", "ASIAUNTIMED"} {
+		if _, ok := s.Lookup(k); !ok {
+			t.Errorf("%s dropped before its credentials expired", k)
+		}
+	}
+	if n := s.Expire(issued.Add(MaxSessionLifetime + time.Second)); n != 2 {
+		t.Errorf("Expire after the lifetime dropped %d sessions, want 2", n)
+	}
+	for k, want := range map[string]bool{"ASIAPLAIN": false, "ASIATAGGED": false, "ASIAUNTIMED": true} {
+		if _, ok := s.Lookup(k); ok != want {
+			t.Errorf("%s held = %v, want %v", k, ok, want)
+		}
+	}
+	if s.Issued() != 3 || s.Len() != 1 {
+		t.Errorf("issued %d, held %d; want 3, 1", s.Issued(), s.Len())
 	}
 }

@@ -3,39 +3,21 @@ package pipeline
 import (
 	"encoding/hex"
 	"hash/fnv"
-
-	"github.com/replay-iam/replay/ingest"
+	"time"
 )
 
-// CloudTrail may deliver an event more than once. Files are replayed in
-// groups: the files of one account, region and delivery day of the S3
-// layout form a group, read in path order by one worker that remembers the
-// event ids it has seen, so the copy counted is always the one in the first
-// file, whatever the number of workers. A file outside the layout is a group
-// of its own. Memory holds one group's event ids per worker: 16 bytes per
-// event of one account, region and day.
+// CloudTrail may deliver an event more than once. Each worker replays a
+// group (the files of one account, region and delivery day) in delivery
+// order and remembers the event ids of the files delivered within the dedup
+// window before the current one, so the copy counted is always the first
+// delivered, whatever the number of workers. A group starts from the ids of
+// the previous day's files delivered within the window before its first
+// file, so a copy delivered after midnight is caught too. Memory holds the
+// ids of one window per worker: about 40 bytes per event delivered in it.
 
-// groupFiles splits the files to read into dedup groups, each in path order.
-func groupFiles(found []ingest.LogFile, toRead []int) [][]int {
-	index := map[string]int{}
-	var groups [][]int
-	for _, i := range toRead {
-		f := &found[i]
-		if f.Account == "" || f.Day.IsZero() {
-			groups = append(groups, []int{i})
-			continue
-		}
-		key := f.Account + "/" + f.Region + "/" + f.Day.Format("2006-01-02")
-		g, ok := index[key]
-		if !ok {
-			g = len(groups)
-			index[key] = g
-			groups = append(groups, nil)
-		}
-		groups[g] = append(groups[g], i)
-	}
-	return groups
-}
+// DefaultDedupWindow is how far apart in delivery time two copies of an
+// event may be and still be counted once, unless Config says otherwise.
+const DefaultDedupWindow = time.Hour
 
 // eventKey is an event id in 16 bytes: the UUID CloudTrail writes, or a
 // 128-bit hash of any other id.
@@ -62,19 +44,62 @@ func keyOf(id string) eventKey {
 	return k
 }
 
-// seenEvents remembers the event ids of one group.
-type seenEvents map[eventKey]struct{}
+// dedupWindow remembers the event ids of the files delivered within a
+// window before the current file.
+type dedupWindow struct {
+	window time.Duration // <= 0: remember every file
+	keys   map[eventKey]struct{}
+	files  []windowFile // oldest first; the last is the current file
+	spare  [][]eventKey // key slices of forgotten files, for reuse
+}
 
-// firstTime records id and reports whether it was new. Records without an
-// id are never duplicates.
-func (s seenEvents) firstTime(id string) bool {
+type windowFile struct {
+	delivered time.Time
+	keys      []eventKey
+}
+
+func newDedupWindow(window time.Duration) *dedupWindow {
+	return &dedupWindow{window: window, keys: map[eventKey]struct{}{}}
+}
+
+// startFile begins a file delivered at t (zero when not known) and forgets
+// the files delivered more than the window before it.
+func (w *dedupWindow) startFile(t time.Time) {
+	if w.window > 0 && !t.IsZero() {
+		cut := t.Add(-w.window)
+		n := 0
+		for n < len(w.files) && !w.files[n].delivered.IsZero() && w.files[n].delivered.Before(cut) {
+			for _, k := range w.files[n].keys {
+				delete(w.keys, k)
+			}
+			w.spare = append(w.spare, w.files[n].keys[:0])
+			n++
+		}
+		w.files = append(w.files[:0], w.files[n:]...)
+	}
+	f := windowFile{delivered: t}
+	if len(w.spare) > 0 {
+		f.keys = w.spare[len(w.spare)-1]
+		w.spare = w.spare[:len(w.spare)-1]
+	}
+	w.files = append(w.files, f)
+}
+
+// firstTime records id in the current file and reports whether it was new.
+// Records without an id are never duplicates.
+func (w *dedupWindow) firstTime(id string) bool {
 	if id == "" {
 		return true
 	}
 	k := keyOf(id)
-	if _, ok := s[k]; ok {
+	if _, ok := w.keys[k]; ok {
 		return false
 	}
-	s[k] = struct{}{}
+	w.keys[k] = struct{}{}
+	if len(w.files) == 0 {
+		w.files = append(w.files, windowFile{})
+	}
+	cur := &w.files[len(w.files)-1]
+	cur.keys = append(cur.keys, k)
 	return true
 }

@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/replay-iam/replay/analysis"
 	"github.com/replay-iam/replay/catalog"
 	"github.com/replay-iam/replay/engine"
@@ -40,6 +38,22 @@ type Config struct {
 	// is the position of the group's first file, so reruns write the same
 	// files.
 	Decisions string
+	// DedupWindow is how far apart in delivery time two copies of an event
+	// may be and still be counted once: 0 means DefaultDedupWindow, a
+	// negative value every copy within a group and its previous day.
+	DedupWindow time.Duration
+}
+
+// EffectiveDedupWindow returns the dedup window a run uses; 0 means a
+// delivery day and the day before.
+func (cfg *Config) EffectiveDedupWindow() time.Duration {
+	switch {
+	case cfg.DedupWindow == 0:
+		return DefaultDedupWindow
+	case cfg.DedupWindow < 0:
+		return 0
+	}
+	return cfg.DedupWindow
 }
 
 // Progress is a snapshot of a run's counters.
@@ -65,8 +79,8 @@ type FileStats struct {
 	Unparseable   int64            `json:"unparseable"`
 	NotCloudTrail int64            `json:"not_cloudtrail"`
 	OutsideWindow int64            `json:"outside_window"`
-	// Duplicates counts records whose event id an earlier record of the
-	// same account, region and delivery day already had.
+	// Duplicates counts records whose event id a record of the same account
+	// and region delivered earlier, within the dedup window, already had.
 	Duplicates int64 `json:"duplicate_event_id"`
 	// Error ends the file early: the records after it were not read.
 	Error string `json:"error,omitempty"`
@@ -90,8 +104,8 @@ func (st *FileStats) problem(msg string) {
 type Result struct {
 	Report *analysis.Report
 	Files  []FileStats
-	// Sessions holds the sessions STS issued, for a later Verify.
-	Sessions *ingest.Sessions
+	// Sessions counts the distinct sessions issued by the STS calls read.
+	Sessions int
 	Elapsed  time.Duration
 	// Totals over the files.
 	Records, Evaluated, Requests, Unparseable, NotCloudTrail, OutsideWindow, Duplicates int64
@@ -118,63 +132,46 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	stopProgress := startProgress(cfg, len(toRead), &filesDone, &records, start)
 	defer stopProgress()
 
-	// Pass 1: the sessions issued by STS, joined later by access key id.
 	sessions := ingest.NewSessions()
-	stsSource := []byte(`sts.amazonaws.com`)
-	err = forEachFile(ctx, workers, toRead, func(i int) error {
-		err := ReadFile(ctx, found[i].Path, func(r *ingest.Reader) { r.SetFilter(func(raw []byte) bool { return bytes.Contains(raw, stsSource) }) },
-			func(rec *ingest.Record) {
-				// Damaged records and files are counted by pass 2.
-				sessions.Observe(rec)
-			}, nil)
-		var ferr *ingest.FileError
-		if errors.As(err, &ferr) {
-			return nil
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	res.Sessions = sessions
-
-	// Pass 2: every record, each worker aggregating its own report.
 	var mu sync.Mutex
 	res.Report = analysis.NewReport()
-	groups := groupFiles(found, toRead)
-	err = forEachGroup(ctx, workers, groups, func(group []int) error {
-		w := newWorker(cfg, sessions)
-		rep := analysis.NewReport()
-		var dec *decisionWriter
-		if cfg.Decisions != "" {
-			dec = newDecisionWriter(cfg.Decisions, group[0])
-		}
-		for _, i := range group {
-			err := w.replayFile(ctx, cfg, found[i].Path, &res.Files[i], rep, dec, &records)
-			filesDone.Add(1)
-			if err == nil && dec != nil {
-				err = dec.err
+	err = newPlan(found, toRead, cfg.EffectiveDedupWindow()).run(ctx, workers, sessions, collectSessions(ctx, found, sessions),
+		func(g fileGroup) error {
+			w := newWorker(cfg, sessions)
+			w.lookBack(ctx, cfg, found, g.lookback)
+			rep := analysis.NewReport()
+			var dec *decisionWriter
+			if cfg.Decisions != "" {
+				dec = newDecisionWriter(cfg.Decisions, g.files[0])
 			}
-			if err != nil {
-				if dec != nil {
-					dec.abort()
+			for _, i := range g.files {
+				w.seen.startFile(found[i].Delivered)
+				err := w.replayFile(ctx, cfg, found[i].Path, &res.Files[i], rep, dec, &records)
+				filesDone.Add(1)
+				if err == nil && dec != nil {
+					err = dec.err
 				}
-				return err
+				if err != nil {
+					if dec != nil {
+						dec.abort()
+					}
+					return err
+				}
 			}
-		}
-		if dec != nil {
-			if err := dec.close(); err != nil {
-				return err
+			if dec != nil {
+				if err := dec.close(); err != nil {
+					return err
+				}
 			}
-		}
-		mu.Lock()
-		res.Report.Merge(rep)
-		mu.Unlock()
-		return nil
-	})
+			mu.Lock()
+			res.Report.Merge(rep)
+			mu.Unlock()
+			return nil
+		})
 	if err != nil {
 		return nil, err
 	}
+	res.Sessions = sessions.Issued()
 	for i := range res.Files {
 		f := &res.Files[i]
 		res.Records += f.Records
@@ -195,16 +192,47 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
+// collectSessions returns the session pass over one file: it decodes only
+// the records that mention STS and observes the sessions they issued.
+// Damaged records and files are counted by the replay.
+func collectSessions(ctx context.Context, found []ingest.LogFile, sessions *ingest.Sessions) func(i int) error {
+	stsSource := []byte(`sts.amazonaws.com`)
+	return func(i int) error {
+		err := ReadFile(ctx, found[i].Path, func(r *ingest.Reader) { r.SetFilter(func(raw []byte) bool { return bytes.Contains(raw, stsSource) }) },
+			func(rec *ingest.Record) { sessions.Observe(rec) }, nil)
+		var ferr *ingest.FileError
+		if errors.As(err, &ferr) {
+			return nil
+		}
+		return err
+	}
+}
+
 // worker is what one goroutine of a replay keeps from file to file of its
 // group: the translator, the decision cache and the event ids seen.
 type worker struct {
 	tr    *ingest.Translator
 	cache *engine.Cache
-	seen  seenEvents
+	seen  *dedupWindow
 }
 
 func newWorker(cfg Config, sessions *ingest.Sessions) *worker {
-	return &worker{tr: ingest.NewTranslator(catalog.Default(), cfg.Snapshot, sessions), cache: engine.NewCache(0), seen: seenEvents{}}
+	return &worker{tr: ingest.NewTranslator(catalog.Default(), cfg.Snapshot, sessions), cache: engine.NewCache(0),
+		seen: newDedupWindow(cfg.EffectiveDedupWindow())}
+}
+
+// lookBack reads the event ids of the files delivered just before a group,
+// as their replay would see them, without replaying them. Their damage is
+// counted by their own group.
+func (w *worker) lookBack(ctx context.Context, cfg Config, found []ingest.LogFile, files []int) {
+	for _, i := range files {
+		w.seen.startFile(found[i].Delivered)
+		ReadFile(ctx, found[i].Path, nil, func(rec *ingest.Record) {
+			if rec.EventTime.IsZero() || cfg.Window.Contains(rec.EventTime) {
+				w.seen.firstTime(rec.EventID)
+			}
+		}, nil)
+	}
 }
 
 // replayFile replays one file into rep, and into dec when not nil,
@@ -321,40 +349,6 @@ func EntityARN(p *engine.Principal) string {
 		}
 	}
 	return p.ARN
-}
-
-// forEachGroup runs fn on each group of file indices, workers at a time,
-// stopping at the first error or when ctx is done.
-func forEachGroup(ctx context.Context, workers int, groups [][]int, fn func(group []int) error) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(workers)
-	for _, group := range groups {
-		if gctx.Err() != nil {
-			break
-		}
-		g.Go(func() error { return fn(group) })
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	return ctx.Err()
-}
-
-// forEachFile runs fn on each file index, workers at a time, stopping at
-// the first error or when ctx is done.
-func forEachFile(ctx context.Context, workers int, files []int, fn func(i int) error) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(workers)
-	for _, i := range files {
-		if gctx.Err() != nil {
-			break
-		}
-		g.Go(func() error { return fn(i) })
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	return ctx.Err()
 }
 
 // ReadFile streams one file, calling onRecord per record and onBad per

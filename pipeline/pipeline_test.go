@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/replay-iam/replay/catalog"
 	"github.com/replay-iam/replay/engine"
@@ -140,9 +141,40 @@ func TestEventKey(t *testing.T) {
 	if a == keyOf("3f1c7a52-9b0e-4d55-a2f1-0c6f1f5b7e12") || keyOf("id-1") == keyOf("id-2") {
 		t.Error("distinct ids share a key")
 	}
-	s := seenEvents{}
-	if !s.firstTime("x") || s.firstTime("x") || !s.firstTime("") || !s.firstTime("") {
-		t.Error("firstTime: a repeated id must be reported once, an empty id never")
+}
+
+func TestDedupWindow(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	w := newDedupWindow(time.Hour)
+	w.startFile(t0)
+	if !w.firstTime("a") || w.firstTime("a") || !w.firstTime("") || !w.firstTime("") {
+		t.Error("a repeated id must be reported once, an empty id never")
+	}
+	w.startFile(t0.Add(50 * time.Minute))
+	if w.firstTime("a") || !w.firstTime("b") {
+		t.Error("an id of a file delivered within the window is not a first")
+	}
+	w.startFile(t0.Add(61 * time.Minute)) // the first file leaves the window
+	if !w.firstTime("a") || w.firstTime("b") {
+		t.Error("the window must forget the ids of files delivered before it, and only those")
+	}
+	if len(w.keys) != 2 || len(w.files) != 2 {
+		t.Errorf("window holds %d ids of %d files, want 2 of 2", len(w.keys), len(w.files))
+	}
+
+	all := newDedupWindow(0)
+	all.startFile(t0)
+	all.firstTime("a")
+	all.startFile(t0.Add(48 * time.Hour))
+	if all.firstTime("a") {
+		t.Error("without a window every id must be remembered")
+	}
+	unknown := newDedupWindow(time.Hour)
+	unknown.startFile(time.Time{})
+	unknown.firstTime("a")
+	unknown.startFile(t0)
+	if unknown.firstTime("a") {
+		t.Error("a file delivered at an unknown time must be remembered")
 	}
 }
 
@@ -185,4 +217,65 @@ func TestCachedDecisionsEqualEvaluation(t *testing.T) {
 		t.Fatalf("%d requests, cache %+v: nothing was compared", requests, st)
 	}
 	t.Logf("%d requests, cache %+v", requests, st)
+}
+
+// TestDuplicateDeliveredNextDay copies the last file of a day into the next
+// day's folder, delivered ten minutes after midnight: within the dedup
+// window the copy's records are duplicates, outside it they are not.
+func TestDuplicateDeliveredNextDay(t *testing.T) {
+	sum, snap := sampleEstate(t)
+	base, err := Run(context.Background(), Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var original string
+	for _, f := range base.Files {
+		if strings.HasSuffix(filepath.Dir(f.Path), "2026/11/01") && strings.Contains(f.Path, "_20261101T1805Z_") && f.Records > 0 {
+			original = f.Path
+			break
+		}
+	}
+	if original == "" {
+		t.Fatal("the sample has no file delivered at 18:05 on 2026-11-01")
+	}
+	data, err := os.ReadFile(original)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.Replace(filepath.Base(original), "_20261101T1805Z_", "_20261102T0010Z_", 1)
+	dup := filepath.Join(filepath.Dir(filepath.Dir(original)), "02", name)
+	if err := os.WriteFile(dup, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		window time.Duration
+		caught bool
+	}{{7 * time.Hour, true}, {time.Hour, false}} {
+		var runs []*Result
+		for _, workers := range []int{1, 4} {
+			res, err := Run(context.Background(), Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers, DedupWindow: tc.window})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs = append(runs, res)
+			var dupStats FileStats
+			for _, f := range res.Files {
+				if f.Path == dup {
+					dupStats = f
+				}
+			}
+			if dupStats.Records == 0 {
+				t.Fatalf("the copy %s was not read", dup)
+			}
+			switch {
+			case tc.caught && (dupStats.Duplicates != dupStats.Records || res.Evaluated != base.Evaluated || res.Duplicates != dupStats.Records):
+				t.Errorf("window %s, workers %d: copy %+v; evaluated %d, want %d", tc.window, workers, dupStats, res.Evaluated, base.Evaluated)
+			case !tc.caught && (dupStats.Duplicates != 0 || res.Duplicates != 0):
+				t.Errorf("window %s, workers %d: copy delivered six hours after the original counted as duplicate: %+v", tc.window, workers, dupStats)
+			}
+		}
+		if !reflect.DeepEqual(runs[0].Files, runs[1].Files) || !reflect.DeepEqual(runs[0].Report.DeniedRows(), runs[1].Report.DeniedRows()) {
+			t.Errorf("window %s: accounting or report differs between 1 and 4 workers", tc.window)
+		}
+	}
 }

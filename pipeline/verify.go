@@ -22,18 +22,23 @@ type Verification struct {
 // principal has a replacement policy and that its snapshot policies allow,
 // decides it again with the replacement in place of the identity policies
 // (boundary, session policies, SCPs, RCPs and resource policies unchanged).
-// The logs, window and sessions must be those of the run being verified.
-func Verify(ctx context.Context, cfg Config, sessions *ingest.Sessions, replacements map[string]*engine.Policy) (map[string]*Verification, error) {
+// It reads the logs as Run does: the same files, window, sessions and
+// dedup, so cfg must be the run's.
+func Verify(ctx context.Context, cfg Config, replacements map[string]*engine.Policy) (map[string]*Verification, error) {
 	found, toRead, err := discover(cfg)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]*Verification{}
 	var mu sync.Mutex
-	err = forEachGroup(ctx, cfg.WorkerCount(), groupFiles(found, toRead), func(group []int) error {
+	sessions := ingest.NewSessions()
+	p := newPlan(found, toRead, cfg.EffectiveDedupWindow())
+	err = p.run(ctx, cfg.WorkerCount(), sessions, collectSessions(ctx, found, sessions), func(g fileGroup) error {
 		w := newWorker(cfg, sessions)
+		w.lookBack(ctx, cfg, found, g.lookback)
 		local := map[string]*Verification{}
-		for _, i := range group {
+		for _, i := range g.files {
+			w.seen.startFile(found[i].Delivered)
 			err := ReadFile(ctx, found[i].Path, nil, func(rec *ingest.Record) {
 				if !rec.EventTime.IsZero() && !cfg.Window.Contains(rec.EventTime) {
 					return

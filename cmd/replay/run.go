@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
@@ -50,6 +51,11 @@ type runOptions struct {
 	strict bool
 	// cpuProfile names a file for a CPU profile of the run.
 	cpuProfile string
+	// dedupWindow is pipeline.Config.DedupWindow.
+	dedupWindow time.Duration
+	// memProfile names a file for a heap profile taken when the logs have
+	// been read.
+	memProfile string
 	// memoryLimit is the heap size the garbage collector keeps under, in MiB.
 	memoryLimit int64
 }
@@ -64,11 +70,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&o.from, "from", "", "replay events at or after this time (RFC 3339 or YYYY-MM-DD)")
 	fs.StringVar(&o.to, "to", "", "replay events before this time (RFC 3339 or YYYY-MM-DD)")
 	fs.IntVar(&o.workers, "workers", 0, "files read at once (default: the number of CPUs)")
+	fs.DurationVar(&o.dedupWindow, "dedup-window", pipeline.DefaultDedupWindow, "count an event delivered again within this `duration` of its first delivery once (per account and region, across midnight; 0: any copy in the same delivery day or the day before, holding a day's event ids)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
 	fs.BoolVar(&o.strict, "strict", false, "exit with status 3 when any file, record or snapshot part could not be read or replayed (reports are still written)")
 	fs.BoolVar(&o.decisions, "decisions", false, "also write decisions/: one row per replayed request, partitioned by day")
 	fs.BoolVar(&o.verify, "verify", true, "replay the logs a second time to check each suggested policy (--verify=false skips it)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (for 'go tool pprof')")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `file` when the logs have been read, before the reports (for 'go tool pprof')")
 	fs.Int64Var(&o.memoryLimit, "memory-limit", 768, "soft limit of the Go heap in `MiB`: the garbage collector runs rarely below it and as needed near it (GOGC or GOMEMLIMIT in the environment take precedence)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -105,6 +113,23 @@ func tuneGC(limitMiB int64) {
 	if os.Getenv("GOMEMLIMIT") == "" && limitMiB > 0 {
 		debug.SetMemoryLimit(limitMiB << 20)
 	}
+}
+
+// writeHeapProfile writes the live heap, after a collection, to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return nil
 }
 
 // startCPUProfile profiles the process into path until stop is called.
@@ -183,7 +208,10 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(stage)
-	cfg := pipeline.Config{Logs: o.logs, Snapshot: snap, Window: w, Workers: o.workers}
+	cfg := pipeline.Config{Logs: o.logs, Snapshot: snap, Window: w, Workers: o.workers, DedupWindow: o.dedupWindow}
+	if o.dedupWindow <= 0 {
+		cfg.DedupWindow = -1
+	}
 	if o.decisions {
 		cfg.Decisions = filepath.Join(stage, "decisions")
 	}
@@ -193,6 +221,11 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 	res, err := pipeline.Run(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if o.memProfile != "" {
+		if err := writeHeapProfile(o.memProfile); err != nil {
+			return err
+		}
 	}
 	denied := res.Report.DeniedRows()
 	suggestions, err := writeReports(ctx, o, stage, cfg, snap, res, denied)
@@ -293,6 +326,8 @@ type ManifestSnapshot struct {
 type ManifestWindow struct {
 	From *time.Time `json:"from,omitempty"`
 	To   *time.Time `json:"to,omitempty"`
+	// Dedup is the dedup window ("0s": a delivery day and the day before).
+	Dedup string `json:"dedup"`
 }
 
 // ManifestTotals sums the files: records = evaluated + skips +
@@ -417,7 +452,7 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 		return nil, err
 	}
 	if o.verify && len(replacements) > 0 {
-		checks, err := pipeline.Verify(ctx, cfg, res.Sessions, replacements)
+		checks, err := pipeline.Verify(ctx, cfg, replacements)
 		if err != nil {
 			return nil, fmt.Errorf("verify the suggested policies: %w", err)
 		}
@@ -454,7 +489,7 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 			Files: len(res.Files), FilesSkipped: map[string]int{}, FileErrors: res.FileErrors,
 			Records: res.Records, Evaluated: res.Evaluated, Requests: res.Requests, Skips: res.Skips,
 			Unparseable: res.Unparseable, NotCloudTrail: res.NotCloudTrail, OutsideWindow: res.OutsideWindow, Duplicates: res.Duplicates,
-			Sessions: res.Sessions.Len(), UnmappedEvents: rep.Unmapped,
+			Sessions: res.Sessions, UnmappedEvents: rep.Unmapped,
 		},
 	}
 	for _, p := range snap.Problems {
@@ -471,6 +506,7 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 	if !w.To.IsZero() {
 		m.Window.To = &w.To
 	}
+	m.Window.Dedup = cfg.EffectiveDedupWindow().String()
 	m.Reports = map[string]string{}
 	for _, name := range reportNames[:len(reportNames)-1] {
 		digest, err := fileDigest(filepath.Join(stage, name))

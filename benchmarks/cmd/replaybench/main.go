@@ -43,6 +43,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("replaybench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	events := fs.Int("events", 1_000_000, "events in the generated tree")
+	days := fs.Int("days", benchmarks.DefaultCorpusDays, "days the tree spans (more days at the same events: a longer, less dense log)")
 	dir := fs.String("dir", "", "folder of the tree (default: replay-bench-EVENTS in the temporary folder; kept for reruns)")
 	workers := fs.Int("workers", 2, "workers of the parallel measurements")
 	binary := fs.String("replay", "", "replay binary to run (default: built from this module into the tree's folder)")
@@ -52,12 +53,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if *dir == "" {
 		*dir = filepath.Join(os.TempDir(), fmt.Sprintf("replay-bench-%d", *events))
+		if *days != benchmarks.DefaultCorpusDays {
+			*dir += fmt.Sprintf("-%dd", *days)
+		}
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 
 	logf("tree: %s", *dir)
 	start := time.Now()
-	c, err := benchmarks.OpenCorpus(*dir, benchmarks.CorpusOptions(*events))
+	c, err := benchmarks.OpenCorpus(*dir, benchmarks.CorpusOptions(*events, *days))
 	if err != nil {
 		return err
 	}
