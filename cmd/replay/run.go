@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -200,10 +199,7 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 	for _, p := range snap.Problems {
 		fmt.Fprintf(stderr, "replay: snapshot: %v\n", p)
 	}
-	if err := os.MkdirAll(o.out, output.DirMode); err != nil {
-		return err
-	}
-	stage, err := os.MkdirTemp(o.out, ".replay-run-")
+	stage, err := output.NewStage(o.out)
 	if err != nil {
 		return err
 	}
@@ -397,15 +393,18 @@ func snapshotPrincipals(snap *ingest.Snapshot) []analysis.Principal {
 	return out
 }
 
-// reportNames lists the reports a run writes, manifest last: a folder whose
-// manifest is older than a report is one a run was moving into place.
+// reportNames lists the reports a run writes, manifest last.
 var reportNames = []string{"usage.parquet", "denied.parquet", "principals.parquet", "unused.parquet",
 	"statements.parquet", "suggestions.parquet", "manifest.json"}
 
-// writeReports writes every report into stage, a folder inside o.out, and
-// then renames them into place, the decisions folder first and the manifest
-// last. An error or a kill before the renames leaves the previous reports as
-// they were. It returns the rows of suggestions.parquet for the summary.
+// publishedNames is what a run's report set holds: the decisions folder
+// (with --decisions), the reports, the manifest last.
+var publishedNames = append([]string{"decisions"}, reportNames...)
+
+// writeReports writes every report into stage, a folder beside o.out, and
+// publishes the set (output.Publish): an error or a kill before that leaves
+// the previous reports as they were. It returns the rows of
+// suggestions.parquet for the summary.
 func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.Config, snap *ingest.Snapshot, res *pipeline.Result, denied []analysis.DeniedRow) ([]analysis.SuggestionRow, error) {
 	rep := res.Report
 	cat := catalog.Default()
@@ -518,35 +517,10 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 	if err := output.WriteJSON(filepath.Join(stage, "manifest.json"), m); err != nil {
 		return nil, err
 	}
-	if cfg.Decisions != "" {
-		if err := replaceFolder(cfg.Decisions, filepath.Join(o.out, "decisions")); err != nil {
-			return nil, err
-		}
-	}
-	for _, name := range reportNames {
-		if err := os.Rename(filepath.Join(stage, name), filepath.Join(o.out, name)); err != nil {
-			return nil, err
-		}
+	if err := output.Publish(stage, o.out, publishedNames); err != nil {
+		return nil, err
 	}
 	return suggestions, nil
-}
-
-// replaceFolder moves folder from over to, removing what to held before.
-func replaceFolder(from, to string) error {
-	if err := os.MkdirAll(from, output.DirMode); err != nil { // a run with no requests
-		return err
-	}
-	old := to + ".old"
-	if err := os.RemoveAll(old); err != nil {
-		return err
-	}
-	if err := os.Rename(to, old); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if err := os.Rename(from, to); err != nil {
-		return err
-	}
-	return os.RemoveAll(old)
 }
 
 func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.DeniedRow, suggestions []analysis.SuggestionRow, out string) {
