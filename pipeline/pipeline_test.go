@@ -80,10 +80,11 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 	}
 }
 
-// TestDuplicateDeliveryCountedOnce delivers one file twice in the same
-// day folder: every record of the second copy is a duplicate, whatever the
-// number of workers, and the replay's totals are those without the copy.
-func TestDuplicateDeliveryCountedOnce(t *testing.T) {
+// copyLogFile replays the sample estate, then copies the first file read
+// whose path pick accepts to the path to gives it. It returns the estate,
+// the replay without the copy, and the paths of the original and the copy.
+func copyLogFile(t *testing.T, pick func(path string) bool, to func(original string) string) (sample.Summary, *ingest.Snapshot, *Result, string, string) {
+	t.Helper()
 	sum, snap := sampleEstate(t)
 	base, err := Run(context.Background(), Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: 2})
 	if err != nil {
@@ -91,19 +92,31 @@ func TestDuplicateDeliveryCountedOnce(t *testing.T) {
 	}
 	var original string
 	for _, f := range base.Files {
-		if f.Skipped == "" && f.Records > 0 {
+		if f.Skipped == "" && f.Records > 0 && pick(f.Path) {
 			original = f.Path
 			break
 		}
+	}
+	if original == "" {
+		t.Fatal("no file of the sample to copy")
 	}
 	data, err := os.ReadFile(original)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dup := strings.TrimSuffix(original, ".json.gz") + "zz.json.gz" // sorts after the original
+	dup := to(original)
 	if err := os.WriteFile(dup, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return sum, snap, base, original, dup
+}
+
+// TestDuplicateDeliveryCountedOnce delivers one file twice in the same
+// day folder: every record of the second copy is a duplicate, whatever the
+// number of workers, and the replay's totals are those without the copy.
+func TestDuplicateDeliveryCountedOnce(t *testing.T) {
+	sum, snap, base, original, dup := copyLogFile(t, func(string) bool { return true },
+		func(original string) string { return strings.TrimSuffix(original, ".json.gz") + "zz.json.gz" }) // sorts after the original
 	var runs []*Result
 	for _, workers := range []int{1, 4} {
 		res, err := Run(context.Background(), Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers})
@@ -223,30 +236,14 @@ func TestCachedDecisionsEqualEvaluation(t *testing.T) {
 // day's folder, delivered ten minutes after midnight: within the dedup
 // window the copy's records are duplicates, outside it they are not.
 func TestDuplicateDeliveredNextDay(t *testing.T) {
-	sum, snap := sampleEstate(t)
-	base, err := Run(context.Background(), Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var original string
-	for _, f := range base.Files {
-		if strings.HasSuffix(filepath.Dir(f.Path), "2026/11/01") && strings.Contains(f.Path, "_20261101T1805Z_") && f.Records > 0 {
-			original = f.Path
-			break
-		}
-	}
-	if original == "" {
-		t.Fatal("the sample has no file delivered at 18:05 on 2026-11-01")
-	}
-	data, err := os.ReadFile(original)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.Replace(filepath.Base(original), "_20261101T1805Z_", "_20261102T0010Z_", 1)
-	dup := filepath.Join(filepath.Dir(filepath.Dir(original)), "02", name)
-	if err := os.WriteFile(dup, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	sum, snap, base, _, dup := copyLogFile(t,
+		func(path string) bool {
+			return strings.HasSuffix(filepath.Dir(path), "2026/11/01") && strings.Contains(path, "_20261101T1805Z_")
+		},
+		func(original string) string {
+			name := strings.Replace(filepath.Base(original), "_20261101T1805Z_", "_20261102T0010Z_", 1)
+			return filepath.Join(filepath.Dir(filepath.Dir(original)), "02", name)
+		})
 	for _, tc := range []struct {
 		window time.Duration
 		caught bool
