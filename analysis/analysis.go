@@ -61,7 +61,7 @@ type Usage struct {
 	LoggedDenied   int64
 	FirstSeen      time.Time
 	LastSeen       time.Time
-	resources      map[uint64]struct{}
+	resources      distinctResources
 	SampleResource string
 	// kept holds up to MaxKeptResources resource names; prefix is the
 	// longest prefix of every resource seen.
@@ -72,7 +72,7 @@ type Usage struct {
 }
 
 func newUsage(typ, acct, resource string) *Usage {
-	return &Usage{PrincipalType: typ, AccountID: acct, resources: map[uint64]struct{}{},
+	return &Usage{PrincipalType: typ, AccountID: acct, resources: distinctResources{},
 		kept: map[string]struct{}{}, SampleResource: resource, prefix: resource}
 }
 
@@ -82,15 +82,33 @@ func (u *Usage) addResource(res string) {
 		u.SampleResource = res
 	}
 	u.prefix = commonPrefix(u.prefix, res)
-	if len(u.resources) < MaxDistinctResources {
-		u.resources[hashString(res)] = struct{}{}
-	}
+	u.resources.add(res)
 	if _, ok := u.kept[res]; !ok {
 		if len(u.kept) < MaxKeptResources {
 			u.kept[res] = struct{}{}
 		} else {
 			u.Overflow = true
 		}
+	}
+}
+
+// distinctResources counts distinct resource names by hash, up to
+// MaxDistinctResources. The count of a merge is that of the union,
+// saturated, whatever the order of the events and of the merges.
+type distinctResources map[uint64]struct{}
+
+func (s distinctResources) add(res string) {
+	if len(s) < MaxDistinctResources {
+		s[hashString(res)] = struct{}{}
+	}
+}
+
+func (s distinctResources) merge(o distinctResources) {
+	for h := range o {
+		if len(s) >= MaxDistinctResources {
+			break
+		}
+		s[h] = struct{}{}
 	}
 }
 
@@ -145,18 +163,16 @@ type Denied struct {
 	// Explanation is the smallest of the explanations of the row's
 	// decisions (they name the same policy and statement).
 	Explanation string
-	resources   map[uint64]struct{}
+	resources   distinctResources
 	// samples holds the MaxDeniedSamples smallest resource names, sorted.
 	samples []string
 }
 
-func newDenied() *Denied { return &Denied{resources: map[uint64]struct{}{}} }
+func newDenied() *Denied { return &Denied{resources: distinctResources{}} }
 
 // addResource records one denied resource.
 func (d *Denied) addResource(res string) {
-	if len(d.resources) < MaxDistinctResources {
-		d.resources[hashString(res)] = struct{}{}
-	}
+	d.resources.add(res)
 	d.samples = addSample(d.samples, res, MaxDeniedSamples)
 }
 
@@ -407,12 +423,7 @@ func (r *Report) Merge(o *Report) {
 		u.LoggedDenied += ou.LoggedDenied
 		widen(&u.FirstSeen, &u.LastSeen, ou.FirstSeen)
 		widen(&u.FirstSeen, &u.LastSeen, ou.LastSeen)
-		for h := range ou.resources {
-			if len(u.resources) >= MaxDistinctResources {
-				break
-			}
-			u.resources[h] = struct{}{}
-		}
+		u.resources.merge(ou.resources)
 		if ou.SampleResource < u.SampleResource {
 			u.SampleResource = ou.SampleResource
 		}
@@ -459,12 +470,7 @@ func (r *Report) Merge(o *Report) {
 		widen(&d.FirstSeen, &d.LastSeen, od.LastSeen)
 		d.LoggedError = leastNonEmpty(d.LoggedError, od.LoggedError)
 		d.Explanation = leastNonEmpty(d.Explanation, od.Explanation)
-		for h := range od.resources {
-			if len(d.resources) >= MaxDistinctResources {
-				break
-			}
-			d.resources[h] = struct{}{}
-		}
+		d.resources.merge(od.resources)
 		for _, res := range od.samples {
 			d.samples = addSample(d.samples, res, MaxDeniedSamples)
 		}
