@@ -125,53 +125,46 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for i, f := range found {
 		res.Files[i] = FileStats{Path: f.Path, Size: f.Size, Skipped: string(f.Skip)}
 	}
-	workers := cfg.WorkerCount()
 
 	var records atomic.Int64
 	var filesDone atomic.Int64
 	stopProgress := startProgress(cfg, len(toRead), &filesDone, &records, start)
 	defer stopProgress()
 
-	sessions := ingest.NewSessions()
 	var mu sync.Mutex
 	res.Report = analysis.NewReport()
-	err = newPlan(found, toRead, cfg.EffectiveDedupWindow()).run(ctx, workers, sessions, collectSessions(ctx, found, sessions),
-		func(g fileGroup) error {
-			w := newWorker(cfg, sessions)
-			w.lookBack(ctx, cfg, found, g.lookback)
-			rep := analysis.NewReport()
-			var dec *decisionWriter
-			if cfg.Decisions != "" {
-				dec = newDecisionWriter(cfg.Decisions, g.files[0])
+	res.Sessions, err = forEachGroup(ctx, cfg, found, toRead, func(w *worker, g fileGroup) error {
+		rep := analysis.NewReport()
+		var dec *decisionWriter
+		if cfg.Decisions != "" {
+			dec = newDecisionWriter(cfg.Decisions, g.files[0])
+		}
+		for _, i := range g.files {
+			err := w.replayFile(ctx, cfg, &found[i], &res.Files[i], rep, dec, &records)
+			filesDone.Add(1)
+			if err == nil && dec != nil {
+				err = dec.err
 			}
-			for _, i := range g.files {
-				w.seen.startFile(found[i].Delivered)
-				err := w.replayFile(ctx, cfg, found[i].Path, &res.Files[i], rep, dec, &records)
-				filesDone.Add(1)
-				if err == nil && dec != nil {
-					err = dec.err
+			if err != nil {
+				if dec != nil {
+					dec.abort()
 				}
-				if err != nil {
-					if dec != nil {
-						dec.abort()
-					}
-					return err
-				}
+				return err
 			}
-			if dec != nil {
-				if err := dec.close(); err != nil {
-					return err
-				}
+		}
+		if dec != nil {
+			if err := dec.close(); err != nil {
+				return err
 			}
-			mu.Lock()
-			res.Report.Merge(rep)
-			mu.Unlock()
-			return nil
-		})
+		}
+		mu.Lock()
+		res.Report.Merge(rep)
+		mu.Unlock()
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	res.Sessions = sessions.Issued()
 	for i := range res.Files {
 		f := &res.Files[i]
 		res.Records += f.Records
@@ -190,6 +183,27 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// forEachGroup runs the plan of a run over the files to read: it collects
+// the sessions day by day and calls fn for each group with a worker that
+// has read the group's look-back files. It returns the number of sessions
+// issued.
+func forEachGroup(ctx context.Context, cfg Config, found []ingest.LogFile, toRead []int, fn func(w *worker, g fileGroup) error) (int, error) {
+	sessions := ingest.NewSessions()
+	p := newPlan(found, toRead, cfg.EffectiveDedupWindow())
+	err := p.run(ctx, cfg.WorkerCount(), sessions, collectSessions(ctx, found, sessions), func(g fileGroup) error {
+		w := newWorker(cfg, sessions)
+		w.lookBack(ctx, cfg, found, g.lookback)
+		return fn(w, g)
+	})
+	return sessions.Issued(), err
+}
+
+// outsideWindow reports whether a record's time places it outside the
+// run's window (a record without a time is inside).
+func (cfg *Config) outsideWindow(rec *ingest.Record) bool {
+	return !rec.EventTime.IsZero() && !cfg.Window.Contains(rec.EventTime)
 }
 
 // collectSessions returns the session pass over one file: it decodes only
@@ -226,25 +240,31 @@ func newWorker(cfg Config, sessions *ingest.Sessions) *worker {
 // counted by their own group.
 func (w *worker) lookBack(ctx context.Context, cfg Config, found []ingest.LogFile, files []int) {
 	for _, i := range files {
-		w.seen.startFile(found[i].Delivered)
-		ReadFile(ctx, found[i].Path, nil, func(rec *ingest.Record) {
-			if rec.EventTime.IsZero() || cfg.Window.Contains(rec.EventTime) {
+		w.read(ctx, &found[i], func(rec *ingest.Record) {
+			if !cfg.outsideWindow(rec) {
 				w.seen.firstTime(rec.EventID)
 			}
 		}, nil)
 	}
 }
 
+// read streams one file of the worker's group (see ReadFile), the dedup
+// window moved to its delivery time.
+func (w *worker) read(ctx context.Context, f *ingest.LogFile, onRecord func(*ingest.Record), onBad func(error)) error {
+	w.seen.startFile(f.Delivered)
+	return ReadFile(ctx, f.Path, nil, onRecord, onBad)
+}
+
 // replayFile replays one file into rep, and into dec when not nil,
 // accounting for every record in st. A damaged file ends early with its
 // error noted in st; the error returned is fatal (cancellation).
-func (w *worker) replayFile(ctx context.Context, cfg Config, path string, st *FileStats,
+func (w *worker) replayFile(ctx context.Context, cfg Config, f *ingest.LogFile, st *FileStats,
 	rep *analysis.Report, dec *decisionWriter, records *atomic.Int64) error {
 	st.Skips = map[string]int64{}
-	err := ReadFile(ctx, path, nil, func(rec *ingest.Record) {
+	err := w.read(ctx, f, func(rec *ingest.Record) {
 		records.Add(1)
 		st.Records++
-		if !rec.EventTime.IsZero() && !cfg.Window.Contains(rec.EventTime) {
+		if cfg.outsideWindow(rec) {
 			st.OutsideWindow++
 			return
 		}
@@ -262,7 +282,7 @@ func (w *worker) replayFile(ctx context.Context, cfg Config, path string, st *Fi
 			case ingest.SkipUnmappedEvent:
 				rep.AddUnmapped(x.Detail)
 			case ingest.SkipUnsupportedEventVersion:
-				st.problem(fmt.Sprintf("%s: record %d: eventVersion %q is not supported (1.x)", path, st.Records-1, x.Detail))
+				st.problem(fmt.Sprintf("%s: record %d: eventVersion %q is not supported (1.x)", f.Path, st.Records-1, x.Detail))
 			}
 			return
 		}

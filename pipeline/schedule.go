@@ -83,8 +83,7 @@ func newPlan(found []ingest.LogFile, toRead []int, window time.Duration) *plan {
 		})
 	}
 	if !p.ordered {
-		all := slices.Clone(toRead)
-		p.days = []planDay{{files: all, groups: groups}}
+		p.days = []planDay{{files: toRead, groups: groups}}
 		return p
 	}
 	if window >= 0 {

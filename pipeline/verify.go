@@ -31,16 +31,11 @@ func Verify(ctx context.Context, cfg Config, replacements map[string]*engine.Pol
 	}
 	out := map[string]*Verification{}
 	var mu sync.Mutex
-	sessions := ingest.NewSessions()
-	p := newPlan(found, toRead, cfg.EffectiveDedupWindow())
-	err = p.run(ctx, cfg.WorkerCount(), sessions, collectSessions(ctx, found, sessions), func(g fileGroup) error {
-		w := newWorker(cfg, sessions)
-		w.lookBack(ctx, cfg, found, g.lookback)
+	_, err = forEachGroup(ctx, cfg, found, toRead, func(w *worker, g fileGroup) error {
 		local := map[string]*Verification{}
 		for _, i := range g.files {
-			w.seen.startFile(found[i].Delivered)
-			err := ReadFile(ctx, found[i].Path, nil, func(rec *ingest.Record) {
-				if !rec.EventTime.IsZero() && !cfg.Window.Contains(rec.EventTime) {
+			err := w.read(ctx, &found[i], func(rec *ingest.Record) {
+				if cfg.outsideWindow(rec) {
 					return
 				}
 				if !w.seen.firstTime(rec.EventID) {
