@@ -99,20 +99,62 @@ func WriteJSON(path string, v any) error {
 }
 
 // StreamParquet writes a Parquet file whose rows produce hands, batch by
-// batch, to write; the file appears only when produce returns nil.
+// batch, to write; the file appears only when produce returns nil, whose
+// error is returned as is.
 func StreamParquet[T any](path string, produce func(write func(rows []T) error) error) error {
-	return Atomic(path, func(f *os.File) error {
-		w := parquet.NewGenericWriter[T](f, parquet.Compression(&parquet.Zstd))
-		err := produce(func(rows []T) error {
-			_, err := w.Write(rows)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		return w.Close()
-	})
+	w, err := NewParquetWriter[T](path)
+	if err != nil {
+		return err
+	}
+	if err := produce(w.Write); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Close()
 }
+
+// ParquetWriter writes a zstd-compressed Parquet file of T's schema under
+// a temporary name; Close renames it into place. It buffers at most
+// rowGroupRows rows. A ParquetWriter is not safe for concurrent use.
+type ParquetWriter[T any] struct {
+	t *tempFile
+	w *parquet.GenericWriter[T]
+}
+
+// rowGroupRows bounds the rows a writer buffers before it writes a row
+// group, and so the memory it holds.
+const rowGroupRows = 1 << 17
+
+// NewParquetWriter starts the file at path.
+func NewParquetWriter[T any](path string) (*ParquetWriter[T], error) {
+	t, err := createTemp(path)
+	if err != nil {
+		return nil, err
+	}
+	return &ParquetWriter[T]{t: t, w: parquet.NewGenericWriter[T](t.File, parquet.Compression(&parquet.Zstd),
+		parquet.MaxRowsPerRowGroup(rowGroupRows))}, nil
+}
+
+// Write appends rows.
+func (w *ParquetWriter[T]) Write(rows []T) error {
+	if _, err := w.w.Write(rows); err != nil {
+		return fmt.Errorf("write %s: %w", w.t.path, err)
+	}
+	return nil
+}
+
+// Close finishes the file and renames it into place; on error the
+// temporary file is removed.
+func (w *ParquetWriter[T]) Close() error {
+	if err := w.w.Close(); err != nil {
+		w.t.discard()
+		return fmt.Errorf("write %s: %w", w.t.path, err)
+	}
+	return w.t.commit()
+}
+
+// Abort removes the temporary file.
+func (w *ParquetWriter[T]) Abort() { w.t.discard() }
 
 // DayParts writes the rows of one producer into one Parquet file per day:
 // dir/day=YYYY-MM-DD/NAME.parquet, a layout DuckDB, pyarrow and Spark read
@@ -121,41 +163,27 @@ func StreamParquet[T any](path string, produce func(write func(rows []T) error) 
 // give each producer its own name.
 type DayParts[T any] struct {
 	dir, name string
-	open      map[string]*dayPart[T]
+	open      map[string]*ParquetWriter[T]
 	order     []string
 }
 
-type dayPart[T any] struct {
-	t *tempFile
-	w *parquet.GenericWriter[T]
-}
-
-// dayPartRowGroup bounds the rows a day file buffers before it writes a
-// row group, and so the memory a writer holds.
-const dayPartRowGroup = 1 << 17
-
 // NewDayParts returns a writer of dir/day=*/name.parquet files.
 func NewDayParts[T any](dir, name string) *DayParts[T] {
-	return &DayParts[T]{dir: dir, name: name, open: map[string]*dayPart[T]{}}
+	return &DayParts[T]{dir: dir, name: name, open: map[string]*ParquetWriter[T]{}}
 }
 
 // Write appends rows to the file of day (YYYY-MM-DD).
 func (d *DayParts[T]) Write(day string, rows []T) error {
-	p := d.open[day]
-	if p == nil {
-		t, err := createTemp(filepath.Join(d.dir, "day="+day, d.name+".parquet"))
-		if err != nil {
+	w := d.open[day]
+	if w == nil {
+		var err error
+		if w, err = NewParquetWriter[T](filepath.Join(d.dir, "day="+day, d.name+".parquet")); err != nil {
 			return err
 		}
-		p = &dayPart[T]{t: t, w: parquet.NewGenericWriter[T](t.File, parquet.Compression(&parquet.Zstd),
-			parquet.MaxRowsPerRowGroup(dayPartRowGroup))}
-		d.open[day] = p
+		d.open[day] = w
 		d.order = append(d.order, day)
 	}
-	if _, err := p.w.Write(rows); err != nil {
-		return fmt.Errorf("write %s: %w", p.t.path, err)
-	}
-	return nil
+	return w.Write(rows)
 }
 
 // Close finishes every file and renames it into place. After an error the
@@ -163,26 +191,21 @@ func (d *DayParts[T]) Write(day string, rows []T) error {
 func (d *DayParts[T]) Close() error {
 	var first error
 	for _, day := range d.order {
-		p := d.open[day]
+		w := d.open[day]
 		if first != nil {
-			p.t.discard()
+			w.Abort()
 			continue
 		}
-		if err := p.w.Close(); err != nil {
-			p.t.discard()
-			first = fmt.Errorf("write %s: %w", p.t.path, err)
-			continue
-		}
-		first = p.t.commit()
+		first = w.Close()
 	}
-	d.open, d.order = map[string]*dayPart[T]{}, nil
+	d.open, d.order = map[string]*ParquetWriter[T]{}, nil
 	return first
 }
 
 // Abort removes every file not yet closed.
 func (d *DayParts[T]) Abort() {
-	for _, p := range d.open {
-		p.t.discard()
+	for _, w := range d.open {
+		w.Abort()
 	}
-	d.open, d.order = map[string]*dayPart[T]{}, nil
+	d.open, d.order = map[string]*ParquetWriter[T]{}, nil
 }

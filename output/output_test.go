@@ -116,7 +116,7 @@ func TestDayParts(t *testing.T) {
 }
 
 // TestDayPartsBoundRowGroups checks that a day file is written in row
-// groups of at most dayPartRowGroup rows, so that a writer's memory does
+// groups of at most rowGroupRows rows, so that a writer's memory does
 // not grow with the day's rows.
 func TestDayPartsBoundRowGroups(t *testing.T) {
 	dir := t.TempDir()
@@ -126,7 +126,7 @@ func TestDayPartsBoundRowGroups(t *testing.T) {
 	for i := range batch {
 		batch[i] = row{"r", int64(i), now, nil}
 	}
-	total := 2*dayPartRowGroup + 5000
+	total := 2*rowGroupRows + 5000
 	for n := 0; n < total; n += len(batch) {
 		if err := d.Write("2026-11-01", batch[:min(len(batch), total-n)]); err != nil {
 			t.Fatal(err)
@@ -150,7 +150,7 @@ func TestDayPartsBoundRowGroups(t *testing.T) {
 		t.Fatalf("%d rows in %d row groups, want %d in 3", pf.NumRows(), len(groups), total)
 	}
 	for _, g := range groups {
-		if g.NumRows() > dayPartRowGroup {
+		if g.NumRows() > rowGroupRows {
 			t.Errorf("row group of %d rows", g.NumRows())
 		}
 	}
