@@ -6,12 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 )
 
-// LogFile is one input file found by Discover.
+// LogFile is one input file.
 type LogFile struct {
 	Path string
 	Size int64
@@ -73,18 +74,16 @@ var (
 // logSuffixes are the names of files read as logs.
 var logSuffixes = []string{".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".log", ".log.gz", ".gz"}
 
-// Discover expands paths (files, folders searched recursively, or glob
-// patterns) into log files sorted by path, marking those it will not read.
-func Discover(paths []string, w Window) ([]LogFile, error) {
-	seen := map[string]bool{}
-	var out []LogFile
-	add := func(p string, size int64) {
-		if seen[p] {
-			return
-		}
-		seen[p] = true
-		out = append(out, classify(p, size, w))
-	}
+// Survey finds the log files of paths (files, folders searched
+// recursively, or glob patterns) without listing the day folders of the S3
+// delivery layout (AWSLogs/.../CloudTrail/region/yyyy/mm/dd/): those are
+// counted and listed when their day comes (Day.List), so that what a run
+// holds about its files does not grow with the number of days. Files it
+// will not read are passed to passedOver (which may be nil) in the order
+// found, and not kept.
+func Survey(paths []string, w Window, passedOver func(LogFile)) (*Inventory, error) {
+	s := surveyor{w: w, passedOver: passedOver, inv: &Inventory{}, days: map[time.Time]*Day{},
+		dirs: map[string]bool{}, files: map[string]bool{}}
 	for _, arg := range paths {
 		matches := []string{arg}
 		if strings.ContainsAny(arg, "*?[") {
@@ -103,32 +102,190 @@ func Discover(paths []string, w Window) ([]LogFile, error) {
 				return nil, fmt.Errorf("logs: %w", err)
 			}
 			if !st.IsDir() {
-				add(p, st.Size())
+				s.file(p, st.Size())
 				continue
 			}
-			err = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
-				if err != nil {
-					return err
-				}
-				if d.IsDir() {
-					return nil
-				}
-				info, err := d.Info()
-				if err != nil {
-					return err
-				}
-				if info.Mode().IsRegular() {
-					add(q, info.Size())
-				}
-				return nil
-			})
-			if err != nil {
+			if err := filepath.WalkDir(p, s.walk); err != nil {
 				return nil, fmt.Errorf("logs: %w", err)
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	for _, d := range s.days {
+		s.inv.Days = append(s.inv.Days, d)
+	}
+	sort.Slice(s.inv.Days, func(i, j int) bool { return s.inv.Days[i].Start.Before(s.inv.Days[j].Start) })
+	sort.Slice(s.inv.Loose, func(i, j int) bool { return s.inv.Loose[i].Path < s.inv.Loose[j].Path })
+	return s.inv, nil
+}
+
+// Inventory is what Survey found.
+type Inventory struct {
+	// Days are the delivery days of the S3 layout with files to read, in
+	// order.
+	Days []*Day
+	// Loose are the files to read whose account or delivery day is unknown,
+	// sorted by path.
+	Loose []LogFile
+	// Files counts the files in the days' folders (read or not) and the
+	// other files to read.
+	Files int
+}
+
+// Day is one delivery day of the S3 layout: folders of several accounts and
+// regions, and files named one by one.
+type Day struct {
+	Start time.Time
+	dirs  []string
+	files []LogFile
+}
+
+// List returns the files of the day to read, sorted by path, and passes
+// the others to passedOver (which may be nil).
+func (d *Day) List(w Window, passedOver func(LogFile)) ([]LogFile, error) {
+	out := slices.Clone(d.files)
+	for _, dir := range d.dirs {
+		err := filepath.WalkDir(dir, func(q string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return err
+			}
+			info, err := e.Info()
+			if err != nil {
+				return err
+			}
+			if !info.Mode().IsRegular() {
+				return nil
+			}
+			if f := classify(q, info.Size(), w); f.Skip != "" {
+				if passedOver != nil {
+					passedOver(f)
+				}
+			} else {
+				out = append(out, f)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("logs: %w", err)
+		}
+	}
+	slices.SortFunc(out, func(a, b LogFile) int { return strings.Compare(a.Path, b.Path) })
+	return slices.CompactFunc(out, func(a, b LogFile) bool { return a.Path == b.Path }), nil
+}
+
+// Discover lists every file of paths, read or not, sorted by path. It holds
+// them all; a run surveys instead (Survey).
+func Discover(paths []string, w Window) ([]LogFile, error) {
+	var out []LogFile
+	keep := func(f LogFile) { out = append(out, f) }
+	inv, err := Survey(paths, w, keep)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range inv.Days {
+		files, err := d.List(w, keep)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, files...)
+	}
+	out = append(out, inv.Loose...)
+	slices.SortFunc(out, func(a, b LogFile) int { return strings.Compare(a.Path, b.Path) })
 	return out, nil
+}
+
+// surveyor is the state of one Survey.
+type surveyor struct {
+	w          Window
+	passedOver func(LogFile)
+	inv        *Inventory
+	days       map[time.Time]*Day
+	dirs       map[string]bool // day folders kept
+	files      map[string]bool // files kept one by one
+}
+
+// walk is the WalkDir function of a folder given to Survey: a day folder of
+// the layout inside the window is kept whole, other files one by one.
+func (s *surveyor) walk(p string, e fs.DirEntry, err error) error {
+	if err != nil {
+		return err
+	}
+	if e.IsDir() {
+		day, ok := layoutDay(p)
+		if !ok || s.w.excludes(&LogFile{Day: day}) {
+			return nil
+		}
+		if !s.dirs[p] {
+			s.dirs[p] = true
+			n, err := countFiles(p)
+			if err != nil {
+				return err
+			}
+			s.inv.Files += n
+			s.day(day).dirs = append(s.day(day).dirs, p)
+		}
+		return fs.SkipDir
+	}
+	info, err := e.Info()
+	if err != nil {
+		return err
+	}
+	if info.Mode().IsRegular() {
+		s.file(p, info.Size())
+	}
+	return nil
+}
+
+// file takes one file found outside a kept day folder.
+func (s *surveyor) file(p string, size int64) {
+	f := classify(p, size, s.w)
+	switch {
+	case f.Skip != "":
+		if s.passedOver != nil {
+			s.passedOver(f)
+		}
+	case s.files[p]:
+	case f.Account != "" && !f.Day.IsZero():
+		s.files[p] = true
+		s.inv.Files++
+		s.day(f.Day).files = append(s.day(f.Day).files, f)
+	default:
+		s.files[p] = true
+		s.inv.Files++
+		s.inv.Loose = append(s.inv.Loose, f)
+	}
+}
+
+func (s *surveyor) day(start time.Time) *Day {
+	d := s.days[start]
+	if d == nil {
+		d = &Day{Start: start}
+		s.days[start] = d
+	}
+	return d
+}
+
+// layoutDay reports whether dir is a day folder of the layout, and its day.
+func layoutDay(dir string) (time.Time, bool) {
+	slash := filepath.ToSlash(dir) + "/"
+	loc := layoutRe.FindStringSubmatchIndex(slash)
+	if loc == nil || loc[1] != len(slash) {
+		return time.Time{}, false
+	}
+	day, err := time.Parse("2006/01/02", slash[loc[6]:loc[11]])
+	return day, err == nil
+}
+
+// countFiles counts the regular files below dir without reading their
+// metadata.
+func countFiles(dir string) (int, error) {
+	n := 0
+	err := filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			n++
+		}
+		return err
+	})
+	return n, err
 }
 
 func classify(p string, size int64, w Window) LogFile {

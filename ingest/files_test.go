@@ -3,6 +3,7 @@ package ingest
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -49,5 +50,79 @@ func TestDiscover(t *testing.T) {
 	g, err := Discover([]string{filepath.Join(dir, "exports", "*.jsonl")}, Window{})
 	if err != nil || len(g) != 1 {
 		t.Errorf("glob: %v %v", g, err)
+	}
+}
+
+// TestSurveyListsDaysLater surveys a tree: day folders inside the window
+// are counted, not listed, until their day's List; files given one by one
+// inside the layout join their day, once.
+func TestSurveyListsDaysLater(t *testing.T) {
+	dir := t.TempDir()
+	files := []string{
+		"AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/20/111111111111_CloudTrail_us-east-1_20261120T1005Z_a.json.gz",
+		"AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/20/111111111111_CloudTrail_us-east-1_20261120T1010Z_b.json.gz",
+		"AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/20/notes.txt",
+		"AWSLogs/111111111111/CloudTrail/eu-west-1/2026/11/20/111111111111_CloudTrail_eu-west-1_20261120T1005Z_c.json.gz",
+		"AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/21/111111111111_CloudTrail_us-east-1_20261121T0005Z_d.json.gz",
+		"AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/10/111111111111_CloudTrail_us-east-1_20261110T0005Z_old.json.gz",
+		"AWSLogs/111111111111/CloudTrail-Digest/us-east-1/2026/11/20/111111111111_CloudTrail-Digest_us-east-1_x_20261120T1005Z.json.gz",
+		"exports/lake.jsonl",
+	}
+	for _, f := range files {
+		p := filepath.Join(dir, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("{}"), 0o644)
+	}
+	w := Window{From: time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)}
+	var passed []string
+	collect := func(f LogFile) {
+		rel, _ := filepath.Rel(dir, f.Path)
+		passed = append(passed, filepath.ToSlash(rel)+" "+string(f.Skip))
+	}
+	// The folder, and one of its files again by name.
+	inv, err := Survey([]string{dir, filepath.Join(dir, files[0])}, w, collect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPassed := []string{files[5] + " outside_window", files[6] + " digest_file"}
+	if !slices.Equal(passed, wantPassed) {
+		t.Errorf("passed over while surveying %q, want %q", passed, wantPassed)
+	}
+	if len(inv.Days) != 2 || inv.Days[0].Start.Day() != 20 || inv.Days[1].Start.Day() != 21 {
+		t.Fatalf("days %+v", inv.Days)
+	}
+	if len(inv.Loose) != 1 || filepath.Base(inv.Loose[0].Path) != "lake.jsonl" {
+		t.Errorf("loose files %+v", inv.Loose)
+	}
+	// Four files in the day-20 folders, one on day 21, the export, and
+	// the file named twice counted once (its folder's count holds it).
+	if inv.Files != 4+1+1+1 {
+		t.Errorf("counted %d files", inv.Files)
+	}
+
+	// A file added before its day is listed is read: the day was not listed
+	// by the survey.
+	late := "AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/20/111111111111_CloudTrail_us-east-1_20261120T2355Z_e.json.gz"
+	os.WriteFile(filepath.Join(dir, late), []byte("{}"), 0o644)
+	passed = nil
+	read, err := inv.Days[0].List(w, collect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range read {
+		rel, _ := filepath.Rel(dir, f.Path)
+		got = append(got, filepath.ToSlash(rel))
+		if f.Account != "111111111111" || f.Day.Day() != 20 || f.Delivered.IsZero() {
+			t.Errorf("layout not read: %+v", f)
+		}
+	}
+	want := []string{files[3], files[0], files[1], late}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("day 20 lists %q, want %q", got, want)
+	}
+	if !slices.Equal(passed, []string{files[2] + " not_a_log_file"}) {
+		t.Errorf("day 20 passes over %q", passed)
 	}
 }

@@ -35,6 +35,9 @@ const (
 	SkipUnsupportedEventVersion
 )
 
+// SkipKinds is the number of Skip values, NotSkipped included.
+const SkipKinds = len(skipNames)
+
 var skipNames = [...]string{"", "not_api_call", "no_iam_action", "unmapped_event", "unknown_principal",
 	"other_account_caller", "unsupported_principal", "unsupported_event_version"}
 

@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"fmt"
-
 	"github.com/replay-iam/replay/analysis"
 	"github.com/replay-iam/replay/engine"
 	"github.com/replay-iam/replay/ingest"
@@ -20,11 +18,11 @@ type decisionWriter struct {
 	err     error
 }
 
-// newDecisionWriter names the group's files after its first input file's
-// position, so that reruns write the same files whatever the worker count.
-func newDecisionWriter(dir string, firstFile int) *decisionWriter {
+// newDecisionWriter names the group's files after the group, so that
+// reruns write the same files whatever the worker count.
+func newDecisionWriter(dir string, group string) *decisionWriter {
 	return &decisionWriter{
-		parts:   output.NewDayParts[analysis.DecisionRow](dir, fmt.Sprintf("part-%05d", firstFile)),
+		parts:   output.NewDayParts[analysis.DecisionRow](dir, "part-"+group),
 		pending: map[string][]analysis.DecisionRow{},
 	}
 }

@@ -33,11 +33,18 @@ type Config struct {
 	Progress      func(Progress)
 	ProgressEvery time.Duration
 	// Decisions, when set, is a folder that receives one row per replayed
-	// request, in day=YYYY-MM-DD/part-NNNNN.parquet files, one per group of
-	// input files (account, region and delivery day) and event day; NNNNN
-	// is the position of the group's first file, so reruns write the same
-	// files.
+	// request, in day=YYYY-MM-DD/part-GROUP.parquet files, one per group of
+	// input files and event day; GROUP is account_region_yyyymmdd (the
+	// delivery day), or file-NNNNN for the NNNNNth file outside the S3
+	// layout, so reruns write the same files.
 	Decisions string
+	// FileLog, when set, receives the accounting of every file found, read
+	// or not, once final, one call at a time and in an order that depends
+	// only on the files: first the files passed over while surveying the
+	// logs, then day by day, the day's files passed over, then its groups
+	// (account, region) with their files in delivery order. An error ends
+	// the run. The run itself keeps only totals.
+	FileLog func(*FileStats) error
 	// DedupWindow is how far apart in delivery time two copies of an event
 	// may be and still be counted once: 0 means DefaultDedupWindow, a
 	// negative value every copy within a group and its previous day.
@@ -66,33 +73,33 @@ type Progress struct {
 
 // FileStats accounts for one input file.
 type FileStats struct {
-	Path string `json:"path"`
-	Size int64  `json:"size"`
+	Path string
+	Size int64
 	// Skipped is why the file was not read ("" when read).
-	Skipped string `json:"skipped,omitempty"`
+	Skipped string
 	// Records read = Evaluated + the sum of Skips + Unparseable +
 	// NotCloudTrail + OutsideWindow + Duplicates.
-	Records       int64            `json:"records"`
-	Evaluated     int64            `json:"evaluated"`
-	Requests      int64            `json:"requests"`
-	Skips         map[string]int64 `json:"skips,omitempty"`
-	Unparseable   int64            `json:"unparseable"`
-	NotCloudTrail int64            `json:"not_cloudtrail"`
-	OutsideWindow int64            `json:"outside_window"`
+	Records, Evaluated, Requests int64
+	// Skips counts the records not evaluated by ingest.Skip.
+	Skips                                     [ingest.SkipKinds]int64
+	Unparseable, NotCloudTrail, OutsideWindow int64
 	// Duplicates counts records whose event id a record of the same account
 	// and region delivered earlier, within the dedup window, already had.
-	Duplicates int64 `json:"duplicate_event_id"`
+	Duplicates int64
 	// Error ends the file early: the records after it were not read.
-	Error string `json:"error,omitempty"`
+	Error string
 	// Problems holds the first MaxProblemsPerFile messages about records
 	// that could not be read or were of an unsupported version, each with
 	// the record's index and byte offset.
-	Problems []string `json:"problems,omitempty"`
+	Problems []string
 }
 
 // MaxProblemsPerFile bounds the record messages kept per file; the counts
 // are always complete.
 const MaxProblemsPerFile = 5
+
+// MaxProblems bounds the messages a Result keeps over all files.
+const MaxProblems = 100
 
 func (st *FileStats) problem(msg string) {
 	if len(st.Problems) < MaxProblemsPerFile {
@@ -103,44 +110,85 @@ func (st *FileStats) problem(msg string) {
 // Result is a run's outcome.
 type Result struct {
 	Report *analysis.Report
-	Files  []FileStats
 	// Sessions counts the distinct sessions issued by the STS calls read.
 	Sessions int
 	Elapsed  time.Duration
+	// Files counts the files found; FilesSkipped those not read, by reason.
+	Files        int
+	FilesSkipped map[string]int
 	// Totals over the files.
 	Records, Evaluated, Requests, Unparseable, NotCloudTrail, OutsideWindow, Duplicates int64
-	Skips                                                                               map[string]int64
-	FileErrors                                                                          int
+	// Skips counts the records not evaluated by reason (ingest.Skip's names).
+	Skips      map[string]int64
+	FileErrors int
+	// Problems holds the first MaxProblems messages (files ended early,
+	// records not read), in the order of FileLog.
+	Problems []string
+}
+
+// add accounts for one file.
+func (res *Result) add(f *FileStats) {
+	res.Files++
+	if f.Skipped != "" {
+		res.FilesSkipped[f.Skipped]++
+	}
+	res.Records += f.Records
+	res.Evaluated += f.Evaluated
+	res.Requests += f.Requests
+	res.Unparseable += f.Unparseable
+	res.NotCloudTrail += f.NotCloudTrail
+	res.OutsideWindow += f.OutsideWindow
+	res.Duplicates += f.Duplicates
+	for k, n := range f.Skips {
+		if n > 0 {
+			res.Skips[ingest.Skip(k).String()] += n
+		}
+	}
+	if f.Error != "" {
+		res.FileErrors++
+	}
+	for _, msg := range append([]string{f.Error}, f.Problems...) {
+		if msg != "" && len(res.Problems) < MaxProblems {
+			res.Problems = append(res.Problems, msg)
+		}
+	}
 }
 
 // Run replays the logs. It stops at the first fatal error or when ctx is
 // cancelled; damaged files and records are counted, not fatal.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	start := time.Now()
-	found, toRead, err := discover(cfg)
+	res := &Result{Report: analysis.NewReport(), FilesSkipped: map[string]int{}, Skips: map[string]int64{}}
+	acct := &accounting{res: res, log: cfg.FileLog, pending: map[int][]FileStats{}}
+	inv, err := ingest.Survey(cfg.Logs, cfg.Window, func(f ingest.LogFile) {
+		acct.passedOver(-1, []ingest.LogFile{f})
+	})
+	if err == nil {
+		err = acct.err
+	}
 	if err != nil {
 		return nil, err
-	}
-	res := &Result{Files: make([]FileStats, len(found)), Skips: map[string]int64{}}
-	for i, f := range found {
-		res.Files[i] = FileStats{Path: f.Path, Size: f.Size, Skipped: string(f.Skip)}
 	}
 
 	var records atomic.Int64
 	var filesDone atomic.Int64
-	stopProgress := startProgress(cfg, len(toRead), &filesDone, &records, start)
+	stopProgress := startProgress(cfg, inv.Files, &filesDone, &records, start)
 	defer stopProgress()
 
 	var mu sync.Mutex
-	res.Report = analysis.NewReport()
-	res.Sessions, err = forEachGroup(ctx, cfg, found, toRead, func(w *worker, g fileGroup) error {
+	listed := func(seq int, passed []ingest.LogFile) error {
+		filesDone.Add(int64(len(passed)))
+		return acct.passedOver(seq, passed)
+	}
+	res.Sessions, err = forEachGroup(ctx, cfg, inv, listed, func(w *worker, g fileGroup) error {
 		rep := analysis.NewReport()
 		var dec *decisionWriter
 		if cfg.Decisions != "" {
-			dec = newDecisionWriter(cfg.Decisions, g.files[0])
+			dec = newDecisionWriter(cfg.Decisions, g.name)
 		}
-		for _, i := range g.files {
-			err := w.replayFile(ctx, cfg, &found[i], &res.Files[i], rep, dec, &records)
+		stats := make([]FileStats, len(g.files))
+		for i, f := range g.files {
+			err := w.replayFile(ctx, cfg, f, &stats[i], rep, dec, &records)
 			filesDone.Add(1)
 			if err == nil && dec != nil {
 				err = dec.err
@@ -160,41 +208,80 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		mu.Lock()
 		res.Report.Merge(rep)
 		mu.Unlock()
-		return nil
+		return acct.done(g.seq, stats)
 	})
 	if err != nil {
 		return nil, err
-	}
-	for i := range res.Files {
-		f := &res.Files[i]
-		res.Records += f.Records
-		res.Evaluated += f.Evaluated
-		res.Requests += f.Requests
-		res.Unparseable += f.Unparseable
-		res.NotCloudTrail += f.NotCloudTrail
-		res.OutsideWindow += f.OutsideWindow
-		res.Duplicates += f.Duplicates
-		for k, n := range f.Skips {
-			res.Skips[k] += n
-		}
-		if f.Error != "" {
-			res.FileErrors++
-		}
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
 
-// forEachGroup runs the plan of a run over the files to read: it collects
-// the sessions day by day and calls fn for each group with a worker that
-// has read the group's look-back files. It returns the number of sessions
+// accounting adds up the files of a run in the order of their places: a
+// file's stats wait until every earlier place is done, so that the totals'
+// messages and the file log do not depend on the workers.
+type accounting struct {
+	mu      sync.Mutex
+	res     *Result
+	log     func(*FileStats) error
+	next    int                 // the next place to account for
+	pending map[int][]FileStats // places done out of order
+	err     error               // the file log's first error
+}
+
+// passedOver accounts for files not read at place seq (-1: at once).
+func (a *accounting) passedOver(seq int, files []ingest.LogFile) error {
+	stats := make([]FileStats, len(files))
+	for i, f := range files {
+		stats[i] = FileStats{Path: f.Path, Size: f.Size, Skipped: string(f.Skip)}
+	}
+	if seq < 0 {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.account(stats)
+		return a.err
+	}
+	return a.done(seq, stats)
+}
+
+// done accounts for the files of place seq, and for the places after it
+// that were waiting.
+func (a *accounting) done(seq int, stats []FileStats) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pending[seq] = stats
+	for {
+		st, ok := a.pending[a.next]
+		if !ok {
+			return a.err
+		}
+		delete(a.pending, a.next)
+		a.next++
+		a.account(st)
+	}
+}
+
+func (a *accounting) account(stats []FileStats) {
+	for i := range stats {
+		a.res.add(&stats[i])
+		if a.log != nil && a.err == nil {
+			a.err = a.log(&stats[i])
+		}
+	}
+}
+
+// forEachGroup surveys the logs and runs the plan of a run: it collects the
+// sessions day by day and calls fn for each group with a worker that has
+// read the group's look-back files. listed (may be nil) receives the files
+// passed over when a day is listed. It returns the number of sessions
 // issued.
-func forEachGroup(ctx context.Context, cfg Config, found []ingest.LogFile, toRead []int, fn func(w *worker, g fileGroup) error) (int, error) {
+func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed func(seq int, passed []ingest.LogFile) error,
+	fn func(w *worker, g fileGroup) error) (int, error) {
 	sessions := ingest.NewSessions()
-	p := newPlan(found, toRead, cfg.EffectiveDedupWindow())
-	err := p.run(ctx, cfg.WorkerCount(), sessions, collectSessions(ctx, found, sessions), func(g fileGroup) error {
+	p := newPlan(inv, cfg.Window, cfg.EffectiveDedupWindow())
+	err := p.run(ctx, cfg.WorkerCount(), sessions, listed, collectSessions(ctx, sessions), func(g fileGroup) error {
 		w := newWorker(cfg, sessions)
-		w.lookBack(ctx, cfg, found, g.lookback)
+		w.lookBack(ctx, cfg, g.lookback)
 		return fn(w, g)
 	})
 	return sessions.Issued(), err
@@ -209,10 +296,10 @@ func (cfg *Config) outsideWindow(rec *ingest.Record) bool {
 // collectSessions returns the session pass over one file: it decodes only
 // the records that mention STS and observes the sessions they issued.
 // Damaged records and files are counted by the replay.
-func collectSessions(ctx context.Context, found []ingest.LogFile, sessions *ingest.Sessions) func(i int) error {
+func collectSessions(ctx context.Context, sessions *ingest.Sessions) func(f *ingest.LogFile) error {
 	stsSource := []byte(`sts.amazonaws.com`)
-	return func(i int) error {
-		err := ReadFile(ctx, found[i].Path, func(r *ingest.Reader) { r.SetFilter(func(raw []byte) bool { return bytes.Contains(raw, stsSource) }) },
+	return func(f *ingest.LogFile) error {
+		err := ReadFile(ctx, f.Path, func(r *ingest.Reader) { r.SetFilter(func(raw []byte) bool { return bytes.Contains(raw, stsSource) }) },
 			func(rec *ingest.Record) { sessions.Observe(rec) }, nil)
 		var ferr *ingest.FileError
 		if errors.As(err, &ferr) {
@@ -238,9 +325,9 @@ func newWorker(cfg Config, sessions *ingest.Sessions) *worker {
 // lookBack reads the event ids of the files delivered just before a group,
 // as their replay would see them, without replaying them. Their damage is
 // counted by their own group.
-func (w *worker) lookBack(ctx context.Context, cfg Config, found []ingest.LogFile, files []int) {
-	for _, i := range files {
-		w.read(ctx, &found[i], func(rec *ingest.Record) {
+func (w *worker) lookBack(ctx context.Context, cfg Config, files []*ingest.LogFile) {
+	for _, f := range files {
+		w.read(ctx, f, func(rec *ingest.Record) {
 			if !cfg.outsideWindow(rec) {
 				w.seen.firstTime(rec.EventID)
 			}
@@ -260,7 +347,7 @@ func (w *worker) read(ctx context.Context, f *ingest.LogFile, onRecord func(*ing
 // error noted in st; the error returned is fatal (cancellation).
 func (w *worker) replayFile(ctx context.Context, cfg Config, f *ingest.LogFile, st *FileStats,
 	rep *analysis.Report, dec *decisionWriter, records *atomic.Int64) error {
-	st.Skips = map[string]int64{}
+	*st = FileStats{Path: f.Path, Size: f.Size}
 	err := w.read(ctx, f, func(rec *ingest.Record) {
 		records.Add(1)
 		st.Records++
@@ -277,7 +364,7 @@ func (w *worker) replayFile(ctx context.Context, cfg Config, f *ingest.LogFile, 
 			rep.AddRecord(rec.EventSource, isDataEvent(rec), rec.ReadOnly != nil && *rec.ReadOnly)
 		}
 		if x.Skip != ingest.NotSkipped {
-			st.Skips[x.Skip.String()]++
+			st.Skips[x.Skip]++
 			switch x.Skip {
 			case ingest.SkipUnmappedEvent:
 				rep.AddUnmapped(x.Detail)
@@ -325,21 +412,6 @@ func (cfg *Config) WorkerCount() int {
 		return cfg.Workers
 	}
 	return runtime.GOMAXPROCS(0)
-}
-
-// discover finds the run's log files and the indices of those to read.
-func discover(cfg Config) ([]ingest.LogFile, []int, error) {
-	found, err := ingest.Discover(cfg.Logs, cfg.Window)
-	if err != nil {
-		return nil, nil, err
-	}
-	var toRead []int
-	for i, f := range found {
-		if f.Skip == "" {
-			toRead = append(toRead, i)
-		}
-	}
-	return found, toRead, nil
 }
 
 // Decide decides a translated request, through the cache, and turns it

@@ -4,14 +4,50 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/replay-iam/replay/ingest"
 )
+
+// daysOf plans files as days listed from memory, counting the listings.
+func daysOf(files []ingest.LogFile, listings *int) []planDay {
+	byDay := map[time.Time][]ingest.LogFile{}
+	for _, f := range files {
+		byDay[f.Day] = append(byDay[f.Day], f)
+	}
+	var days []planDay
+	for _, start := range slices.SortedFunc(maps.Keys(byDay), time.Time.Compare) {
+		days = append(days, planDay{start: start, list: func() (read, passed []ingest.LogFile, err error) {
+			if listings != nil {
+				*listings++
+			}
+			for _, f := range byDay[start] {
+				if f.Skip != "" {
+					passed = append(passed, f)
+				} else {
+					read = append(read, f)
+				}
+			}
+			return read, passed, nil
+		}})
+	}
+	return days
+}
+
+// paths names a plan's files.
+func paths(files []*ingest.LogFile) []string {
+	var out []string
+	for _, f := range files {
+		out = append(out, f.Path)
+	}
+	return out
+}
 
 func TestPlanGroupsAndLookback(t *testing.T) {
 	day1 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -21,37 +57,62 @@ func TestPlanGroupsAndLookback(t *testing.T) {
 		fmt.Sscanf(hhmm, "%d:%d", &h, &m)
 		return d.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
 	}
-	found := []ingest.LogFile{
-		{Path: "A/1/c", Account: "A", Region: "r", Day: day1, Delivered: at(day1, "23:50")},            // 0
-		{Path: "A/1/b", Account: "A", Region: "r", Day: day1, Delivered: at(day1, "10:00")},            // 1
-		{Path: "A/1/a", Account: "A", Region: "r", Day: day1, Delivered: at(day1, "23:10")},            // 2
-		{Path: "A/2/b", Account: "A", Region: "r", Day: day2, Delivered: at(day2, "06:00")},            // 3
-		{Path: "A/2/a", Account: "A", Region: "r", Day: day2, Delivered: at(day2, "00:05")},            // 4
-		{Path: "B/2/a", Account: "B", Region: "r", Day: day2, Delivered: at(day2, "00:05")},            // 5
-		{Path: "A/2/digest", Account: "A", Region: "r", Day: day2, Skip: ingest.SkipDigest},            // 6
-		{Path: "A/1/other-region", Account: "A", Region: "s", Day: day1, Delivered: at(day1, "23:55")}, // 7
+	files := []ingest.LogFile{
+		{Path: "A/1/c", Account: "A", Region: "r", Day: day1, Delivered: at(day1, "23:50")},
+		{Path: "A/1/b", Account: "A", Region: "r", Day: day1, Delivered: at(day1, "10:00")},
+		{Path: "A/1/a", Account: "A", Region: "r", Day: day1, Delivered: at(day1, "23:10")},
+		{Path: "A/2/b", Account: "A", Region: "r", Day: day2, Delivered: at(day2, "06:00")},
+		{Path: "A/2/a", Account: "A", Region: "r", Day: day2, Delivered: at(day2, "00:05")},
+		{Path: "B/2/a", Account: "B", Region: "r", Day: day2, Delivered: at(day2, "00:05")},
+		{Path: "A/2/digest", Account: "A", Region: "r", Day: day2, Skip: ingest.SkipDigest},
+		{Path: "A/1/other-region", Account: "A", Region: "s", Day: day1, Delivered: at(day1, "23:55")},
 	}
-	toRead := []int{0, 1, 2, 3, 4, 5, 7}
-	p := newPlan(found, toRead, time.Hour)
-	if !p.ordered || len(p.days) != 2 || !p.days[0].start.Equal(day1) || !p.days[1].start.Equal(day2) {
-		t.Fatalf("plan %+v", p)
+	type group struct {
+		Name            string
+		Files, Lookback []string
+		Seq             int
 	}
-	want1 := []fileGroup{{files: []int{1, 2, 0}}, {files: []int{7}}}
-	want2 := []fileGroup{{files: []int{4, 3}, lookback: []int{2, 0}}, {files: []int{5}}}
-	if !reflect.DeepEqual(p.days[0].groups, want1) || !reflect.DeepEqual(p.days[1].groups, want2) {
-		t.Errorf("groups\n day 1 %+v\n day 2 %+v\nwant\n day 1 %+v\n day 2 %+v", p.days[0].groups, p.days[1].groups, want1, want2)
+	groupsOf := func(d *planDay) []group {
+		var out []group
+		for _, g := range d.groups {
+			out = append(out, group{g.name, paths(g.files), paths(g.lookback), g.seq})
+		}
+		return out
 	}
-	if f := slices.Sorted(slices.Values(p.days[1].files)); !slices.Equal(f, []int{3, 4, 5}) {
+	listings := 0
+	p := planOf(daysOf(files, &listings), nil, time.Hour)
+	if !p.ordered || len(p.days) != 2 || !p.days[0].start.Equal(day1) || !p.days[1].start.Equal(day2) || listings != 0 {
+		t.Fatalf("plan %+v, %d days listed before their turn", p, listings)
+	}
+	for d := range p.days {
+		if err := p.listDay(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want1 := []group{{"A_r_20261101", []string{"A/1/b", "A/1/a", "A/1/c"}, nil, 1}, {"A_s_20261101", []string{"A/1/other-region"}, nil, 2}}
+	want2 := []group{{"A_r_20261102", []string{"A/2/a", "A/2/b"}, []string{"A/1/a", "A/1/c"}, 4}, {"B_r_20261102", []string{"B/2/a"}, nil, 5}}
+	if got1, got2 := groupsOf(&p.days[0]), groupsOf(&p.days[1]); !reflect.DeepEqual(got1, want1) || !reflect.DeepEqual(got2, want2) {
+		t.Errorf("groups\n day 1 %+v\n day 2 %+v\nwant\n day 1 %+v\n day 2 %+v", got1, got2, want1, want2)
+	}
+	if f := slices.Sorted(slices.Values(paths(p.days[1].files))); !slices.Equal(f, []string{"A/2/a", "A/2/b", "B/2/a"}) {
 		t.Errorf("day 2 session files %v", f)
 	}
-	if p := newPlan(found, toRead, -1); p.days[1].groups[0].lookback != nil {
+	if d := p.days[1]; d.passedSeq != 3 || len(d.passedOver) != 1 || d.passedOver[0].Path != "A/2/digest" {
+		t.Errorf("day 2 passes over %+v at %d, want the digest at 3", d.passedOver, d.passedSeq)
+	}
+	p = planOf(daysOf(files, nil), nil, -1)
+	p.listDay(0)
+	p.listDay(1)
+	if p.days[1].groups[0].lookback != nil {
 		t.Error("a negative window must not look back")
 	}
 
 	// A file outside the layout: one step, every session first.
-	found = append(found, ingest.LogFile{Path: "export.json"})
-	p = newPlan(found, append(toRead, 8), time.Hour)
-	if p.ordered || len(p.days) != 1 || len(p.days[0].files) != 8 || len(p.days[0].groups) != 5 {
+	p = planOf(daysOf(files, nil), []ingest.LogFile{{Path: "export.json"}}, time.Hour)
+	if err := p.listDay(0); err != nil {
+		t.Fatal(err)
+	}
+	if p.ordered || len(p.days) != 1 || len(p.days[0].files) != 8 || len(p.days[0].groups) != 5 || p.days[0].groups[4].name != "file-00000" {
 		t.Errorf("plan with a file outside the layout %+v", p)
 	}
 }
@@ -72,11 +133,13 @@ func issue(key string, t time.Time) *ingest.Record {
 func TestPlanRunSessions(t *testing.T) {
 	day0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	const days = 7
-	var found []ingest.LogFile
-	var toRead []int
+	var files []ingest.LogFile
 	for d := 0; d < days; d++ {
-		found = append(found, ingest.LogFile{Path: fmt.Sprint(d), Account: "A", Region: "r", Day: day0.AddDate(0, 0, d)})
-		toRead = append(toRead, d)
+		files = append(files, ingest.LogFile{Path: fmt.Sprint(d), Account: "A", Region: "r", Day: day0.AddDate(0, 0, d)})
+	}
+	index := func(f *ingest.LogFile) int {
+		d, _ := strconv.Atoi(f.Path)
+		return d
 	}
 	key := func(d int) string { return fmt.Sprintf("ASIADAY%d", d) }
 	for _, workers := range []int{1, 3} {
@@ -85,13 +148,25 @@ func TestPlanRunSessions(t *testing.T) {
 			var mu sync.Mutex
 			visible := map[int][]int{}
 			held := map[int]int{}
-			err := newPlan(found, toRead, time.Hour).run(context.Background(), workers, sessions,
-				func(i int) error {
+			p := planOf(daysOf(files, nil), nil, time.Hour)
+			released := true
+			listed := func(seq int, _ []ingest.LogFile) error {
+				// With one worker, the day listed now (the first day
+				// listed has place 0, the others follow their day before's
+				// group) comes after every group three days back is done.
+				if d := seq / 2; workers == 1 && d >= 3 && p.days[d-3].groups != nil {
+					released = false
+				}
+				return nil
+			}
+			err := p.run(context.Background(), workers, sessions, listed,
+				func(f *ingest.LogFile) error {
+					i := index(f)
 					_, err := sessions.Observe(issue(key(i), day0.AddDate(0, 0, i).Add(11*time.Hour)))
 					return err
 				},
 				func(g fileGroup) error {
-					d := g.files[0]
+					d := index(g.files[0])
 					var seen []int
 					for e := 0; e < days; e++ {
 						if _, ok := sessions.Lookup(key(e)); ok {
@@ -118,6 +193,14 @@ func TestPlanRunSessions(t *testing.T) {
 			}
 			if sessions.Issued() != days {
 				t.Errorf("issued %d, want %d", sessions.Issued(), days)
+			}
+			if !released {
+				t.Error("a day's lists were held after its groups were replayed")
+			}
+			for d := range p.days {
+				if p.days[d].files != nil || p.days[d].groups != nil {
+					t.Errorf("day %d: lists held after the run", d)
+				}
 			}
 		})
 	}

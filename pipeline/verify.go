@@ -25,16 +25,16 @@ type Verification struct {
 // It reads the logs as Run does: the same files, window, sessions and
 // dedup, so cfg must be the run's.
 func Verify(ctx context.Context, cfg Config, replacements map[string]*engine.Policy) (map[string]*Verification, error) {
-	found, toRead, err := discover(cfg)
+	inv, err := ingest.Survey(cfg.Logs, cfg.Window, nil)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]*Verification{}
 	var mu sync.Mutex
-	_, err = forEachGroup(ctx, cfg, found, toRead, func(w *worker, g fileGroup) error {
+	_, err = forEachGroup(ctx, cfg, inv, nil, func(w *worker, g fileGroup) error {
 		local := map[string]*Verification{}
-		for _, i := range g.files {
-			err := w.read(ctx, &found[i], func(rec *ingest.Record) {
+		for _, f := range g.files {
+			err := w.read(ctx, f, func(rec *ingest.Record) {
 				if cfg.outsideWindow(rec) {
 					return
 				}

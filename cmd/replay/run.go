@@ -214,8 +214,17 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 	if !o.quiet {
 		cfg.Progress = progressPrinter(stderr)
 	}
+	files, err := newFileLog(filepath.Join(stage, "files.parquet"))
+	if err != nil {
+		return err
+	}
+	cfg.FileLog = files.add
 	res, err := pipeline.Run(ctx, cfg)
 	if err != nil {
+		files.abort()
+		return err
+	}
+	if err := files.close(); err != nil {
 		return err
 	}
 	if o.memProfile != "" {
@@ -253,16 +262,11 @@ func reportProblems(stderr io.Writer, res *pipeline.Result, snap *ingest.Snapsho
 		}
 		printed++
 	}
-	for _, f := range res.Files {
-		if f.Error != "" {
-			show(f.Error)
-		}
-		for _, p := range f.Problems {
-			show(p)
-		}
+	for _, p := range res.Problems {
+		show(p)
 	}
 	if printed > maxProblemLines {
-		fmt.Fprintf(stderr, "replay: ... and more; manifest.json lists the first %d per file\n", pipeline.MaxProblemsPerFile)
+		fmt.Fprintf(stderr, "replay: ... and more; files.parquet lists the first %d of each file\n", pipeline.MaxProblemsPerFile)
 	}
 	versions := res.Skips[ingest.SkipUnsupportedEventVersion.String()]
 	bad := res.FileErrors > 0 || res.Unparseable > 0 || res.NotCloudTrail > 0 || versions > 0 || len(snap.Problems) > 0
@@ -295,17 +299,19 @@ func progressPrinter(stderr io.Writer) func(pipeline.Progress) {
 }
 
 // Manifest is manifest.json: what was read and how every record was
-// accounted for.
+// accounted for, in total; files.parquet has one row per file.
 type Manifest struct {
-	Tool      string               `json:"tool"`
-	Version   string               `json:"version"`
-	Catalog   string               `json:"catalog"`
-	Snapshot  ManifestSnapshot     `json:"snapshot"`
-	Window    ManifestWindow       `json:"window"`
-	Totals    ManifestTotals       `json:"totals"`
-	Agreement analysis.Agreement   `json:"agreement"`
-	Coverage  analysis.Coverage    `json:"coverage"`
-	Files     []pipeline.FileStats `json:"files"`
+	Tool      string             `json:"tool"`
+	Version   string             `json:"version"`
+	Catalog   string             `json:"catalog"`
+	Snapshot  ManifestSnapshot   `json:"snapshot"`
+	Window    ManifestWindow     `json:"window"`
+	Totals    ManifestTotals     `json:"totals"`
+	Agreement analysis.Agreement `json:"agreement"`
+	Coverage  analysis.Coverage  `json:"coverage"`
+	// Problems holds the first pipeline.MaxProblems messages about files
+	// and records not read, in the order of files.parquet.
+	Problems []string `json:"problems,omitempty"`
 	// Reports holds the SHA-256 of each report written with this manifest,
 	// so that a reader can tell the set is whole.
 	Reports map[string]string `json:"reports"`
@@ -344,6 +350,44 @@ type ManifestTotals struct {
 	// UnmappedEvents counts the unmapped_event skips by "eventSource eventName".
 	UnmappedEvents map[string]int64 `json:"unmapped_events"`
 }
+
+// fileLog writes files.parquet as the run accounts for each file, in
+// batches.
+type fileLog struct {
+	w     *output.ParquetWriter[pipeline.FileRow]
+	batch []pipeline.FileRow
+}
+
+const fileLogBatch = 1024
+
+func newFileLog(path string) (*fileLog, error) {
+	w, err := output.NewParquetWriter[pipeline.FileRow](path)
+	if err != nil {
+		return nil, err
+	}
+	return &fileLog{w: w, batch: make([]pipeline.FileRow, 0, fileLogBatch)}, nil
+}
+
+// add is pipeline.Config.FileLog.
+func (l *fileLog) add(st *pipeline.FileStats) error {
+	l.batch = append(l.batch, st.Row())
+	if len(l.batch) < fileLogBatch {
+		return nil
+	}
+	err := l.w.Write(l.batch)
+	l.batch = l.batch[:0]
+	return err
+}
+
+// close writes what is pending and finishes the file.
+func (l *fileLog) close() error {
+	if err := l.w.Write(l.batch); err != nil {
+		return err
+	}
+	return l.w.Close()
+}
+
+func (l *fileLog) abort() { l.w.Abort() }
 
 // snapshotDigest hashes the snapshot's files by name and content.
 func snapshotDigest(dir string) (string, error) {
@@ -394,7 +438,7 @@ func snapshotPrincipals(snap *ingest.Snapshot) []analysis.Principal {
 }
 
 // reportNames lists the reports a run writes, manifest last.
-var reportNames = []string{"usage.parquet", "denied.parquet", "principals.parquet", "unused.parquet",
+var reportNames = []string{"files.parquet", "usage.parquet", "denied.parquet", "principals.parquet", "unused.parquet",
 	"statements.parquet", "suggestions.parquet", "manifest.json"}
 
 // publishedNames is what a run's report set holds: the decisions folder
@@ -483,9 +527,9 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 	m := Manifest{
 		Tool: "replay", Version: version, Catalog: cat.Version,
 		Snapshot:  ManifestSnapshot{Path: o.snapshot, SHA256: digest},
-		Agreement: rep.Agreement, Coverage: rep.Coverage, Files: res.Files,
+		Agreement: rep.Agreement, Coverage: rep.Coverage, Problems: res.Problems,
 		Totals: ManifestTotals{
-			Files: len(res.Files), FilesSkipped: map[string]int{}, FileErrors: res.FileErrors,
+			Files: res.Files, FilesSkipped: res.FilesSkipped, FileErrors: res.FileErrors,
 			Records: res.Records, Evaluated: res.Evaluated, Requests: res.Requests, Skips: res.Skips,
 			Unparseable: res.Unparseable, NotCloudTrail: res.NotCloudTrail, OutsideWindow: res.OutsideWindow, Duplicates: res.Duplicates,
 			Sessions: res.Sessions, UnmappedEvents: rep.Unmapped,
@@ -493,11 +537,6 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 	}
 	for _, p := range snap.Problems {
 		m.Snapshot.Problems = append(m.Snapshot.Problems, p.Error())
-	}
-	for _, f := range res.Files {
-		if f.Skipped != "" {
-			m.Totals.FilesSkipped[f.Skipped]++
-		}
 	}
 	if !w.From.IsZero() {
 		m.Window.From = &w.From
@@ -526,14 +565,12 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.DeniedRow, suggestions []analysis.SuggestionRow, out string) {
 	rep := res.Report
 	rate := float64(res.Records) / res.Elapsed.Seconds()
-	read := 0
-	for _, f := range res.Files {
-		if f.Skipped == "" {
-			read++
-		}
+	read := res.Files
+	for _, n := range res.FilesSkipped {
+		read -= n
 	}
 	fmt.Fprintf(w, "Replayed %d records from %d files (%d other files passed over) in %s (%.0f records/s).\n",
-		res.Records, read, len(res.Files)-read, res.Elapsed.Round(time.Millisecond), rate)
+		res.Records, read, res.Files-read, res.Elapsed.Round(time.Millisecond), rate)
 	fmt.Fprintf(w, "  evaluated %d (%d requests)", res.Evaluated, res.Requests)
 	var skips []string
 	for k, n := range res.Skips {
