@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -214,10 +217,11 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 	if !o.quiet {
 		cfg.Progress = progressPrinter(stderr)
 	}
-	files, err := newFileLog(filepath.Join(stage, "files.parquet"))
+	files, err := newFileLog(stage)
 	if err != nil {
 		return err
 	}
+	defer files.discard()
 	cfg.FileLog = files.add
 	res, err := pipeline.Run(ctx, cfg)
 	if err != nil {
@@ -233,7 +237,7 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 		}
 	}
 	denied := res.Report.DeniedRows()
-	suggestions, err := writeReports(ctx, o, stage, cfg, snap, res, denied)
+	suggestions, err := writeReports(ctx, o, stage, cfg, snap, res, denied, files)
 	if err != nil {
 		return err
 	}
@@ -299,7 +303,7 @@ func progressPrinter(stderr io.Writer) func(pipeline.Progress) {
 }
 
 // Manifest is manifest.json: what was read and how every record was
-// accounted for, in total; files.parquet has one row per file.
+// accounted for, in total and per file.
 type Manifest struct {
 	Tool      string             `json:"tool"`
 	Version   string             `json:"version"`
@@ -310,11 +314,14 @@ type Manifest struct {
 	Agreement analysis.Agreement `json:"agreement"`
 	Coverage  analysis.Coverage  `json:"coverage"`
 	// Problems holds the first pipeline.MaxProblems messages about files
-	// and records not read, in the order of files.parquet.
+	// and records not read, in the order of Files.
 	Problems []string `json:"problems,omitempty"`
 	// Reports holds the SHA-256 of each report written with this manifest,
 	// so that a reader can tell the set is whole.
 	Reports map[string]string `json:"reports"`
+	// Files has one entry per input file, read or not, in the order of
+	// files.parquet (written last, from the run's spill).
+	Files []ManifestFile `json:"files,omitempty"`
 }
 
 // ManifestSnapshot identifies the snapshot read.
@@ -351,25 +358,41 @@ type ManifestTotals struct {
 	UnmappedEvents map[string]int64 `json:"unmapped_events"`
 }
 
-// fileLog writes files.parquet as the run accounts for each file, in
-// batches.
+// fileLog records the accounting of each file as the run gives it:
+// files.parquet, and the manifest's list of files, spilled as JSON lines
+// beside it until the manifest is written (writeManifest). Neither is held
+// in memory.
 type fileLog struct {
 	w     *output.ParquetWriter[pipeline.FileRow]
 	batch []pipeline.FileRow
+	spill *os.File
+	buf   *bufio.Writer
+	enc   *json.Encoder
 }
 
 const fileLogBatch = 1024
 
-func newFileLog(path string) (*fileLog, error) {
-	w, err := output.NewParquetWriter[pipeline.FileRow](path)
+// newFileLog starts files.parquet in dir and the spill of the manifest's
+// list of files.
+func newFileLog(dir string) (*fileLog, error) {
+	w, err := output.NewParquetWriter[pipeline.FileRow](filepath.Join(dir, "files.parquet"))
 	if err != nil {
 		return nil, err
 	}
-	return &fileLog{w: w, batch: make([]pipeline.FileRow, 0, fileLogBatch)}, nil
+	spill, err := os.CreateTemp(dir, ".manifest-files-*.jsonl")
+	if err != nil {
+		w.Abort()
+		return nil, err
+	}
+	buf := bufio.NewWriterSize(spill, 1<<16)
+	return &fileLog{w: w, batch: make([]pipeline.FileRow, 0, fileLogBatch), spill: spill, buf: buf, enc: json.NewEncoder(buf)}, nil
 }
 
 // add is pipeline.Config.FileLog.
 func (l *fileLog) add(st *pipeline.FileStats) error {
+	if err := l.enc.Encode(manifestFileOf(st)); err != nil {
+		return fmt.Errorf("write %s: %w", l.spill.Name(), err)
+	}
 	l.batch = append(l.batch, st.Row())
 	if len(l.batch) < fileLogBatch {
 		return nil
@@ -379,15 +402,101 @@ func (l *fileLog) add(st *pipeline.FileStats) error {
 	return err
 }
 
-// close writes what is pending and finishes the file.
+// close finishes files.parquet and the spill, which stays until discard.
 func (l *fileLog) close() error {
+	if err := l.buf.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", l.spill.Name(), err)
+	}
 	if err := l.w.Write(l.batch); err != nil {
 		return err
 	}
 	return l.w.Close()
 }
 
+// abort removes files.parquet.
 func (l *fileLog) abort() { l.w.Abort() }
+
+// discard removes the spill (again: no effect).
+func (l *fileLog) discard() {
+	l.spill.Close()
+	os.Remove(l.spill.Name())
+}
+
+// ManifestFile is the manifest's entry for one input file; files.parquet
+// has the same in columns.
+type ManifestFile struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+	// Skipped is why the file was not read.
+	Skipped string `json:"skipped,omitempty"`
+	// Records = evaluated + skips + unparseable + not_cloudtrail +
+	// outside_window + duplicate_event_id.
+	Records       int64            `json:"records"`
+	Evaluated     int64            `json:"evaluated"`
+	Requests      int64            `json:"requests"`
+	Skips         map[string]int64 `json:"skips,omitempty"`
+	Unparseable   int64            `json:"unparseable"`
+	NotCloudTrail int64            `json:"not_cloudtrail"`
+	OutsideWindow int64            `json:"outside_window"`
+	Duplicates    int64            `json:"duplicate_event_id"`
+	Error         string           `json:"error,omitempty"`
+	Problems      []string         `json:"problems,omitempty"`
+}
+
+func manifestFileOf(st *pipeline.FileStats) ManifestFile {
+	f := ManifestFile{
+		Path: st.Path, Size: st.Size, Skipped: st.Skipped, Records: st.Records, Evaluated: st.Evaluated, Requests: st.Requests,
+		Unparseable: st.Unparseable, NotCloudTrail: st.NotCloudTrail, OutsideWindow: st.OutsideWindow, Duplicates: st.Duplicates,
+		Error: st.Error, Problems: st.Problems,
+	}
+	for k, n := range st.Skips {
+		if n > 0 {
+			if f.Skips == nil {
+				f.Skips = map[string]int64{}
+			}
+			f.Skips[ingest.Skip(k).String()] = n
+		}
+	}
+	return f
+}
+
+// writeManifest writes m as indented JSON with its files read from the
+// spill of files, one entry per line, so that a manifest of a million
+// files is never held in memory.
+func writeManifest(path string, m *Manifest, files *fileLog) error {
+	head, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	head = bytes.TrimSuffix(head, []byte("\n}"))
+	if _, err := files.spill.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	return output.Atomic(path, func(f *os.File) error {
+		w := bufio.NewWriterSize(f, 1<<16)
+		w.Write(head)
+		w.WriteString(",\n  \"files\": [")
+		r := bufio.NewReaderSize(files.spill, 1<<16)
+		for n := 0; ; n++ {
+			line, err := r.ReadBytes('\n')
+			if len(line) > 0 {
+				if n > 0 {
+					w.WriteByte(',')
+				}
+				w.WriteString("\n    ")
+				w.Write(bytes.TrimSuffix(line, []byte("\n")))
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+		}
+		w.WriteString("\n  ]\n}\n")
+		return w.Flush()
+	})
+}
 
 // snapshotDigest hashes the snapshot's files by name and content.
 func snapshotDigest(dir string) (string, error) {
@@ -449,7 +558,7 @@ var publishedNames = append([]string{"decisions"}, reportNames...)
 // publishes the set (output.Publish): an error or a kill before that leaves
 // the previous reports as they were. It returns the rows of
 // suggestions.parquet for the summary.
-func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.Config, snap *ingest.Snapshot, res *pipeline.Result, denied []analysis.DeniedRow) ([]analysis.SuggestionRow, error) {
+func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.Config, snap *ingest.Snapshot, res *pipeline.Result, denied []analysis.DeniedRow, files *fileLog) ([]analysis.SuggestionRow, error) {
 	rep := res.Report
 	cat := catalog.Default()
 	if err := output.WriteParquet(filepath.Join(stage, "usage.parquet"), rep.UsageRows()); err != nil {
@@ -553,9 +662,11 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 		}
 		m.Reports[name] = digest
 	}
-	if err := output.WriteJSON(filepath.Join(stage, "manifest.json"), m); err != nil {
+	if err := writeManifest(filepath.Join(stage, "manifest.json"), &m, files); err != nil {
 		return nil, err
 	}
+	files.discard() // not a report: it must not be published
+
 	if err := output.Publish(stage, o.out, publishedNames); err != nil {
 		return nil, err
 	}

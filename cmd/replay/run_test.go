@@ -54,6 +54,24 @@ func TestDemoReports(t *testing.T) {
 	if len(files) != tot.Files || records != tot.Records {
 		t.Errorf("files.parquet: %d files, %d records; manifest totals %d, %d", len(files), records, tot.Files, tot.Records)
 	}
+	// The manifest lists the same files, in the same order, with the same
+	// accounting.
+	if len(m.Files) != len(files) {
+		t.Fatalf("manifest lists %d files, files.parquet %d", len(m.Files), len(files))
+	}
+	for i, f := range m.Files {
+		r := files[i]
+		accounted := f.Evaluated + f.Unparseable + f.NotCloudTrail + f.OutsideWindow + f.Duplicates
+		for _, n := range f.Skips {
+			accounted += n
+		}
+		if f.Path != r.Path || f.Records != r.Records || accounted != r.Accounted() || f.Skipped != r.Skipped {
+			t.Errorf("file %d: manifest %+v, files.parquet %+v", i, f, r)
+		}
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != len(publishedNames) {
+		t.Errorf("report folder holds %d entries, want %d (%v)", len(entries), len(publishedNames), entries)
+	}
 	// The manifest vouches for each report it was written with.
 	for _, name := range reportNames[:len(reportNames)-1] {
 		if sum, err := fileDigest(filepath.Join(out, name)); err != nil || m.Reports[name] != sum {
