@@ -59,6 +59,17 @@ func NewContext() *Context {
 	return &Context{entries: make([]contextEntry, 0, 40)}
 }
 
+// Reset empties c for reuse, keeping its memory: the context of the next
+// request. A request whose context is reset must no longer be evaluated.
+func (c *Context) Reset() {
+	clear(c.entries)
+	c.entries = c.entries[:0]
+	c.present = [2]uint64{}
+	c.def = keyAbsent
+	c.complete = c.complete[:0]
+	c.reads = nil
+}
+
 // SetDefault sets the state of keys that were never set: KeyAbsent or KeyUnknown.
 func (c *Context) SetDefault(s KeyState) { c.def = s }
 

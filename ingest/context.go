@@ -16,6 +16,12 @@ import (
 // absent; everything else is unknown (the context's default).
 func BuildContext(rec *Record, p *engine.Principal, resourceAccount string) *engine.Context {
 	ctx := engine.NewContext()
+	FillContext(ctx, rec, p, resourceAccount)
+	return ctx
+}
+
+// FillContext is BuildContext into an empty (new or reset) context.
+func FillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resourceAccount string) {
 	ctx.SetDefault(engine.KeyUnknown)
 	u := &rec.UserIdentity
 	sc := u.SessionContext
@@ -60,10 +66,10 @@ func BuildContext(rec *Record, p *engine.Principal, resourceAccount string) *eng
 	case engine.PrincipalService:
 		ctx.Set("aws:PrincipalIsAWSService", "true")
 		ctx.Set("aws:PrincipalServiceName", p.ARN)
-		return ctx
+		return
 	case engine.PrincipalAnonymous:
 		ctx.Set("aws:PrincipalIsAWSService", "false")
-		return ctx
+		return
 	}
 	ctx.Set("aws:PrincipalIsAWSService", "false")
 	ctx.SetAbsent("aws:PrincipalServiceName")
@@ -149,7 +155,6 @@ func BuildContext(rec *Record, p *engine.Principal, resourceAccount string) *eng
 	}
 
 	setRequestTags(ctx, rec.RequestParameters)
-	return ctx
 }
 
 // tagFields are the requestParameters fields in which APIs pass tags.

@@ -76,6 +76,9 @@ type Translator struct {
 	resolver *ResourceResolver
 	snap     *Snapshot
 	sessions *Sessions
+	// reqs and contexts are reused from record to record.
+	reqs     []Request
+	contexts []*engine.Context
 }
 
 // NewTranslator returns a translator over a snapshot and the sessions seen
@@ -97,6 +100,8 @@ var notAPICallTypes = map[string]bool{
 }
 
 // Translate turns one record into its requests, or says why it has none.
+// The requests and their contexts are the translator's: they are valid
+// until the next call. A Translator is not safe for concurrent use.
 func (t *Translator) Translate(rec *Record) Translation {
 	tr := Translation{Record: rec}
 	tr.Outcome, tr.BlockedBy, tr.Explicit, tr.HasBlockedBy = ClassifyOutcome(rec)
@@ -136,7 +141,7 @@ func (t *Translator) Translate(rec *Record) Translation {
 		sess, _ = t.sessions.Lookup(rec.UserIdentity.AccessKeyID)
 	}
 	actions := RefineActions(rec, m.Actions)
-	tr.Requests = make([]Request, len(actions))
+	tr.Requests = t.requests(len(actions))
 	for i, action := range actions {
 		r := &tr.Requests[i]
 		if i == 0 {
@@ -149,10 +154,26 @@ func (t *Translator) Translate(rec *Record) Translation {
 		r.Request.Resource = r.Resource.ARN
 		r.ResourcePartial = r.Resource.Partial
 		r.ResourceAccount = r.Resource.Account
-		r.Context = BuildContext(rec, &r.Principal, r.Resource.Account)
+		r.Context = t.contexts[i]
+		r.Context.Reset()
+		FillContext(r.Context, rec, &r.Principal, r.Resource.Account)
 		r.Join = t.snap.PolicySetFor(&r.Request, sess)
 	}
 	return tr
+}
+
+// requests returns n empty requests, each with a context to fill, reusing
+// those of the previous record.
+func (t *Translator) requests(n int) []Request {
+	if cap(t.reqs) < n {
+		t.reqs = make([]Request, n)
+	}
+	for len(t.contexts) < n {
+		t.contexts = append(t.contexts, engine.NewContext())
+	}
+	reqs := t.reqs[:n]
+	clear(reqs)
+	return reqs
 }
 
 // secondaryResource returns the resource of an action a call needs besides
