@@ -230,11 +230,34 @@ func keyBit(lkey string) uint {
 // sets are spelled in mixed case; their lower-case forms come from a table
 // rather than a new string per request.
 func lowerKey(key string) string {
+	if e := &globalKeySlots[globalKeySlot(key)]; e.name == key {
+		return e.lower
+	}
 	if l, ok := lowerGlobalKeys[key]; ok {
 		return l
 	}
 	return strings.ToLower(key)
 }
+
+// globalKeySlot hashes a key name, as spelled, into globalKeySlots.
+func globalKeySlot(key string) uint8 {
+	n := len(key)
+	if n == 0 {
+		return 0
+	}
+	return uint8(n*31 + int(key[n-1])*7 + int(key[n/2])*3 + int(key[(3*n)/4]))
+}
+
+// globalKeySlots holds most global keys by globalKeySlot, for a lookup
+// without hashing the whole name; lowerGlobalKeys has them all.
+var globalKeySlots = func() (t [256]struct{ name, lower string }) {
+	for _, k := range globalKeyNames {
+		if e := &t[globalKeySlot(k)]; e.name == "" {
+			e.name, e.lower = k, strings.ToLower(k)
+		}
+	}
+	return t
+}()
 
 var lowerGlobalKeys = func() map[string]string {
 	m := make(map[string]string, len(globalKeyNames))
