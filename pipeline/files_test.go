@@ -1,6 +1,9 @@
 package pipeline
 
 import (
+	"bytes"
+	"context"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -52,5 +55,63 @@ func TestAccountingOrder(t *testing.T) {
 	if res.Files != 4 || res.FilesSkipped["digest_file"] != 1 || res.FilesSkipped["not_a_log_file"] != 1 ||
 		res.Records != 1 || res.FileErrors != 1 || !slices.Equal(res.Problems, []string{"b: unexpected EOF"}) {
 		t.Errorf("totals %+v", res)
+	}
+}
+
+// TestMentionsSTS compares mentionsSTS with bytes.Contains on crafted and
+// random inputs.
+func TestMentionsSTS(t *testing.T) {
+	const p = "sts.amazonaws.com"
+	inputs := []string{"", p, "x" + p, p + "x", "sts.amazonaws.co", "ts.amazonaws.com", "zzzzzzzz" + p, "sts.amazonaws.comzz",
+		`{"eventSource":"s3.amazonaws.com","userAgent":"zz","x":"sts.amazonaws.com"}`, "sts.amazzonaws.com", "zsts.amazonaws.com"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := "stz.amaonwc\"{}"
+	for range 20000 {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		if rng.IntN(4) == 0 {
+			at := rng.IntN(len(b) + 1)
+			b = append(b[:at], append([]byte(p), b[at:]...)...)
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, in := range inputs {
+		if got, want := mentionsSTS([]byte(in)), bytes.Contains([]byte(in), []byte(p)); got != want {
+			t.Errorf("mentionsSTS(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// BenchmarkMentionsSTS filters records of the sample estate as the
+// session pass does.
+func BenchmarkMentionsSTS(b *testing.B) {
+	sum, _ := sampleEstate(b)
+	var raws [][]byte
+	found, err := ingest.Discover([]string{sum.Logs}, ingest.Window{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range found {
+		if f.Skip != "" {
+			continue
+		}
+		ReadFile(context.Background(), f.Path, func(r *ingest.Reader) {
+			r.SetFilter(func(raw []byte) bool { raws = append(raws, bytes.Clone(raw)); return false })
+		}, func(*ingest.Record) {}, nil)
+	}
+	for _, filter := range []struct {
+		name string
+		fn   func([]byte) bool
+	}{{"mentionsSTS", mentionsSTS}, {"bytes.Contains", func(raw []byte) bool { return bytes.Contains(raw, []byte("sts.amazonaws.com")) }}} {
+		b.Run(filter.name, func(b *testing.B) {
+			n := 0
+			for i := 0; b.Loop(); i++ {
+				if filter.fn(raws[i%len(raws)]) {
+					n++
+				}
+			}
+		})
 	}
 }

@@ -297,9 +297,8 @@ func (cfg *Config) outsideWindow(rec *ingest.Record) bool {
 // the records that mention STS and observes the sessions they issued.
 // Damaged records and files are counted by the replay.
 func collectSessions(ctx context.Context, sessions *ingest.Sessions) func(f *ingest.LogFile) error {
-	stsSource := []byte(`sts.amazonaws.com`)
 	return func(f *ingest.LogFile) error {
-		err := ReadFile(ctx, f.Path, func(r *ingest.Reader) { r.SetFilter(func(raw []byte) bool { return bytes.Contains(raw, stsSource) }) },
+		err := ReadFile(ctx, f.Path, func(r *ingest.Reader) { r.SetFilter(mentionsSTS) },
 			func(rec *ingest.Record) { sessions.Observe(rec) }, nil)
 		var ferr *ingest.FileError
 		if errors.As(err, &ferr) {
@@ -307,6 +306,26 @@ func collectSessions(ctx context.Context, sessions *ingest.Sessions) func(f *ing
 		}
 		return err
 	}
+}
+
+// mentionsSTS reports whether a raw record holds "sts.amazonaws.com", as
+// bytes.Contains does, but faster on JSON: it looks for the pattern's 'z',
+// which CloudTrail records hold a few times (in "amazonaws"), rather than
+// its first byte, which is everywhere.
+func mentionsSTS(raw []byte) bool {
+	const pattern = "sts.amazonaws.com"
+	const z = 7 // the index of 'z' in pattern
+	for i := z; i < len(raw); i++ {
+		j := bytes.IndexByte(raw[i:], 'z')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if start := i - z; start+len(pattern) <= len(raw) && string(raw[start:start+len(pattern)]) == pattern {
+			return true
+		}
+	}
+	return false
 }
 
 // worker is what one goroutine of a replay keeps from file to file of its

@@ -17,7 +17,7 @@ import (
 )
 
 // sampleEstate generates the demo estate and loads its snapshot.
-func sampleEstate(t *testing.T) (sample.Summary, *ingest.Snapshot) {
+func sampleEstate(t testing.TB) (sample.Summary, *ingest.Snapshot) {
 	t.Helper()
 	sum, err := sample.Generate(t.TempDir(), sample.DefaultOptions())
 	if err != nil {
