@@ -90,7 +90,9 @@ type Reader struct {
 	name   string
 	format Format
 	src    io.Closer
-	count  *countingReader
+	raw    *bufio.Reader // the compressed (or plain) data
+	zr     *gzip.Reader  // kept for the next file once created
+	count  countingReader
 	br     *bufio.Reader
 	scan   *scanner // delivery and lookup-events files
 	index  int
@@ -114,29 +116,61 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // NewReader starts reading r, whose name is used in messages. It reads the
 // head of the data to tell compression and format apart.
 func NewReader(r io.Reader, name string) (*Reader, error) {
-	rd := &Reader{name: name}
-	br := bufio.NewReaderSize(r, 64<<10)
-	head, _ := br.Peek(2)
-	var src io.Reader = br
-	if len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, &FileError{File: name, Err: fmt.Errorf("gzip: %w", err)}
-		}
-		rd.src = zr
-		src = zr
-	}
-	rd.count = &countingReader{r: src}
-	rd.br = bufio.NewReaderSize(rd.count, 256<<10)
-	f, err := detectFormat(rd.br)
-	if err != nil {
-		return nil, &FileError{File: name, Err: err}
-	}
-	rd.format = f
-	if f != FormatLines {
-		rd.scan = newScanner(rd.br, MaxRecordSize)
+	rd := &Reader{}
+	if err := rd.Reset(r, name); err != nil {
+		return nil, err
 	}
 	return rd, nil
+}
+
+// maxKeptScanBuffer bounds the scan buffer a Reader keeps for the next
+// file after a large record grew it.
+const maxKeptScanBuffer = 4 * scanChunk
+
+// Reset makes rd read r as NewReader does, reusing its buffers and
+// decompressor: a reader per goroutine serves every file it reads.
+func (rd *Reader) Reset(r io.Reader, name string) error {
+	*rd = Reader{raw: rd.raw, zr: rd.zr, br: rd.br, scan: rd.scan, name: name}
+	if rd.raw == nil {
+		rd.raw = bufio.NewReaderSize(r, 64<<10)
+	} else {
+		rd.raw.Reset(r)
+	}
+	head, _ := rd.raw.Peek(2)
+	var src io.Reader = rd.raw
+	if len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
+		var err error
+		if rd.zr == nil {
+			rd.zr, err = gzip.NewReader(rd.raw)
+		} else {
+			err = rd.zr.Reset(rd.raw)
+		}
+		if err != nil {
+			rd.zr = nil
+			return &FileError{File: name, Err: fmt.Errorf("gzip: %w", err)}
+		}
+		rd.src = rd.zr
+		src = rd.zr
+	}
+	rd.count = countingReader{r: src}
+	if rd.br == nil {
+		rd.br = bufio.NewReaderSize(&rd.count, 256<<10)
+	} else {
+		rd.br.Reset(&rd.count)
+	}
+	f, err := detectFormat(rd.br)
+	if err != nil {
+		return &FileError{File: name, Err: err}
+	}
+	rd.format = f
+	switch {
+	case f == FormatLines:
+	case rd.scan == nil || len(rd.scan.buf) > maxKeptScanBuffer:
+		rd.scan = newScanner(rd.br, MaxRecordSize)
+	default:
+		*rd.scan = scanner{r: rd.br, buf: rd.scan.buf, max: MaxRecordSize}
+	}
+	return nil
 }
 
 // Format returns the detected format.
@@ -144,7 +178,7 @@ func (r *Reader) Format() Format { return r.format }
 
 // Offset returns how many decompressed bytes were consumed so far.
 func (r *Reader) Offset() int64 {
-	if r.scan != nil {
+	if r.format != FormatLines {
 		return r.scan.offset()
 	}
 	return r.count.n - int64(r.br.Buffered())

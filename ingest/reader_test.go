@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -25,8 +26,12 @@ func gz(t *testing.T, s string) []byte {
 // readAll reads every record, collecting record errors and the file error.
 func readAll(t *testing.T, data []byte) (recs []*Record, recErrs []*RecordError, fileErr error) {
 	t.Helper()
-	r, err := NewReader(bytes.NewReader(data), "test.json")
-	if err != nil {
+	return readWith(&Reader{}, data)
+}
+
+// readWith is readAll with r reset to read data.
+func readWith(r *Reader, data []byte) (recs []*Record, recErrs []*RecordError, fileErr error) {
+	if err := r.Reset(bytes.NewReader(data), "test.json"); err != nil {
 		return nil, nil, err
 	}
 	defer r.Close()
@@ -163,5 +168,37 @@ func TestReaderLargeRecord(t *testing.T) {
 	recs, recErrs, err = readAll(t, []byte(big+"\n"+event2+"\n"))
 	if err != nil || len(recErrs) != 0 || len(recs) != 2 {
 		t.Fatalf("lines: records %d, record errors %v, error %v", len(recs), recErrs, err)
+	}
+}
+
+// TestReaderReset reads a series of files of every format, damaged ones
+// and one whose record grows the scan buffer, with one Reader reset for
+// each: every outcome is that of a new Reader.
+func TestReaderReset(t *testing.T) {
+	delivery := `{"Records":[` + event1 + `,` + event2 + `]}`
+	good := gz(t, delivery)
+	big := strings.Replace(event1, `"key":"k"`, `"key":"`+strings.Repeat("x", 3<<20)+`"`, 1)
+	inputs := [][]byte{
+		good, []byte(event1 + "\n" + event2 + "\n"), good[:len(good)/2], gz(t, `{"Records":[`+big+`,`+event2+`]}`),
+		nil, []byte("PK\x03\x04 zip"), []byte(`{"Events":[{"EventId":"e1","CloudTrailEvent":` + quote(event1) + `}]}`),
+		[]byte(`{"Records":[{"foo":1},` + event1 + `,{"eventVersion":"1.0`), gz(t, event2+"\nnot json\n"), []byte(delivery), good,
+	}
+	describe := func(recs []*Record, recErrs []*RecordError, err error) string {
+		var b strings.Builder
+		for _, r := range recs {
+			fmt.Fprintf(&b, "record %s %s %d; ", r.EventID, r.EventName, len(r.RequestParameters))
+		}
+		for _, e := range recErrs {
+			fmt.Fprintf(&b, "record error %v; ", e)
+		}
+		fmt.Fprintf(&b, "file error %v", err)
+		return b.String()
+	}
+	reused := &Reader{}
+	for i, data := range inputs {
+		want := describe(readWith(&Reader{}, data))
+		if got := describe(readWith(reused, data)); got != want {
+			t.Errorf("input %d: reused reader gives\n%s\nnew reader\n%s", i, got, want)
+		}
 	}
 }

@@ -297,8 +297,11 @@ func (cfg *Config) outsideWindow(rec *ingest.Record) bool {
 // the records that mention STS and observes the sessions they issued.
 // Damaged records and files are counted by the replay.
 func collectSessions(ctx context.Context, sessions *ingest.Sessions) func(f *ingest.LogFile) error {
+	readers := sync.Pool{New: func() any { return new(FileReader) }}
 	return func(f *ingest.LogFile) error {
-		err := ReadFile(ctx, f.Path, func(r *ingest.Reader) { r.SetFilter(mentionsSTS) },
+		fr := readers.Get().(*FileReader)
+		defer readers.Put(fr)
+		err := fr.Read(ctx, f.Path, func(r *ingest.Reader) { r.SetFilter(mentionsSTS) },
 			func(rec *ingest.Record) { sessions.Observe(rec) }, nil)
 		var ferr *ingest.FileError
 		if errors.As(err, &ferr) {
@@ -334,6 +337,7 @@ type worker struct {
 	tr    *ingest.Translator
 	cache *engine.Cache
 	seen  *dedupWindow
+	files FileReader
 }
 
 func newWorker(cfg Config, sessions *ingest.Sessions) *worker {
@@ -358,7 +362,7 @@ func (w *worker) lookBack(ctx context.Context, cfg Config, files []*ingest.LogFi
 // window moved to its delivery time.
 func (w *worker) read(ctx context.Context, f *ingest.LogFile, onRecord func(*ingest.Record), onBad func(error)) error {
 	w.seen.startFile(f.Delivered)
-	return ReadFile(ctx, f.Path, nil, onRecord, onBad)
+	return w.files.Read(ctx, f.Path, nil, onRecord, onBad)
 }
 
 // replayFile replays one file into rep, and into dec when not nil,
@@ -464,16 +468,31 @@ func EntityARN(p *engine.Principal) string {
 
 // ReadFile streams one file, calling onRecord per record and onBad per
 // record that cannot be read (onBad may be nil: such records are then
-// passed over). It returns a *ingest.FileError when the file
-// ends early, ctx's error when cancelled.
+// passed over). It returns a *ingest.FileError when the file ends early,
+// ctx's error when cancelled.
 func ReadFile(ctx context.Context, path string, setup func(*ingest.Reader), onRecord func(*ingest.Record), onBad func(error)) error {
+	var fr FileReader
+	return fr.Read(ctx, path, setup, onRecord, onBad)
+}
+
+// FileReader reads files one after another as ReadFile does, reusing its
+// buffers and decompressor. It is not safe for concurrent use.
+type FileReader struct {
+	rd *ingest.Reader
+}
+
+// Read is ReadFile.
+func (fr *FileReader) Read(ctx context.Context, path string, setup func(*ingest.Reader), onRecord func(*ingest.Record), onBad func(error)) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return &ingest.FileError{File: path, Err: err}
 	}
 	defer f.Close()
-	r, err := ingest.NewReader(f, path)
-	if err != nil {
+	if fr.rd == nil {
+		fr.rd = &ingest.Reader{}
+	}
+	r := fr.rd
+	if err := r.Reset(f, path); err != nil {
 		var fe *ingest.FileError
 		if errors.As(err, &fe) {
 			return err
