@@ -8,6 +8,20 @@ import (
 	"time"
 )
 
+// writeTree creates each file (a path relative to dir) with "{}" in it.
+func writeTree(t *testing.T, dir string, files []string) {
+	t.Helper()
+	for _, f := range files {
+		p := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestDiscover(t *testing.T) {
 	dir := t.TempDir()
 	files := []string{
@@ -18,11 +32,7 @@ func TestDiscover(t *testing.T) {
 		"notes/readme.txt",
 		"exports/lake.jsonl",
 	}
-	for _, f := range files {
-		p := filepath.Join(dir, f)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, []byte("{}"), 0o644)
-	}
+	writeTree(t, dir, files)
 	w := Window{From: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)}
 	got, err := Discover([]string{dir}, w)
 	if err != nil {
@@ -68,11 +78,7 @@ func TestSurveyListsDaysLater(t *testing.T) {
 		"AWSLogs/111111111111/CloudTrail-Digest/us-east-1/2026/11/20/111111111111_CloudTrail-Digest_us-east-1_x_20261120T1005Z.json.gz",
 		"exports/lake.jsonl",
 	}
-	for _, f := range files {
-		p := filepath.Join(dir, f)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, []byte("{}"), 0o644)
-	}
+	writeTree(t, dir, files)
 	w := Window{From: time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)}
 	var passed []string
 	collect := func(f LogFile) {
