@@ -220,8 +220,12 @@ func (s *surveyor) walk(p string, e fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			s.inv.Files += n
-			s.day(day).dirs = append(s.day(day).dirs, p)
+			d := s.day(day)
+			// Files named before their folder are now listed with it.
+			named := len(d.files)
+			d.files = slices.DeleteFunc(d.files, func(f LogFile) bool { return dayFolder(f.Path) == p })
+			s.inv.Files += n - (named - len(d.files))
+			d.dirs = append(d.dirs, p)
 		}
 		return fs.SkipDir
 	}
@@ -243,7 +247,8 @@ func (s *surveyor) file(p string, size int64) {
 		if s.passedOver != nil {
 			s.passedOver(f)
 		}
-	case s.files[p]:
+	case s.files[p] || s.dirs[dayFolder(p)]:
+		// Named twice, or in a day folder kept whole.
 	case f.Account != "" && !f.Day.IsZero():
 		s.files[p] = true
 		s.inv.Files++
@@ -273,6 +278,15 @@ func layoutDay(dir string) (time.Time, bool) {
 	}
 	day, err := time.Parse("2006/01/02", slash[loc[6]:loc[11]])
 	return day, err == nil
+}
+
+// dayFolder returns the day folder of the layout that holds path, or "".
+func dayFolder(path string) string {
+	loc := layoutRe.FindStringIndex(filepath.ToSlash(path))
+	if loc == nil {
+		return ""
+	}
+	return path[:loc[1]-1]
 }
 
 // countFiles counts the regular files below dir without reading their
