@@ -278,9 +278,14 @@ func (a *accounting) account(stats []FileStats) {
 func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed func(seq int, passed []ingest.LogFile) error,
 	fn func(w *worker, g fileGroup) error) (int, error) {
 	sessions := ingest.NewSessions()
+	// File readers (their buffers and decompressor) serve every group and
+	// session pass in turn; the rest of a worker is the group's own.
+	readers := &sync.Pool{New: func() any { return new(FileReader) }}
 	p := newPlan(inv, cfg.Window, cfg.EffectiveDedupWindow())
-	err := p.run(ctx, cfg.WorkerCount(), sessions, listed, collectSessions(ctx, sessions), func(g fileGroup) error {
+	err := p.run(ctx, cfg.WorkerCount(), sessions, listed, collectSessions(ctx, sessions, readers), func(g fileGroup) error {
 		w := newWorker(cfg, sessions)
+		w.files = readers.Get().(*FileReader)
+		defer readers.Put(w.files)
 		w.lookBack(ctx, cfg, g.lookback)
 		return fn(w, g)
 	})
@@ -295,9 +300,9 @@ func (cfg *Config) outsideWindow(rec *ingest.Record) bool {
 
 // collectSessions returns the session pass over one file: it decodes only
 // the records that mention STS and observes the sessions they issued.
-// Damaged records and files are counted by the replay.
-func collectSessions(ctx context.Context, sessions *ingest.Sessions) func(f *ingest.LogFile) error {
-	readers := sync.Pool{New: func() any { return new(FileReader) }}
+// Damaged records and files are counted by the replay. It borrows its file
+// readers from readers.
+func collectSessions(ctx context.Context, sessions *ingest.Sessions, readers *sync.Pool) func(f *ingest.LogFile) error {
 	return func(f *ingest.LogFile) error {
 		fr := readers.Get().(*FileReader)
 		defer readers.Put(fr)
@@ -332,12 +337,13 @@ func mentionsSTS(raw []byte) bool {
 }
 
 // worker is what one goroutine of a replay keeps from file to file of its
-// group: the translator, the decision cache and the event ids seen.
+// group: the translator, the decision cache, the event ids seen, and a file
+// reader lent for the group.
 type worker struct {
 	tr    *ingest.Translator
 	cache *engine.Cache
 	seen  *dedupWindow
-	files FileReader
+	files *FileReader
 }
 
 func newWorker(cfg Config, sessions *ingest.Sessions) *worker {
