@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/replay-iam/replay/engine"
 )
@@ -22,14 +23,37 @@ func BuildContext(rec *Record, p *engine.Principal, resourceAccount string) *eng
 
 // FillContext is BuildContext into an empty (new or reset) context.
 func FillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resourceAccount string) {
+	fillContext(ctx, rec, p, resourceAccount, &timeStrings{})
+}
+
+// timeStrings holds the values of aws:CurrentTime and aws:EpochTime for one
+// second, kept from record to record: a file's records come in time order,
+// many in the same second.
+type timeStrings struct {
+	unix           int64
+	current, epoch string
+}
+
+// at returns the values for t, formatting them only when t's second differs
+// from the last one's.
+func (ts *timeStrings) at(t time.Time) (current, epoch string) {
+	t = t.UTC()
+	if u := t.Unix(); u != ts.unix || ts.current == "" {
+		ts.unix, ts.current, ts.epoch = u, t.Format("2006-01-02T15:04:05Z"), strconv.FormatInt(u, 10)
+	}
+	return ts.current, ts.epoch
+}
+
+// fillContext is FillContext with the time values kept in ts.
+func fillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resourceAccount string, ts *timeStrings) {
 	ctx.SetDefault(engine.KeyUnknown)
 	u := &rec.UserIdentity
 	sc := u.SessionContext
 
 	if !rec.EventTime.IsZero() {
-		t := rec.EventTime.UTC()
-		ctx.Set("aws:CurrentTime", t.Format("2006-01-02T15:04:05Z"))
-		ctx.Set("aws:EpochTime", strconv.FormatInt(t.Unix(), 10))
+		current, epoch := ts.at(rec.EventTime)
+		ctx.Set("aws:CurrentTime", current)
+		ctx.Set("aws:EpochTime", epoch)
 	}
 	if rec.AWSRegion != "" {
 		ctx.Set("aws:RequestedRegion", rec.AWSRegion)
@@ -208,6 +232,8 @@ var quotedTagFields = func() [][]byte {
 // mayHoldTags reports whether parameters could have a tag field: a field
 // name appears literally, or escaped characters could spell one. Most
 // requests pass no tags, and this spares them decoding their parameters.
+// Every tag field begins with "tag" or "Tag", so one pass over the 'g's
+// finds the candidates.
 func mayHoldTags(params []byte) bool {
 	if len(params) == 0 {
 		return false
@@ -215,9 +241,19 @@ func mayHoldTags(params []byte) bool {
 	if bytes.Contains(params, []byte(`\u`)) {
 		return true
 	}
-	for _, f := range quotedTagFields {
-		if bytes.Contains(params, f) {
-			return true
+	for i := 3; i < len(params); i++ {
+		j := bytes.IndexByte(params[i:], 'g')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if params[i-1] != 'a' || (params[i-2] != 't' && params[i-2] != 'T') || params[i-3] != '"' {
+			continue
+		}
+		for _, f := range quotedTagFields {
+			if bytes.HasPrefix(params[i-3:], f) {
+				return true
+			}
 		}
 	}
 	return false

@@ -1,10 +1,13 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/replay-iam/replay/engine"
 )
@@ -158,6 +161,67 @@ func TestRequestTagFields(t *testing.T) {
 		setRequestTags(ctx, []byte(tt.params))
 		if st := ctx.State("aws:TagKeys"); st != tt.state || strings.Join(ctx.Values("aws:TagKeys"), ",") != tt.keys {
 			t.Errorf("%s: aws:TagKeys %v %v, want %v %q", tt.params, st, ctx.Values("aws:TagKeys"), tt.state, tt.keys)
+		}
+	}
+}
+
+// TestMayHoldTags checks the one-pass filter against its definition: some
+// quoted tag field name appears, or an escape sequence could spell one.
+func TestMayHoldTags(t *testing.T) {
+	literal := func(params []byte) bool {
+		if bytes.Contains(params, []byte(`\u`)) {
+			return true
+		}
+		for _, f := range tagFields {
+			if bytes.Contains(params, []byte(`"`+f+`"`)) {
+				return true
+			}
+		}
+		return false
+	}
+	inputs := []string{``, `{}`, `"tags"`, `{"tags":1}`, `{"Tags":1}`, `{"tag":1}`, `{"xtags":1}`, `{"tagsx":1}`,
+		`{"TagSpecifications":[]}`, `{"tagSpecificationSet":{}}`, `{"name":"\u0074ags"}`, `{"a":"g","b":"ag"}`,
+		`tags"`, `"Tag`, `{"TagList":[],"tagList":[]}`, `{"Tagging":{}}`, `{"tagging":{}}`, `{"tagSet":[]}`, `{"TagSet":[]}`}
+	rng := rand.New(rand.NewPCG(1, 2))
+	// Random inputs from pieces of the field names, so that whole names,
+	// near misses and overlaps all come up.
+	pieces := []string{`"`, `tag`, `Tag`, `s`, `Set`, `Sets`, `List`, `ging`, `g`, `a`, `t`, `\u`, `\`, `{`, `:`,
+		`Specifications`, `SpecificationSet`, `x`}
+	for range 50000 {
+		var b strings.Builder
+		for range rng.IntN(10) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		inputs = append(inputs, b.String())
+	}
+	for _, in := range inputs {
+		if got, want := mayHoldTags([]byte(in)), literal([]byte(in)); got != want {
+			t.Errorf("mayHoldTags(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// TestTimeStrings checks the time values kept from record to record: the
+// same second gives the same values, any other second new ones, and the
+// first call formats even at Unix time 0.
+func TestTimeStrings(t *testing.T) {
+	noon := time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC)
+	paris := time.FixedZone("CET", 3600)
+	tests := []struct {
+		at             time.Time
+		current, epoch string
+	}{
+		{time.Unix(0, 0), "1970-01-01T00:00:00Z", "0"},
+		{noon, "2026-11-03T12:00:00Z", "1793707200"},
+		{noon.Add(999 * time.Millisecond), "2026-11-03T12:00:00Z", "1793707200"},
+		{noon.Add(time.Second), "2026-11-03T12:00:01Z", "1793707201"},
+		{noon.In(paris).Add(-time.Hour), "2026-11-03T11:00:00Z", "1793703600"},
+		{noon, "2026-11-03T12:00:00Z", "1793707200"},
+	}
+	var ts timeStrings
+	for _, tt := range tests {
+		if current, epoch := ts.at(tt.at); current != tt.current || epoch != tt.epoch {
+			t.Errorf("at(%v) = %s %s, want %s %s", tt.at, current, epoch, tt.current, tt.epoch)
 		}
 	}
 }

@@ -79,6 +79,7 @@ type Translator struct {
 	// reqs and contexts are reused from record to record.
 	reqs     []Request
 	contexts []*engine.Context
+	times    timeStrings
 }
 
 // NewTranslator returns a translator over a snapshot and the sessions seen
@@ -156,7 +157,7 @@ func (t *Translator) Translate(rec *Record) Translation {
 		r.ResourceAccount = r.Resource.Account
 		r.Context = t.contexts[i]
 		r.Context.Reset()
-		FillContext(r.Context, rec, &r.Principal, r.Resource.Account)
+		fillContext(r.Context, rec, &r.Principal, r.Resource.Account, &t.times)
 		r.Join = t.snap.PolicySetFor(&r.Request, sess)
 	}
 	return tr
