@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/replay-iam/replay/catalog"
 )
 
@@ -425,7 +427,7 @@ func flattenParams(raw json.RawMessage) map[string]string {
 		return nil
 	}
 	var top map[string]json.RawMessage
-	if json.Unmarshal(raw, &top) != nil {
+	if gojson.Unmarshal(raw, &top) != nil {
 		return nil
 	}
 	out := make(map[string]string, len(top))
@@ -434,7 +436,7 @@ func flattenParams(raw json.RawMessage) map[string]string {
 		v = bytes.TrimSpace(v)
 		if len(v) > 0 && v[0] == '"' {
 			var s string
-			if json.Unmarshal(v, &s) == nil {
+			if gojson.Unmarshal(v, &s) == nil {
 				out[strings.ToLower(k)] = s
 			}
 		} else if len(v) > 0 && v[0] == '{' {
@@ -443,7 +445,7 @@ func flattenParams(raw json.RawMessage) map[string]string {
 	}
 	for _, v := range nested {
 		var m map[string]json.RawMessage
-		if json.Unmarshal(v, &m) != nil {
+		if gojson.Unmarshal(v, &m) != nil {
 			continue
 		}
 		for k, mv := range m {
@@ -452,7 +454,7 @@ func flattenParams(raw json.RawMessage) map[string]string {
 				continue
 			}
 			var s string
-			if json.Unmarshal(mv, &s) == nil {
+			if gojson.Unmarshal(mv, &s) == nil {
 				out[lk] = s
 			}
 		}
