@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/replay-iam/replay/catalog"
@@ -16,7 +17,8 @@ import (
 // FuzzReader feeds arbitrary bytes to the record reader and translates
 // every record it yields against the test snapshot. Nothing may panic, the
 // reader must end, and every error must be a *RecordError (the reader goes
-// on) or a *FileError (the file ends), with the file named.
+// on) or a *FileError (the file ends), with the file named. A delivery
+// file read whole must yield what it yields cut into records.
 func FuzzReader(f *testing.F) {
 	seeds := [][]byte{
 		[]byte(`{"Records":[{"eventVersion":"1.09","eventSource":"s3.amazonaws.com","eventName":"GetObject","eventTime":"2026-11-01T00:00:00Z","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111111111111:user/alice","accountId":"111111111111"},"requestParameters":{"bucketName":"data","key":"k"}}]}`),
@@ -42,6 +44,9 @@ func FuzzReader(f *testing.F) {
 	}
 	tr := NewTranslator(catalog.Default(), snap, NewSessions())
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if whole, cut := firstOutcome(data, false), firstOutcome(data, true); !reflect.DeepEqual(whole, cut) {
+			t.Fatalf("read whole:\n%v\ncut into records:\n%v", whole, cut)
+		}
 		r, err := NewReader(bytes.NewReader(data), "fuzz.json")
 		if err != nil {
 			var fe *FileError
@@ -117,4 +122,10 @@ func FuzzLoadSnapshot(f *testing.F) {
 			engine.Authorize(&req, j.Policies)
 		}
 	})
+}
+
+// firstOutcome is readOutcome's description of what the reader yields.
+func firstOutcome(data []byte, stream bool) []any {
+	outcome, _ := readOutcome(data, stream)
+	return outcome
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	gojson "github.com/goccy/go-json"
 	"github.com/klauspost/compress/gzip"
@@ -94,12 +95,21 @@ type Reader struct {
 	zr     *gzip.Reader  // kept for the next file once created
 	count  countingReader
 	br     *bufio.Reader
-	scan   *scanner // delivery and lookup-events files
+	scan   *scanner // delivery and lookup-events files: stream or &mem
+	stream *scanner // the scanner over br, kept for the next file
 	index  int
 	inArr  bool
 	done   bool
 	keep   func(raw []byte) bool
 	line   int64
+
+	// A delivery file small enough is read whole into data and its
+	// records decoded in one call (see readWhole).
+	started bool
+	data    []byte // kept for the next file
+	mem     scanner
+	batch   []Record
+	batched bool
 }
 
 type countingReader struct {
@@ -130,7 +140,7 @@ const maxKeptScanBuffer = 4 * scanChunk
 // Reset makes rd read r as NewReader does, reusing its buffers and
 // decompressor: a reader per goroutine serves every file it reads.
 func (rd *Reader) Reset(r io.Reader, name string) error {
-	*rd = Reader{raw: rd.raw, zr: rd.zr, br: rd.br, scan: rd.scan, name: name}
+	*rd = Reader{raw: rd.raw, zr: rd.zr, br: rd.br, stream: rd.stream, data: rd.data[:0], name: name}
 	if rd.raw == nil {
 		rd.raw = bufio.NewReaderSize(r, 64<<10)
 	} else {
@@ -165,11 +175,12 @@ func (rd *Reader) Reset(r io.Reader, name string) error {
 	rd.format = f
 	switch {
 	case f == FormatLines:
-	case rd.scan == nil || len(rd.scan.buf) > maxKeptScanBuffer:
-		rd.scan = newScanner(rd.br, MaxRecordSize)
+	case rd.stream == nil || len(rd.stream.buf) > maxKeptScanBuffer:
+		rd.stream = newScanner(rd.br, MaxRecordSize)
 	default:
-		*rd.scan = scanner{r: rd.br, buf: rd.scan.buf, max: MaxRecordSize}
+		*rd.stream = scanner{r: rd.br, buf: rd.stream.buf, max: MaxRecordSize}
 	}
+	rd.scan = rd.stream
 	return nil
 }
 
@@ -270,14 +281,22 @@ func isTimestampPrefix(b []byte) bool {
 // *RecordError for a record to skip (call Next again), or a *FileError that
 // ends the file.
 func (r *Reader) Next() (*Record, error) {
+	if !r.started {
+		r.started = true
+		if r.format == FormatDelivery && r.keep == nil {
+			r.readWhole()
+		}
+	}
 	for {
 		if r.done {
 			return nil, io.EOF
 		}
 		var rec *Record
 		var err error
-		switch r.format {
-		case FormatLines:
+		switch {
+		case r.batched:
+			rec, err = r.nextBatched()
+		case r.format == FormatLines:
 			rec, err = r.nextLine()
 		default:
 			rec, err = r.nextArrayItem()
@@ -349,6 +368,111 @@ func (r *Reader) nextArrayItem() (*Record, error) {
 		raw = []byte(wrap.CloudTrailEvent)
 	}
 	return r.decodeRecord(raw, index, offset)
+}
+
+// maxWholeFile bounds the decompressed size of a delivery file read whole;
+// larger files are read record by record as they stream in.
+const maxWholeFile = 16 << 20
+
+// readWhole reads a delivery file whole and decodes its records array in
+// one call, which is faster than cutting it into records and decoding them
+// one by one. It takes that way only when the outcome is the same: the
+// file ends with the array and the document's closing brace, every record
+// decodes and is a CloudTrail event. Otherwise, and for a file over
+// maxWholeFile or one that cannot be read to its end, the reader goes on
+// record by record over the same bytes, which reports each fault where it
+// lies.
+func (r *Reader) readWhole() {
+	data, complete, err := readUpTo(r.br, r.data, maxWholeFile)
+	r.data = data[:0] // growth stops near maxWholeFile
+	if !complete {
+		var rest io.Reader = r.br
+		if err != nil {
+			rest = errorReader{err}
+		}
+		*r.stream = scanner{r: io.MultiReader(bytes.NewReader(data), rest), buf: r.stream.buf, max: MaxRecordSize}
+		return
+	}
+	r.mem = scanner{buf: data, end: len(data), err: io.EOF, max: MaxRecordSize}
+	r.scan = &r.mem
+	start := -1
+	if r.enterArray() == nil {
+		start = r.mem.pos - 1
+	}
+	end := closingBracket(data)
+	var recs []Record
+	ok := start >= 0 && end > start && gojson.Unmarshal(data[start:end+1], &recs) == nil
+	for i := 0; ok && i < len(recs); i++ {
+		ok = recs[i].EventName != "" && recs[i].EventSource != ""
+	}
+	if !ok {
+		r.mem = scanner{buf: data, end: len(data), err: io.EOF, max: MaxRecordSize}
+		return
+	}
+	r.mem.pos = end + 1
+	r.inArr, r.batched, r.batch = true, true, recs
+}
+
+// nextBatched returns the next record decoded by readWhole, then reads the
+// end of the document.
+func (r *Reader) nextBatched() (*Record, error) {
+	if r.index == len(r.batch) {
+		r.batch = nil
+		return nil, r.finish()
+	}
+	rec := &r.batch[r.index]
+	r.index++
+	return rec, nil
+}
+
+// readUpTo appends what r yields to buf[:0], up to limit bytes. complete
+// reports that r ended (io.EOF) within the bound; err is the read error
+// that ended it otherwise.
+func readUpTo(r io.Reader, buf []byte, limit int) (data []byte, complete bool, err error) {
+	data = buf[:0]
+	for {
+		if len(data) >= limit {
+			return data, false, nil
+		}
+		if len(data) == cap(data) {
+			data = slices.Grow(data, min(max(2*cap(data), 512<<10), limit)-len(data))
+		}
+		n, err := r.Read(data[len(data):min(cap(data), limit)])
+		data = data[:len(data)+n]
+		switch {
+		case err == io.EOF:
+			return data, true, nil
+		case err != nil:
+			return data, false, err
+		}
+	}
+}
+
+// errorReader returns its error on every read.
+type errorReader struct{ err error }
+
+func (e errorReader) Read([]byte) (int, error) { return 0, e.err }
+
+// closingBracket returns the index of the records array's closing bracket
+// when data ends with it, the document's closing brace and white space;
+// otherwise -1.
+func closingBracket(data []byte) int {
+	i := len(data) - 1
+	skip := func() {
+		for i >= 0 && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
+			i--
+		}
+	}
+	skip()
+	if i < 0 || data[i] != '}' {
+		return -1
+	}
+	i--
+	skip()
+	if i < 0 || data[i] != ']' {
+		return -1
+	}
+	return i
 }
 
 // finish reads what follows the records array's closing bracket: the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -200,5 +201,81 @@ func TestReaderReset(t *testing.T) {
 		if got := describe(readWith(reused, data)); got != want {
 			t.Errorf("input %d: reused reader gives\n%s\nnew reader\n%s", i, got, want)
 		}
+	}
+}
+
+// readOutcome reads data and describes everything the reader yields: each
+// record in full, each error's message. stream makes the reader cut the
+// file into records (a filter that keeps all of them turns off reading a
+// delivery file whole); batched reports whether it read the file whole.
+func readOutcome(data []byte, stream bool) (outcome []any, batched bool) {
+	r := &Reader{}
+	if err := r.Reset(bytes.NewReader(data), "test.json"); err != nil {
+		return []any{err.Error()}, false
+	}
+	defer r.Close()
+	if stream {
+		r.SetFilter(func([]byte) bool { return true })
+	}
+	for n := 0; n <= len(data)+10; n++ {
+		rec, err := r.Next()
+		batched = batched || r.batched
+		switch {
+		case err == io.EOF:
+			return outcome, batched
+		case err != nil:
+			outcome = append(outcome, err.Error())
+		default:
+			outcome = append(outcome, *rec)
+		}
+	}
+	return append(outcome, "no end"), batched
+}
+
+// TestReaderWhole checks that a delivery file read whole yields what it
+// yields cut into records, faults included, and that the whole-file way is
+// taken exactly for clean files within the size bound.
+func TestReaderWhole(t *testing.T) {
+	delivery := `{"Records":[` + event1 + `,` + event2 + `]}`
+	good := gz(t, delivery)
+	badCRC := append([]byte(nil), good...)
+	badCRC[len(badCRC)-8] ^= 0xff
+	wrongType := strings.Replace(event2, `"eventName":"SendMessage"`, `"eventName":42`, 1)
+	filler := strings.Replace(event1, `"key":"k"`, `"key":"`+strings.Repeat("x", 1<<20)+`"`, 1)
+	over := `{"Records":[` + strings.Repeat(filler+",", maxWholeFile>>20) + event2 + `]}`
+	tests := []struct {
+		name  string
+		data  []byte
+		whole bool
+	}{
+		{"delivery file", good, true},
+		{"plain delivery file with white space", []byte(" {\"Records\" : [ " + event1 + " ,\n" + event2 + " ] }\n\n"), true},
+		{"empty records array", []byte(`{"Records":[]}`), true},
+		{"brackets in strings", []byte(`{"Records":[` + strings.Replace(event1, `aws-cli/2`, `]}\"]}`, 1) + `]}`), true},
+		{"other keys before the array", []byte(`{"Records":[],"x":[1,{"y":"]}"}],"Records":[` + event1 + `]}`), false},
+		{"other keys after the array", []byte(`{"Records":[` + event1 + `],"x":1}`), false},
+		{"two records arrays", []byte(`{"Records":[` + event1 + `],"Records":[` + event2 + `]}`), false},
+		{"records array in lower case", []byte(`{"records":[` + event1 + `]}`), false},
+		{"record with wrong JSON types", []byte(`{"Records":[` + event1 + `,` + wrongType + `]}`), false},
+		{"object that is not an event", []byte(`{"Records":[{"foo":1},` + event1 + `]}`), false},
+		{"null record", []byte(`{"Records":[null,` + event1 + `]}`), false},
+		{"trailing comma", []byte(`{"Records":[` + event1 + `,]}`), false},
+		{"data after the document", []byte(delivery + `x`), false},
+		{"cut mid-record", []byte(`{"Records":[` + event1 + `,{"eventVersion":"1.0`), false},
+		{"truncated gzip", good[:len(good)/2], false},
+		{"gzip with a bad CRC", badCRC, false},
+		{"over the size bound", gz(t, over), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, batched := readOutcome(tt.data, false)
+			want, _ := readOutcome(tt.data, true)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("read whole:\n%v\ncut into records:\n%v", got, want)
+			}
+			if batched != tt.whole {
+				t.Errorf("read whole: %v, want %v", batched, tt.whole)
+			}
+		})
 	}
 }
