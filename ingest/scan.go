@@ -154,22 +154,20 @@ func (s *scanner) value() ([]byte, int64, error) {
 					i++
 					continue
 				}
+				// A quote after an odd run of backslashes is escaped. The
+				// run lies within seg: the bytes before i are settled, an
+				// escape at the end of the data read so far included.
 				seg := s.buf[i:s.end]
 				q := bytes.IndexByte(seg, '"')
-				limit := len(seg)
-				if q >= 0 {
-					limit = q
-				}
-				if b := bytes.IndexByte(seg[:limit], '\\'); b >= 0 {
-					i += b + 1
-					escape = true
-					continue
-				}
 				if q < 0 {
+					escape = trailingBackslashes(seg)%2 == 1
 					i = s.end
 					break
 				}
 				i += q + 1
+				if trailingBackslashes(seg[:q])%2 == 1 {
+					continue
+				}
 				inString = false
 				if depth == 0 {
 					return s.finishValue(start, i, startOffset, dropped)
@@ -214,6 +212,15 @@ func (s *scanner) value() ([]byte, int64, error) {
 			return nil, s.offset(), s.unexpected()
 		}
 	}
+}
+
+// trailingBackslashes counts the backslashes b ends with.
+func trailingBackslashes(b []byte) int {
+	n := 0
+	for n < len(b) && b[len(b)-1-n] == '\\' {
+		n++
+	}
+	return n
 }
 
 func (s *scanner) finishValue(start, end int, offset int64, dropped bool) ([]byte, int64, error) {

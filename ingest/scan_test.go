@@ -56,6 +56,8 @@ func TestScannerCutsValuesLikeEncodingJSON(t *testing.T) {
 		`[[1,[2]],{"b":[{"c":{}}]}]`, `"a \"quoted\" {string}"`,
 		`{"u":"\u007b\u005d","k":"` + strings.Repeat(`x\"`, 40) + `"}`,
 		`{"eventName":"GetObject","requestParameters":{"key":"a\\b\\"}}`,
+		`"` + strings.Repeat(`\\`, 9) + `"`, `"` + strings.Repeat(`\\`, 8) + `\""`, `["\\\"]\\",["\\"]]`,
+		`{"` + strings.Repeat(`\\`, 20) + `":"` + strings.Repeat(`\"`, 20) + `"}`,
 	}
 	doc := "[\n " + strings.Join(values, " ,\n\t") + " ]\n"
 	for _, tt := range []struct {
@@ -116,6 +118,37 @@ func TestScannerStructureErrors(t *testing.T) {
 		_, _, err := scanArray(strings.NewReader(tt.doc), 1<<20)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want one containing %q", tt.doc, err, tt.want)
+		}
+	}
+}
+
+// BenchmarkScanRecords cuts a delivery document of 1,500 records into
+// records, as the session pass does.
+func BenchmarkScanRecords(b *testing.B) {
+	doc := "[" + strings.TrimSuffix(strings.Repeat(event1+","+event2+",", 750), ",") + "]"
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	s := newScanner(nil, MaxRecordSize)
+	r := strings.NewReader(doc)
+	for b.Loop() {
+		r.Reset(doc)
+		*s = scanner{r: r, buf: s.buf, max: MaxRecordSize}
+		if _, err := s.expect("[", "an array"); err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for ; ; n++ {
+			if _, _, err := s.value(); err != nil {
+				b.Fatal(err)
+			}
+			if c, err := s.expect(",]", "a comma"); err != nil {
+				b.Fatal(err)
+			} else if c == ']' {
+				break
+			}
+		}
+		if n+1 != 1500 {
+			b.Fatalf("%d records", n+1)
 		}
 	}
 }
