@@ -85,8 +85,10 @@ func (e *FileError) Unwrap() error { return e.Err }
 // MaxRecordSize bounds one record (or one line) in bytes.
 const MaxRecordSize = 64 << 20
 
-// Reader streams records from one log file, decompressing gzip when the
-// data starts with the gzip magic number, whatever the file's name.
+// Reader reads the records of one log file, decompressing gzip when the
+// data starts with the gzip magic number, whatever the file's name. A
+// delivery file up to maxWholeFile is read whole and its records decoded
+// at once; larger files, and every other format, stream record by record.
 type Reader struct {
 	name   string
 	format Format
