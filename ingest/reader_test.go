@@ -106,12 +106,21 @@ func quote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
-func TestReaderBadInput(t *testing.T) {
-	delivery := `{"Records":[` + event1 + `,` + event2 + `]}`
-	good := gz(t, delivery)
-	badCRC := append([]byte(nil), good...)
+// badInputs returns what the bad-input tests start from: a delivery
+// document of two events, the same gzipped, that gzip with a wrong
+// checksum, and the second event with a field of the wrong JSON type.
+func badInputs(t *testing.T) (delivery string, good, badCRC []byte, wrongType string) {
+	t.Helper()
+	delivery = `{"Records":[` + event1 + `,` + event2 + `]}`
+	good = gz(t, delivery)
+	badCRC = append([]byte(nil), good...)
 	badCRC[len(badCRC)-8] ^= 0xff
-	wrongType := strings.Replace(event2, `"eventName":"SendMessage"`, `"eventName":42`, 1)
+	wrongType = strings.Replace(event2, `"eventName":"SendMessage"`, `"eventName":42`, 1)
+	return delivery, good, badCRC, wrongType
+}
+
+func TestReaderBadInput(t *testing.T) {
+	_, good, badCRC, wrongType := badInputs(t)
 	badTime := strings.Replace(event2, `"2026-11-20T10:00:01Z"`, `"yesterday"`, 1)
 	tests := []struct {
 		name        string
@@ -231,11 +240,7 @@ func readOutcomeWith(r *Reader, data []byte, stream bool) (outcome []any, batche
 // yields cut into records, faults included, and that the whole-file way is
 // taken exactly for clean files within the size bound.
 func TestReaderWhole(t *testing.T) {
-	delivery := `{"Records":[` + event1 + `,` + event2 + `]}`
-	good := gz(t, delivery)
-	badCRC := append([]byte(nil), good...)
-	badCRC[len(badCRC)-8] ^= 0xff
-	wrongType := strings.Replace(event2, `"eventName":"SendMessage"`, `"eventName":42`, 1)
+	delivery, good, badCRC, wrongType := badInputs(t)
 	filler := strings.Replace(event1, `"key":"k"`, `"key":"`+strings.Repeat("x", 1<<20)+`"`, 1)
 	over := `{"Records":[` + strings.Repeat(filler+",", maxWholeFile>>20) + event2 + `]}`
 	tests := []struct {
