@@ -87,8 +87,9 @@ const MaxRecordSize = 64 << 20
 
 // Reader reads the records of one log file, decompressing gzip when the
 // data starts with the gzip magic number, whatever the file's name. A
-// delivery file up to maxWholeFile is read whole and its records decoded
-// at once; larger files, and every other format, stream record by record.
+// delivery file up to 16 MiB decompressed is read whole and its records
+// decoded at once; larger files, and every other format, stream record by
+// record.
 type Reader struct {
 	name   string
 	format Format
