@@ -405,7 +405,9 @@ func (r *Reader) readWhole() {
 		*r.stream = scanner{r: io.MultiReader(bytes.NewReader(data), rest), buf: r.stream.buf, max: MaxRecordSize}
 		return
 	}
-	r.mem = scanner{buf: data, end: len(data), err: io.EOF, max: MaxRecordSize}
+	// A scanner over the data in memory: fill reads nothing more.
+	inMemory := scanner{buf: data, end: len(data), err: io.EOF, max: MaxRecordSize}
+	r.mem = inMemory
 	r.scan = &r.mem
 	start := -1
 	if r.enterArray() == nil {
@@ -422,7 +424,7 @@ func (r *Reader) readWhole() {
 	}
 	r.batch = recs[:0]
 	if !ok {
-		r.mem = scanner{buf: data, end: len(data), err: io.EOF, max: MaxRecordSize}
+		r.mem = inMemory // from the start, record by record
 		return
 	}
 	r.mem.pos = end + 1
