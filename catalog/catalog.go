@@ -70,7 +70,10 @@ type Service struct {
 // Catalog is the parsed table.
 type Catalog struct {
 	services map[string]*Service
-	Version  string
+	// byName holds every action under its full name as the catalogue
+	// spells it ("s3:GetObject"), which is how callers mostly name them.
+	byName  map[string]*Action
+	Version string
 }
 
 // Default returns the embedded catalogue, parsed on first use.
@@ -84,7 +87,7 @@ var Default = sync.OnceValue(func() *Catalog {
 
 // Parse reads the catalogue's text form.
 func Parse(text string) (*Catalog, error) {
-	c := &Catalog{services: make(map[string]*Service)}
+	c := &Catalog{services: make(map[string]*Service), byName: make(map[string]*Action)}
 	var svc *Service
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
@@ -133,8 +136,12 @@ func Parse(text string) (*Catalog, error) {
 					a.Resources = append(a.Resources, ResourceRef{Type: strings.TrimSuffix(r, "+"), Required: req})
 				}
 			}
+			if _, dup := svc.actions[strings.ToLower(a.Name)]; dup {
+				return nil, fmt.Errorf("line %d: action %s listed twice", line, a.fullName)
+			}
 			svc.Actions = append(svc.Actions, a)
 			svc.actions[strings.ToLower(a.Name)] = a
+			c.byName[a.fullName] = a
 		case f[0] == "K" && len(f) == 3:
 			svc.ConditionKeys[strings.ToLower(f[1])] = f[2]
 		default:
@@ -168,6 +175,9 @@ func (c *Catalog) Services() []*Service {
 
 // Action looks up "prefix:Name", case-insensitively.
 func (c *Catalog) Action(name string) (*Action, bool) {
+	if a, ok := c.byName[name]; ok {
+		return a, true
+	}
 	prefix, act, ok := strings.Cut(name, ":")
 	if !ok {
 		return nil, false
