@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -134,5 +136,38 @@ func TestMappingCoverage(t *testing.T) {
 	}
 	if coverage < 0.99 {
 		t.Errorf("coverage %.2f%% is below 99%%", 100*coverage)
+	}
+}
+
+// TestMapEventRemembers checks that the translator's remembered mappings
+// are the mapper's, on first and later use, and that it keeps at most
+// maxMappedEvents of them while still mapping the rest.
+func TestMapEventRemembers(t *testing.T) {
+	cat := catalog.Default()
+	m := NewActionMapper(cat)
+	tr := &Translator{mapper: m}
+	calls := []eventKey{
+		{"s3.amazonaws.com", "GetObject"}, {"s3.amazonaws.com", "CopyObject"},
+		{"lambda.amazonaws.com", "GetFunction20150331v2"}, {"signin.amazonaws.com", "ConsoleLogin"},
+		{"s3.amazonaws.com", "NoSuchCall"}, {"apigateway.amazonaws.com", "UpdateStage"},
+	}
+	for range 2 {
+		for _, c := range calls {
+			want, wantOK := m.Map(c.source, c.name)
+			got, ok := tr.mapEvent(c.source, c.name)
+			if ok != wantOK || !reflect.DeepEqual(got, want) {
+				t.Errorf("%v: mapEvent = %+v, %v; Map = %+v, %v", c, got, ok, want, wantOK)
+			}
+		}
+	}
+	for i := range maxMappedEvents + 100 {
+		tr.mapEvent("ec2.amazonaws.com", "Call"+strconv.Itoa(i))
+	}
+	if len(tr.mapped) != maxMappedEvents {
+		t.Errorf("%d mappings kept, want %d", len(tr.mapped), maxMappedEvents)
+	}
+	got, ok := tr.mapEvent("ec2.amazonaws.com", "DescribeInstances")
+	if !ok || len(got.Actions) != 1 || got.Actions[0] != "ec2:DescribeInstances" {
+		t.Errorf("after the bound: mapEvent = %+v, %v", got, ok)
 	}
 }

@@ -63,6 +63,7 @@ func (s *Snapshot) assembleIdentity(e *Entity) {
 		add(grp.Attached)
 	}
 	e.identity = out
+	e.tagKeys = principalTagsOf(e.Tags)
 }
 
 // addSessionPolicies adds a session's inline and managed session policies.
@@ -86,7 +87,7 @@ func (s *Snapshot) addSessionPolicies(j *Join, sess *Session) {
 // the session's tags, which override IAM tags with the same key (compared
 // without case). When the session's tags are not all known, the entity's
 // tag keys are present with unknown values and other keys are unknown.
-func setPrincipalTags(ctx *engine.Context, tags map[string]string, kind engine.PrincipalKind, sess *Session) {
+func setPrincipalTags(ctx *engine.Context, tags []principalTag, kind engine.PrincipalKind, sess *Session) {
 	complete := true
 	if needsSession(kind) {
 		complete = sess != nil && sess.TagsComplete
@@ -95,10 +96,10 @@ func setPrincipalTags(ctx *engine.Context, tags map[string]string, kind engine.P
 	if sess != nil {
 		sessTags = sess.Tags
 	}
-	for k, v := range tags {
+	for _, t := range tags {
 		overridden := false
 		for sk := range sessTags {
-			if strings.EqualFold(sk, k) {
+			if strings.EqualFold(sk, t.key) {
 				overridden = true
 				break
 			}
@@ -106,9 +107,9 @@ func setPrincipalTags(ctx *engine.Context, tags map[string]string, kind engine.P
 		switch {
 		case overridden:
 		case complete:
-			ctx.Set("aws:PrincipalTag/"+k, v)
+			ctx.Set(t.contextKey, t.value)
 		default:
-			ctx.SetValueUnknown("aws:PrincipalTag/"+k, false)
+			ctx.SetValueUnknown(t.contextKey, false)
 		}
 	}
 	for k, v := range sessTags {
@@ -144,8 +145,13 @@ func needsSession(k engine.PrincipalKind) bool {
 // resource tags. sess is the session that issued the caller's credentials,
 // nil when the caller is not a session or its issuing call was not seen.
 func (s *Snapshot) PolicySetFor(req *engine.Request, sess *Session) Join {
+	return s.joinTo(req, sess, &engine.PolicySet{})
+}
+
+// joinTo is PolicySetFor assembling the policies into ps, which must be
+// empty.
+func (s *Snapshot) joinTo(req *engine.Request, sess *Session, ps *engine.PolicySet) Join {
 	p := &req.Principal
-	ps := &engine.PolicySet{}
 	j := Join{Policies: ps, Complete: true, SessionJoined: true}
 	ctx := req.Context
 	if needsSession(p.Kind) {
@@ -167,7 +173,7 @@ func (s *Snapshot) PolicySetFor(req *engine.Request, sess *Session) Join {
 			}
 		}
 		if ctx != nil {
-			setPrincipalTags(ctx, e.Tags, p.Kind, sess)
+			setPrincipalTags(ctx, e.principalTags(), p.Kind, sess)
 		}
 	} else if p.Kind != engine.PrincipalRoot && p.Kind != engine.PrincipalAssumedRoot &&
 		p.Kind != engine.PrincipalService && p.Kind != engine.PrincipalAnonymous {

@@ -57,3 +57,24 @@ func TestPolicySetFor(t *testing.T) {
 		t.Errorf("ghost join %+v", j3)
 	}
 }
+
+// TestPrincipalTagKeys checks the aws:PrincipalTag keys of an entity loaded
+// with the snapshot and of one made by hand.
+func TestPrincipalTagKeys(t *testing.T) {
+	loaded := &Entity{Tags: map[string]string{"Team": "blue", "cost-center": "42"}}
+	(&Snapshot{}).assembleIdentity(loaded)
+	byHand := &Entity{Tags: map[string]string{"Team": "blue", "cost-center": "42"}}
+	for name, e := range map[string]*Entity{"loaded": loaded, "by hand": byHand} {
+		ctx := engine.NewContext()
+		ctx.SetDefault(engine.KeyUnknown)
+		setPrincipalTags(ctx, e.principalTags(), engine.PrincipalUser, nil)
+		for key, want := range map[string]string{"aws:PrincipalTag/team": "blue", "aws:principaltag/Cost-Center": "42"} {
+			if v := ctx.Values(key); ctx.State(key) != engine.KeyPresent || len(v) != 1 || v[0] != want {
+				t.Errorf("%s: %s = %s %v, want %q", name, key, ctx.State(key), v, want)
+			}
+		}
+		if st := ctx.State("aws:PrincipalTag/other"); st != engine.KeyAbsent {
+			t.Errorf("%s: an untagged key is %s, want absent", name, st)
+		}
+	}
+}

@@ -56,8 +56,10 @@ type Entity struct {
 	Attached []string // managed policy ARNs
 	Groups   []string // group names (users)
 	Boundary string   // managed policy ARN, "" when none
-	Tags     map[string]string
-	Trust    *engine.Policy // roles: the trust policy
+	// Tags are the IAM tags; the aws:PrincipalTag keys of requests are made
+	// from them when the snapshot is loaded.
+	Tags  map[string]string
+	Trust *engine.Policy // roles: the trust policy
 	// Incomplete is set when a policy of the entity could not be loaded; its
 	// requests cannot be decided with certainty.
 	Incomplete bool
@@ -65,6 +67,31 @@ type Entity struct {
 	// identity is the entity's identity policy set, its own and its groups',
 	// assembled once when the snapshot is loaded.
 	identity []*engine.Policy
+	// tagKeys are Tags as aws:PrincipalTag condition keys, made once when
+	// the snapshot is loaded.
+	tagKeys []principalTag
+}
+
+// principalTag is an IAM tag of an entity with its condition key.
+type principalTag struct {
+	key, contextKey, value string
+}
+
+// principalTags returns the entity's tags with their condition keys, made
+// anew when the entity did not come from LoadSnapshot.
+func (e *Entity) principalTags() []principalTag {
+	if len(e.tagKeys) == len(e.Tags) {
+		return e.tagKeys
+	}
+	return principalTagsOf(e.Tags)
+}
+
+func principalTagsOf(tags map[string]string) []principalTag {
+	out := make([]principalTag, 0, len(tags))
+	for k, v := range tags {
+		out = append(out, principalTag{key: k, contextKey: strings.ToLower("aws:PrincipalTag/" + k), value: v})
+	}
+	return out
 }
 
 // Group is an IAM group.

@@ -66,6 +66,8 @@ type Request struct {
 	engine.Request
 	Resource ResolvedResource
 	Join     Join
+	// policies holds the policy set Join points to.
+	policies engine.PolicySet
 }
 
 // Translator turns records into requests. It is not safe for concurrent
@@ -80,6 +82,37 @@ type Translator struct {
 	reqs     []Request
 	contexts []*engine.Context
 	times    timeStrings
+	mapped   map[eventKey]mappedEvent
+}
+
+// eventKey names an API call as a record logs it.
+type eventKey struct{ source, name string }
+
+// mappedEvent is the action mapping of an API call, kept from record to
+// record.
+type mappedEvent struct {
+	ActionMapping
+	ok bool
+}
+
+// maxMappedEvents bounds the mappings a translator keeps: a log of more
+// distinct calls than this has its later ones mapped anew each time.
+const maxMappedEvents = 8192
+
+// mapEvent is the mapper's Map, remembered per call.
+func (t *Translator) mapEvent(source, name string) (ActionMapping, bool) {
+	k := eventKey{source, name}
+	if m, ok := t.mapped[k]; ok {
+		return m.ActionMapping, m.ok
+	}
+	m, ok := t.mapper.Map(source, name)
+	if t.mapped == nil {
+		t.mapped = make(map[eventKey]mappedEvent)
+	}
+	if len(t.mapped) < maxMappedEvents {
+		t.mapped[k] = mappedEvent{m, ok}
+	}
+	return m, ok
 }
 
 // NewTranslator returns a translator over a snapshot and the sessions seen
@@ -101,8 +134,8 @@ var notAPICallTypes = map[string]bool{
 }
 
 // Translate turns one record into its requests, or says why it has none.
-// The requests and their contexts are the translator's: they are valid
-// until the next call. A Translator is not safe for concurrent use.
+// The requests, their contexts and policy sets are the translator's: they
+// are valid until the next call. A Translator is not safe for concurrent use.
 func (t *Translator) Translate(rec *Record) Translation {
 	tr := Translation{Record: rec}
 	tr.Outcome, tr.BlockedBy, tr.Explicit, tr.HasBlockedBy = ClassifyOutcome(rec)
@@ -114,7 +147,7 @@ func (t *Translator) Translate(rec *Record) Translation {
 		tr.Skip, tr.Detail = SkipNotAPICall, rec.EventType
 		return tr
 	}
-	m, ok := t.mapper.Map(rec.EventSource, rec.EventName)
+	m, ok := t.mapEvent(rec.EventSource, rec.EventName)
 	switch {
 	case !ok:
 		tr.Skip, tr.Detail = SkipUnmappedEvent, rec.EventSource+" "+rec.EventName
@@ -158,7 +191,7 @@ func (t *Translator) Translate(rec *Record) Translation {
 		r.Context = t.contexts[i]
 		r.Context.Reset()
 		fillContext(r.Context, rec, &r.Principal, r.Resource.Account, &t.times)
-		r.Join = t.snap.PolicySetFor(&r.Request, sess)
+		r.Join = t.snap.joinTo(&r.Request, sess, &r.policies)
 	}
 	return tr
 }
