@@ -39,10 +39,34 @@ type timeStrings struct {
 func (ts *timeStrings) at(t time.Time) (current, epoch string) {
 	t = t.UTC()
 	if u := t.Unix(); u != ts.unix || ts.current == "" {
-		ts.unix, ts.current, ts.epoch = u, t.Format("2006-01-02T15:04:05Z"), strconv.FormatInt(u, 10)
+		ts.unix = u
+		ts.current, ts.epoch = timeValues(t)
 	}
 	return ts.current, ts.epoch
 }
+
+// currentTimeLayout is the layout of aws:CurrentTime.
+const currentTimeLayout = "2006-01-02T15:04:05Z"
+
+// timeValues formats the aws:CurrentTime and aws:EpochTime of a UTC time,
+// both in one string's memory.
+func timeValues(t time.Time) (current, epoch string) {
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(currentTimeLayout), strconv.FormatInt(t.Unix(), 10)
+	}
+	hour, minute, second := t.Clock()
+	var b [len(currentTimeLayout) + 20]byte
+	out := append(b[:0], digit(year/1000), digit(year/100%10), digit(year/10%10), digit(year%10),
+		'-', digit(int(month)/10), digit(int(month)%10), '-', digit(day/10), digit(day%10),
+		'T', digit(hour/10), digit(hour%10), ':', digit(minute/10), digit(minute%10),
+		':', digit(second/10), digit(second%10), 'Z')
+	out = strconv.AppendInt(out, t.Unix(), 10)
+	both := string(out)
+	return both[:len(currentTimeLayout)], both[len(currentTimeLayout):]
+}
+
+func digit(n int) byte { return byte('0' + n) }
 
 // fillContext is FillContext with the time values kept in ts.
 func fillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resourceAccount string, ts *timeStrings) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -222,6 +223,34 @@ func TestTimeStrings(t *testing.T) {
 	for _, tt := range tests {
 		if current, epoch := ts.at(tt.at); current != tt.current || epoch != tt.epoch {
 			t.Errorf("at(%v) = %s %s, want %s %s", tt.at, current, epoch, tt.current, tt.epoch)
+		}
+	}
+}
+
+// TestTimeValues checks the hand-made formatting of the time values
+// against the standard library's, over the whole range of four-digit years
+// and beyond it.
+func TestTimeValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	times := []time.Time{
+		time.Unix(0, 0).UTC(),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(-1, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC),
+	}
+	lo, hi := times[1].Unix(), times[2].Unix()
+	for range 100000 {
+		times = append(times, time.Unix(lo+rng.Int64N(hi-lo+1), 0).UTC())
+	}
+	for _, at := range times {
+		current, epoch := timeValues(at)
+		if want := at.Format(time.RFC3339); current != want {
+			t.Errorf("%v: current %q, want %q", at, current, want)
+		}
+		if want := strconv.FormatInt(at.Unix(), 10); epoch != want {
+			t.Errorf("%v: epoch %q, want %q", at, epoch, want)
 		}
 	}
 }
