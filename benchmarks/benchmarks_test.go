@@ -117,11 +117,14 @@ var loadWorkload = sync.OnceValues(func() (*workload, error) {
 	if w.sessions, err = Sessions(c); err != nil {
 		return nil, err
 	}
-	tr := ingest.NewTranslator(catalog.Default(), c.Snapshot, w.sessions)
+	cat := catalog.Default()
 	for _, path := range c.Files[:len(c.Files)/2] {
+		// ReadFile reads each file with a reader of its own, so records of
+		// different files do not share memory; neither do translations made
+		// by translators of their own (a translator reuses its requests).
 		err := ReadFile(path, func(rec *ingest.Record) {
 			w.records = append(w.records, rec)
-			x := tr.Translate(rec)
+			x := ingest.NewTranslator(cat, c.Snapshot, w.sessions).Translate(rec)
 			w.translations = append(w.translations, x)
 		})
 		if err != nil {
