@@ -104,6 +104,12 @@ func (k PrincipalKind) isSession() bool {
 
 func authorize(req *Request, ps *PolicySet, es *evalState) Decision {
 	pr := prepare(req)
+	return authorizePrepared(&pr, ps, es)
+}
+
+// authorizePrepared is authorize on a prepared request.
+func authorizePrepared(pr *preparedRequest, ps *PolicySet, es *evalState) Decision {
+	req := pr.req
 	ctx := req.Context
 	p := &req.Principal
 	kind := p.Kind
@@ -131,7 +137,7 @@ func authorize(req *Request, ps *PolicySet, es *evalState) Decision {
 		present = present.Add(PolicyRCP)
 		res[PolicyRCP].deny = False
 		for _, lvl := range ps.RCPs {
-			r := es.evalSet(PolicyRCP, lvl.ID, lvl.Policies, &pr, ctx)
+			r := es.evalSet(PolicyRCP, lvl.ID, lvl.Policies, pr, ctx)
 			if r.deny != False {
 				if res[PolicyRCP].denyStmt == nil && r.deny == True {
 					res[PolicyRCP].denyStmt = r.denyStmt
@@ -148,7 +154,7 @@ func authorize(req *Request, ps *PolicySet, es *evalState) Decision {
 		res[PolicySCP].deny = False
 		var denyLevel string
 		for _, lvl := range ps.SCPs {
-			r := es.evalSet(PolicySCP, lvl.ID, lvl.Policies, &pr, ctx)
+			r := es.evalSet(PolicySCP, lvl.ID, lvl.Policies, pr, ctx)
 			if r.deny != False {
 				if res[PolicySCP].denyStmt == nil && r.deny == True {
 					res[PolicySCP].denyStmt = r.denyStmt
@@ -169,27 +175,27 @@ func authorize(req *Request, ps *PolicySet, es *evalState) Decision {
 	}
 	if ps.Resource != nil {
 		present = present.Add(PolicyResource)
-		res[PolicyResource] = es.evalSet(PolicyResource, "", []*Policy{ps.Resource}, &pr, ctx)
-		if bucketOwnerRootOverride(&pr, kind, ps) {
+		res[PolicyResource] = es.evalSet(PolicyResource, "", []*Policy{ps.Resource}, pr, ctx)
+		if bucketOwnerRootOverride(pr, kind, ps) {
 			res[PolicyResource].deny, res[PolicyResource].denyStmt = False, nil
 		}
 	}
 	if len(ps.Identity) > 0 {
 		present = present.Add(PolicyIdentity)
-		res[PolicyIdentity] = es.evalSet(PolicyIdentity, "", ps.Identity, &pr, ctx)
+		res[PolicyIdentity] = es.evalSet(PolicyIdentity, "", ps.Identity, pr, ctx)
 	}
 	if ps.Boundary != nil {
 		present = present.Add(PolicyBoundary)
-		res[PolicyBoundary] = es.evalSet(PolicyBoundary, "", []*Policy{ps.Boundary}, &pr, ctx)
+		res[PolicyBoundary] = es.evalSet(PolicyBoundary, "", []*Policy{ps.Boundary}, pr, ctx)
 	}
 	sessionApplies := ps.Session != nil && kind.isSession()
 	if sessionApplies {
 		present = present.Add(PolicySession)
-		res[PolicySession] = es.evalSet(PolicySession, "", ps.Session, &pr, ctx)
+		res[PolicySession] = es.evalSet(PolicySession, "", ps.Session, pr, ctx)
 	}
 	if ps.VPCEndpoint != nil {
 		present = present.Add(PolicyVPCEndpoint)
-		res[PolicyVPCEndpoint] = es.evalSet(PolicyVPCEndpoint, "", ps.VPCEndpoint, &pr, ctx)
+		res[PolicyVPCEndpoint] = es.evalSet(PolicyVPCEndpoint, "", ps.VPCEndpoint, pr, ctx)
 	}
 
 	// Step 1: explicit deny.
@@ -230,7 +236,7 @@ func authorize(req *Request, ps *PolicySet, es *evalState) Decision {
 	}
 
 	// Step 5: the grant.
-	g := grant(&pr, ps, &res, kind, present)
+	g := grant(pr, ps, &res, kind, present)
 	d.Blocked |= g.blocked
 
 	allowed := denyAny.Not().And(rcpGate).And(scpGate).And(vpceGate).And(g.allow)

@@ -7,9 +7,9 @@ import (
 
 // Cache remembers decisions so that requests which differ only in what the
 // evaluation never looked at are decided once. A log holds the same caller
-// doing the same thing to the same resource many times; the request
-// contexts differ (time, address, user agent), but the policies usually
-// read few keys, or none.
+// doing the same thing many times, to the same resource or to others like
+// it; the request contexts differ (time, address, user agent), but the
+// policies usually read few keys, or none.
 //
 // The cache is exact. Evaluation is a deterministic function of the request
 // (principal, action, resource), the policy set and the context keys it
@@ -19,12 +19,19 @@ import (
 // answers for those keys would be evaluated along the same path to the same
 // decision, which the cache returns. Any other request is evaluated.
 //
-// Recording a decision costs more than evaluating it, and many shapes occur
-// once (an S3 object read once), so a shape is recorded only the second
-// time it is seen.
+// A resource named by a plain ARN (no wildcard) enters evaluation at a few
+// points only: whether each statement's Resource or NotResource matches it,
+// whether it is a role or KMS key whose own policy must allow, whether AWS
+// owns it, and the account that owns it. For such a resource the cache
+// records the answers at those points instead of the ARN (the account is
+// part of the shape): a request on another object of the same bucket, say,
+// that gets the same answers follows the same path to the same decision.
+// Each recorded Resource match is checked again on the new resource, which
+// costs a pattern match per statement that looked at the resource, less
+// than an evaluation.
 //
-// A Cache is not safe for concurrent use: give each goroutine its own.
-// Its size is bounded; when full, it starts over.
+// Recording a decision costs more than evaluating it, and many shapes occur
+// once, so a shape is recorded only the second time it is seen.
 type Cache struct {
 	seed     maphash.Seed
 	shapes   map[uint64]*shape   // by hash of the shape key
@@ -39,13 +46,15 @@ type CacheStats struct {
 	Hits, Misses, Uncacheable int
 }
 
-// shapeKey is everything of a request but its context.
+// shapeKey is everything of a request but its context; for a resource
+// named by a plain ARN, everything but the resource too (general).
 type shapeKey struct {
 	principal       Principal
 	action          string
-	resource        string
-	resourceAccount string
+	resource        string // "" when general
+	resourceAccount string // when general, as evaluation derives it
 	partial         bool
+	general         bool
 }
 
 // shape holds the decisions recorded for one request shape.
@@ -55,11 +64,47 @@ type shape struct {
 	next     int // the variant to replace when the shape is full
 }
 
-// variant is one decision and the key lookups it depended on.
+// variant is one decision and the key lookups it depended on; for a
+// general shape, also the answers the resource gave.
 type variant struct {
 	policies PolicySet
 	reads    []keyRead
 	decision Decision
+	resource resourceAnswers
+}
+
+// resourceAnswers are the answers a resource named by a plain ARN gives
+// during evaluation, other than its account.
+type resourceAnswers struct {
+	arn     string // the resource they were recorded for
+	kind    resourceKind
+	owned   bool
+	matches []resourceMatch
+}
+
+// answersOf returns the answers of a prepared request's resource, with the
+// Resource matches recorded by its evaluation.
+func answersOf(pr *preparedRequest, matches []resourceMatch) resourceAnswers {
+	return resourceAnswers{arn: strings.Clone(pr.req.Resource), kind: classifyResource(pr), owned: awsOwnedResource(pr),
+		matches: matches}
+}
+
+// sameAnswers reports whether the resource of pr gives the recorded
+// answers, the context being the one the variant's key lookups matched.
+func (a *resourceAnswers) sameAnswers(pr *preparedRequest, ps *PolicySet) bool {
+	if pr.req.Resource == a.arn {
+		return true
+	}
+	if classifyResource(pr) != a.kind || awsOwnedResource(pr) != a.owned {
+		return false
+	}
+	es := evalState{compat: &ps.Compat}
+	for _, m := range a.matches {
+		if m.st.matchResource(&pr.resource, pr.req.Context, &es) != m.result {
+			return false
+		}
+	}
+	return true
 }
 
 // keyRead is one context lookup made during an evaluation.
@@ -112,35 +157,52 @@ func (c *Cache) Authorize(req *Request, ps *PolicySet) Decision {
 		c.stats.Uncacheable++
 		return Authorize(req, ps)
 	}
-	key := shapeKey{principal: req.Principal, action: req.Action, resource: req.Resource,
-		resourceAccount: req.ResourceAccount, partial: req.ResourcePartial}
+	// The caller's part of the request is prepared only if it is evaluated.
+	pr := prepareResource(req)
+	key := shapeKey{principal: req.Principal, action: req.Action, partial: req.ResourcePartial}
+	if key.general = pr.resource.isARN && !pr.resource.pattern; key.general {
+		key.resourceAccount = pr.resourceAccount
+	} else {
+		key.resource, key.resourceAccount = req.Resource, req.ResourceAccount
+	}
 	h := c.hash(&key)
 	sh := c.shapes[h]
 	if sh != nil && sh.key == key {
 		for i := range sh.variants {
-			if v := &sh.variants[i]; samePolicies(&v.policies, ps) && v.matches(ctx) {
+			v := &sh.variants[i]
+			if samePolicies(&v.policies, ps) && v.matches(ctx) && (!key.general || v.resource.sameAnswers(&pr, ps)) {
 				c.stats.Hits++
 				return v.decision
 			}
 		}
 	}
 	c.stats.Misses++
+	pr.prepareCaller()
+	es := evalState{compat: &ps.Compat}
 	if sh == nil {
 		if _, ok := c.seen[h]; !ok {
 			if len(c.seen) >= c.max {
 				clear(c.seen)
 			}
 			c.seen[h] = struct{}{}
-			return Authorize(req, ps)
+			return authorizePrepared(&pr, ps, &es)
 		}
 	} else if sh.key != key {
-		return Authorize(req, ps) // another shape with the same hash holds the slot
+		return authorizePrepared(&pr, ps, &es) // another shape with the same hash holds the slot
 	}
 	var log readLog
+	var matches []resourceMatch
 	ctx.reads = &log
-	d := Authorize(req, ps)
+	if key.general {
+		es.resources = &matches
+	}
+	d := authorizePrepared(&pr, ps, &es)
 	ctx.reads = nil
-	c.remember(h, key, sh, variant{policies: *ps, reads: log.reads, decision: d})
+	v := variant{policies: *ps, reads: log.reads, decision: d}
+	if key.general {
+		v.resource = answersOf(&pr, matches)
+	}
+	c.remember(h, key, sh, v)
 	return d
 }
 
@@ -155,6 +217,9 @@ func (c *Cache) hash(k *shapeKey) uint64 {
 	h.WriteByte(byte(p.Kind))
 	if k.partial {
 		h.WriteByte(1)
+	}
+	if k.general {
+		h.WriteByte(2)
 	}
 	return h.Sum64()
 }

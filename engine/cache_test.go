@@ -57,6 +57,14 @@ func TestCacheGivesTheDecisionsOfEvaluation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if g.r.IntN(2) == 0 {
+			// Another resource for the same call: the cache keys plain ARNs
+			// by the answers they give, not by name.
+			req.Resource = g.pick(otherResources)
+			if g.r.IntN(3) == 0 {
+				req.ResourceAccount = ""
+			}
+		}
 		switch g.r.IntN(6) {
 		case 0:
 			req.Context.SetDefault(engine.KeyUnknown)
@@ -77,6 +85,131 @@ func TestCacheGivesTheDecisionsOfEvaluation(t *testing.T) {
 		t.Errorf("stats %+v: the workload should both hit and miss the cache often", st)
 	}
 	t.Logf("cache: %+v", st)
+}
+
+// otherResources are resources a generated request is sent to instead of
+// its own: other objects, buckets, queues, tables and instances, other
+// accounts, other spellings, the alice object a ${aws:username} pattern
+// names, patterns, a non-ARN and the pseudo-resource.
+var otherResources = []string{
+	"arn:aws:s3:::data-a/reports/q2.csv", "arn:aws:s3:::data-a/uploads/y.bin", "arn:aws:s3:::data-a/alice/notes.txt",
+	"arn:aws:s3:::data-a/bob/notes.txt", "arn:aws:s3:::data-a", "arn:aws:s3:::data-b/reports/q1.csv",
+	"arn:aws:s3:::other/reports/q1.csv", "arn:aws:s3:::DATA-A/reports/q1.csv", "arn:AWS:S3:::data-a/reports/q1.csv",
+	"arn:aws:sqs:us-east-1:" + acctA + ":jobs", "arn:aws:sqs:eu-west-1:" + acctA + ":other",
+	"arn:aws:sqs:us-east-1:" + acctB + ":jobs", "arn:aws:dynamodb:us-east-1:" + acctA + ":table/orders",
+	"arn:aws:dynamodb:us-east-1:" + acctA + ":table/users", "arn:aws:dynamodb:us-east-1:" + acctB + ":table/orders",
+	"arn:aws:ec2:us-east-1:" + acctA + ":instance/i-0def", "arn:aws:ec2:eu-west-1:" + acctB + ":instance/i-0abc",
+	"arn:aws:s3:::data-a/reports/*", "arn:aws:s3:::data-?", "not-an-arn", "*",
+}
+
+// TestCacheAcrossResources checks the cache on calls to many resources
+// under one set of policies: every decision equals evaluation's, requests
+// on other objects that the policies treat alike are answered from the
+// cache, and resources the policies tell apart are not. The cases include
+// the resources evaluation treats specially: role trust and KMS key
+// policies, AWS-owned resources, and the account a resource lies in.
+func TestCacheAcrossResources(t *testing.T) {
+	const a, b = "111111111111", "222222222222"
+	identity := mustPolicy(t, "id", engine.PolicyIdentity, `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":["arn:aws:s3:::data/*","arn:aws:s3:::home/${aws:username}/*"]},
+		{"Effect":"Deny","Action":"s3:PutObject","NotResource":"arn:aws:s3:::data/in/*"},
+		{"Effect":"Allow","Action":["kms:*","iam:*","sts:AssumeRole"],"Resource":"*"},
+		{"Effect":"Deny","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:*:key/blocked"}]}`)
+	bucket := mustPolicy(t, "bucket", engine.PolicyResource, `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+b+`:user/carol"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::data/shared/*"}]}`)
+	trust := mustPolicy(t, "trust", engine.PolicyResource, `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+a+`:user/alice"},"Action":"sts:AssumeRole"}]}`)
+	alice := engine.Principal{Kind: engine.PrincipalUser, ARN: "arn:aws:iam::" + a + ":user/alice", Account: a}
+	carol := engine.Principal{Kind: engine.PrincipalUser, ARN: "arn:aws:iam::" + b + ":user/carol", Account: b}
+	type call struct {
+		who         engine.Principal
+		action      string
+		resource    string
+		account     string
+		resourcePol *engine.Policy
+	}
+	calls := []call{
+		{alice, "s3:GetObject", "arn:aws:s3:::data/k1", a, nil},
+		{alice, "s3:GetObject", "arn:aws:s3:::data/k2", a, nil},
+		{alice, "s3:GetObject", "arn:aws:s3:::data/deep/k3", a, nil},
+		{alice, "s3:GetObject", "arn:aws:s3:::other/k1", a, nil},
+		{alice, "s3:GetObject", "arn:aws:s3:::home/alice/k1", a, nil},
+		{alice, "s3:GetObject", "arn:aws:s3:::home/bob/k1", a, nil},
+		{alice, "s3:PutObject", "arn:aws:s3:::data/in/k1", a, nil},
+		{alice, "s3:PutObject", "arn:aws:s3:::data/out/k1", a, nil},
+		{alice, "s3:PutObject", "arn:aws:s3:::data/in/k2", a, nil},
+		{alice, "s3:GetObject", "arn:aws:s3:::data/shared/k1", a, bucket},
+		{carol, "s3:GetObject", "arn:aws:s3:::data/shared/k1", a, bucket},
+		{carol, "s3:GetObject", "arn:aws:s3:::data/shared/k2", a, bucket},
+		{carol, "s3:GetObject", "arn:aws:s3:::data/private/k1", a, bucket},
+		{alice, "kms:Decrypt", "arn:aws:kms:us-east-1:" + a + ":key/k1", "", nil},
+		{alice, "kms:Decrypt", "arn:aws:kms:us-east-1:" + a + ":key/blocked", "", nil},
+		{alice, "kms:Decrypt", "arn:aws:kms:us-east-1:" + b + ":key/k1", "", nil},
+		{alice, "kms:DeleteAlias", "arn:aws:kms:us-east-1:" + a + ":alias/aws/s3", "", nil},
+		{alice, "kms:DeleteAlias", "arn:aws:kms:us-east-1:" + a + ":alias/mine", "", nil},
+		{alice, "iam:DeleteRole", "arn:aws:iam::" + a + ":role/aws-reserved/sso/x", "", nil},
+		{alice, "iam:DeleteRole", "arn:aws:iam::" + a + ":role/app", "", nil},
+		{alice, "sts:AssumeRole", "arn:aws:iam::" + a + ":role/app", "", trust},
+		{alice, "sts:AssumeRole", "arn:aws:iam::" + a + ":role/other", "", nil},
+		{alice, "sts:AssumeRole", "arn:aws:iam::" + a + ":user/notarole", "", nil},
+	}
+	r := rand.New(rand.NewPCG(7, 11))
+	cache := engine.NewCache(0)
+	for n := 0; n < 4000; n++ {
+		c := calls[r.IntN(len(calls))]
+		ctx := engine.NewContext()
+		switch r.IntN(3) {
+		case 0:
+			ctx.Set("aws:username", c.who.ARN[strings.LastIndexByte(c.who.ARN, '/')+1:])
+		case 1:
+			ctx.SetDefault(engine.KeyUnknown)
+		}
+		req := &engine.Request{Principal: c.who, Action: c.action, Resource: c.resource, ResourceAccount: c.account, Context: ctx}
+		ps := &engine.PolicySet{Resource: c.resourcePol}
+		if c.who.Account == a {
+			ps.Identity = []*engine.Policy{identity}
+		}
+		want := engine.Authorize(req, ps)
+		if got := cache.Authorize(req, ps); !reflect.DeepEqual(got, want) {
+			t.Fatalf("request %d (%s %s %s): cached %+v, evaluated %+v", n, c.who.ARN, c.action, c.resource, got, want)
+		}
+	}
+	if st := cache.Stats(); st.Hits < 3000 {
+		t.Errorf("stats %+v: most requests should be answered from the cache", st)
+	}
+
+	// Objects the policies treat alike share decisions; others do not.
+	tests := []struct {
+		name, first, second string
+		hit                 bool
+	}{
+		{"another object under the same pattern", "arn:aws:s3:::data/k1", "arn:aws:s3:::data/k2", true},
+		{"an object under no pattern", "arn:aws:s3:::data/k1", "arn:aws:s3:::other/k1", false},
+		{"the caller's home, then another's", "arn:aws:s3:::home/alice/k1", "arn:aws:s3:::home/bob/k1", false},
+		{"a key, then an AWS-owned alias", "arn:aws:kms:us-east-1:" + a + ":alias/mine", "arn:aws:kms:us-east-1:" + a + ":alias/aws/s3", false},
+		{"a key, then one in another account", "arn:aws:kms:us-east-1:" + a + ":key/k1", "arn:aws:kms:us-east-1:" + b + ":key/k1", false},
+		{"a key, then another key", "arn:aws:kms:us-east-1:" + a + ":key/k1", "arn:aws:kms:us-east-1:" + a + ":key/k2", true},
+		{"a key, then an alias", "arn:aws:kms:us-east-1:" + a + ":key/k1", "arn:aws:kms:us-east-1:" + a + ":alias/k1", false},
+	}
+	for _, tt := range tests {
+		action := "s3:GetObject"
+		if strings.Contains(tt.first, ":kms:") {
+			action = "kms:DeleteAlias"
+		}
+		cache := engine.NewCache(0)
+		ps := &engine.PolicySet{Identity: []*engine.Policy{identity}}
+		ask := func(resource string) engine.CacheStats {
+			ctx := engine.NewContext()
+			ctx.Set("aws:username", "alice")
+			cache.Authorize(&engine.Request{Principal: alice, Action: action, Resource: resource, Context: ctx}, ps)
+			return cache.Stats()
+		}
+		ask(tt.first)
+		before := ask(tt.first) // recorded the second time
+		if hit := ask(tt.second).Hits > before.Hits; hit != tt.hit {
+			t.Errorf("%s: answered from the cache = %v, want %v", tt.name, hit, tt.hit)
+		}
+	}
 }
 
 // TestCacheComparesEveryPolicySetField makes two policy sets that differ in

@@ -240,6 +240,16 @@ type evalState struct {
 	nUnknown uint8
 	trace    *Trace
 	compat   *Compat
+	// resources, when set, receives every statement's Resource match (see
+	// Cache).
+	resources *[]resourceMatch
+}
+
+// resourceMatch is how a statement's Resource or NotResource matched the
+// request's resource.
+type resourceMatch struct {
+	st     *Statement
+	result Tri
 }
 
 func (es *evalState) noteUnknown(key string) {

@@ -92,6 +92,9 @@ func (st *Statement) applies(typ PolicyType, pr *preparedRequest, ctx *Context, 
 	result := True
 	if st.hasResource {
 		m := st.matchResource(&pr.resource, ctx, es)
+		if es.resources != nil {
+			*es.resources = append(*es.resources, resourceMatch{st, m})
+		}
 		if step != nil {
 			step.Resource = m
 		}

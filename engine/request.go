@@ -39,6 +39,13 @@ type preparedRequest struct {
 }
 
 func prepare(r *Request) preparedRequest {
+	pr := prepareResource(r)
+	pr.prepareCaller()
+	return pr
+}
+
+// prepareResource prepares the action and the resource only.
+func prepareResource(r *Request) preparedRequest {
 	pr := preparedRequest{req: r, action: r.Action}
 	if i := strings.IndexByte(r.Action, ':'); i >= 0 {
 		pr.service = lowerService(r.Action[:i])
@@ -56,9 +63,13 @@ func prepare(r *Request) preparedRequest {
 	if pr.resourceAccount == "" && pr.resource.isARN && !hasWildcard(pr.resource.fields[4]) {
 		pr.resourceAccount = pr.resource.fields[4]
 	}
-	pr.id = r.Principal.identity()
-	pr.sameAccount = pr.resourceAccount == "" || pr.resourceAccount == r.Principal.Account
 	return pr
+}
+
+// prepareCaller completes a request prepared by prepareResource.
+func (pr *preparedRequest) prepareCaller() {
+	pr.id = pr.req.Principal.identity()
+	pr.sameAccount = pr.resourceAccount == "" || pr.resourceAccount == pr.req.Principal.Account
 }
 
 // lowerService returns the service prefix in lower case, without allocating
