@@ -32,6 +32,9 @@ import (
 //
 // Recording a decision costs more than evaluating it, and many shapes occur
 // once, so a shape is recorded only the second time it is seen.
+//
+// A Cache is not safe for concurrent use: give each goroutine its own.
+// Its size is bounded; when full, it starts over.
 type Cache struct {
 	seed     maphash.Seed
 	shapes   map[uint64]*shape   // by hash of the shape key
