@@ -136,11 +136,12 @@ func Parse(text string) (*Catalog, error) {
 					a.Resources = append(a.Resources, ResourceRef{Type: strings.TrimSuffix(r, "+"), Required: req})
 				}
 			}
-			if _, dup := svc.actions[strings.ToLower(a.Name)]; dup {
+			lower := strings.ToLower(a.Name)
+			if _, dup := svc.actions[lower]; dup {
 				return nil, fmt.Errorf("line %d: action %s listed twice", line, a.fullName)
 			}
 			svc.Actions = append(svc.Actions, a)
-			svc.actions[strings.ToLower(a.Name)] = a
+			svc.actions[lower] = a
 			c.byName[a.fullName] = a
 		case f[0] == "K" && len(f) == 3:
 			svc.ConditionKeys[strings.ToLower(f[1])] = f[2]
