@@ -35,7 +35,16 @@ type Session struct {
 	// expires is when the credentials expire at the latest, in Unix
 	// seconds; 0 when the issuing call has no time.
 	expires int64
+	// parent is the key of the calling session whose transitive tags this
+	// session has yet to take (see Sessions.resolve); chained is false when
+	// there is none, or when they are taken.
+	parent  uint64
+	chained bool
 }
+
+// maxChain bounds the role chains resolved: a chain longer than that, or
+// a loop in a malformed log, leaves the session's tags incomplete.
+const maxChain = 64
 
 // MaxSessionLifetime is the longest any STS call's credentials live
 // (GetFederationToken, 36 hours; role sessions last at most 12).
@@ -172,23 +181,6 @@ func (s *Sessions) Observe(rec *Record) (bool, error) {
 	if rec.EventName == "AssumeRoleWithSAML" || rec.EventName == "AssumeRoleWithWebIdentity" {
 		sess.TagsComplete = false
 	}
-	// Transitive tags of the calling session pass on.
-	if caller := rec.UserIdentity.AccessKeyID; caller != "" && rec.UserIdentity.Type == "AssumedRole" {
-		if parent, ok := s.Lookup(caller); ok {
-			for _, k := range parent.Transitive {
-				if v, ok := parent.Tags[k]; ok {
-					if sess.Tags == nil {
-						sess.Tags = map[string]string{}
-					}
-					sess.Tags[k] = v
-					sess.Transitive = append(sess.Transitive, k)
-				}
-			}
-			sess.TagsComplete = sess.TagsComplete && parent.TagsComplete
-		} else {
-			sess.TagsComplete = false
-		}
-	}
 	for _, t := range p.Tags {
 		if sess.Tags == nil {
 			sess.Tags = map[string]string{}
@@ -220,6 +212,16 @@ func (s *Sessions) Observe(rec *Record) (bool, error) {
 	if !rec.EventTime.IsZero() {
 		expires = rec.EventTime.Add(MaxSessionLifetime).Unix()
 	}
+	// Transitive tags of the calling session pass on. That session may be
+	// observed later (the files of a day are read in any order), so when
+	// its chain is not yet known the session keeps its key and takes its
+	// tags when looked up.
+	if caller := rec.UserIdentity.AccessKeyID; caller != "" && rec.UserIdentity.Type == "AssumedRole" {
+		sess.parent, sess.chained = s.key(caller), true
+		if parent, final := s.lookupKey(sess.parent, 0); final {
+			sess = sess.inherit(parent)
+		}
+	}
 	k := s.key(resp.Credentials.AccessKeyID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -243,22 +245,95 @@ func (s *Sessions) Observe(rec *Record) (bool, error) {
 // session Lookup returns for plain sessions.
 func (s *Session) isEmpty() bool {
 	return s.Tags == nil && s.Transitive == nil && s.TagsComplete && s.Policy == nil &&
-		s.PolicyProblem == nil && s.PolicyARNs == nil && s.SourceIdentity == ""
+		s.PolicyProblem == nil && s.PolicyARNs == nil && s.SourceIdentity == "" && !s.chained
+}
+
+// inherit returns the session with the transitive tags of its calling
+// session, parent (nil when not seen), taken: they come first, the
+// session's own tags override them, and the tags are complete only when
+// the parent's are.
+func (s *Session) inherit(parent *Session) *Session {
+	out := *s
+	out.parent, out.chained, out.Tags, out.Transitive = 0, false, nil, nil
+	if parent == nil {
+		out.TagsComplete = false
+	} else {
+		for _, k := range parent.Transitive {
+			if v, ok := parent.Tags[k]; ok {
+				if out.Tags == nil {
+					out.Tags = map[string]string{}
+				}
+				out.Tags[k] = v
+				out.Transitive = append(out.Transitive, k)
+			}
+		}
+		out.TagsComplete = out.TagsComplete && parent.TagsComplete
+	}
+	for k, v := range s.Tags {
+		if out.Tags == nil {
+			out.Tags = map[string]string{}
+		}
+		out.Tags[k] = v
+	}
+	for _, k := range s.Transitive {
+		if !containsFold(out.Transitive, k) {
+			out.Transitive = append(out.Transitive, k)
+		}
+	}
+	return &out
 }
 
 // Lookup returns the session issued with an access key id. The Session is
-// shared: callers must not change it.
+// shared: callers must not change it. A role session chained from another
+// carries that session's transitive tags, whichever of the two issuing
+// calls was observed first.
 func (s *Sessions) Lookup(accessKeyID string) (*Session, bool) {
-	k := s.key(accessKeyID)
+	f, _ := s.lookupKey(s.key(accessKeyID), 0)
+	return f, f != nil
+}
+
+// lookupKey returns the session of key k (nil when not held) with its
+// chain resolved, and whether that resolution is final: every session up
+// the chain is held. A final resolution replaces the chained session in
+// the store, so that later lookups find it at once.
+func (s *Sessions) lookupKey(k uint64, depth int) (*Session, bool) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if f, ok := s.facts[k]; ok {
+	f, ok := s.facts[k]
+	if !ok {
+		_, ok = s.plain[k]
+		f = &s.empty
+	}
+	s.mu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	if !f.chained {
 		return f, true
 	}
-	if _, ok := s.plain[k]; ok {
+	var parent *Session
+	final := false
+	if depth < maxChain {
+		parent, final = s.lookupKey(f.parent, depth+1)
+	}
+	out := f.inherit(parent)
+	if !final {
+		return out, false
+	}
+	empty := out.isEmpty()
+	s.mu.Lock()
+	if s.facts[k] == f {
+		if empty {
+			delete(s.facts, k)
+			s.plain[k] = out.expires
+		} else {
+			s.facts[k] = out
+		}
+	}
+	s.mu.Unlock()
+	if empty {
 		return &s.empty, true
 	}
-	return nil, false
+	return out, true
 }
 
 func containsFold(list []string, s string) bool {

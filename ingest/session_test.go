@@ -3,7 +3,9 @@ package ingest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -151,4 +153,102 @@ func TestSessionsExpire(t *testing.T) {
 	if s.Issued() != 3 || s.Len() != 1 {
 		t.Errorf("issued %d, held %d; want 3, 1", s.Issued(), s.Len())
 	}
+}
+
+// TestSessionsChainOrder checks that a chained role session takes the
+// transitive tags of its calling sessions whatever the order in which the
+// issuing calls are observed (a day's files are read concurrently), and
+// that a lookup made before a calling session is seen does not stick.
+func TestSessionsChainOrder(t *testing.T) {
+	first := assumeRole(t, "ASIAFIRST", "AKIAALICE",
+		`,"tags":[{"key":"team","value":"b"},{"key":"cost","value":"1"}],"transitiveTagKeys":["team"]`)
+	second := assumeRole(t, "ASIASECOND", "ASIAFIRST", `,"tags":[{"key":"env","value":"dev"}],"transitiveTagKeys":["env"]`)
+	third := assumeRole(t, "ASIATHIRD", "ASIASECOND", `,"tags":[{"key":"team","value":"c"}]`)
+	type want struct {
+		tags       map[string]string
+		transitive []string
+	}
+	wants := map[string]want{
+		"ASIAFIRST":  {map[string]string{"team": "b", "cost": "1"}, []string{"team"}},
+		"ASIASECOND": {map[string]string{"team": "b", "env": "dev"}, []string{"team", "env"}},
+		// Its own tag overrides the inherited value; the key stays transitive.
+		"ASIATHIRD": {map[string]string{"team": "c", "env": "dev"}, []string{"team", "env"}},
+	}
+	orders := [][]*Record{
+		{first, second, third}, {first, third, second}, {second, first, third},
+		{second, third, first}, {third, first, second}, {third, second, first},
+	}
+	for _, order := range orders {
+		name := ""
+		for _, rec := range order {
+			name += rec.EventID[len("e-ASIA"):] + " "
+		}
+		t.Run(name, func(t *testing.T) {
+			s := NewSessions()
+			for _, rec := range order {
+				if ok, err := s.Observe(rec); !ok || err != nil {
+					t.Fatalf("Observe(%s) = %v, %v", rec.EventID, ok, err)
+				}
+			}
+			for key, w := range wants {
+				sess, ok := s.Lookup(key)
+				if !ok {
+					t.Fatalf("%s not found", key)
+				}
+				if !sess.TagsComplete || !maps.Equal(sess.Tags, w.tags) || !slices.Equal(sess.Transitive, w.transitive) {
+					t.Errorf("%s: tags %v transitive %v complete %v; want %v %v complete", key, sess.Tags, sess.Transitive,
+						sess.TagsComplete, w.tags, w.transitive)
+				}
+			}
+			if s.Len() != 3 || s.Issued() != 3 {
+				t.Errorf("held %d, issued %d; want 3, 3", s.Len(), s.Issued())
+			}
+		})
+	}
+
+	t.Run("looked up before its caller is seen", func(t *testing.T) {
+		s := NewSessions()
+		for _, rec := range []*Record{third, second} {
+			if ok, err := s.Observe(rec); !ok || err != nil {
+				t.Fatalf("Observe(%s) = %v, %v", rec.EventID, ok, err)
+			}
+		}
+		sess, ok := s.Lookup("ASIATHIRD")
+		if !ok || sess.TagsComplete || !maps.Equal(sess.Tags, map[string]string{"team": "c", "env": "dev"}) {
+			t.Fatalf("first session unseen: %v, tags %v complete %v; want the tags known so far, incomplete", ok, sess.Tags, sess.TagsComplete)
+		}
+		if ok, err := s.Observe(first); !ok || err != nil {
+			t.Fatalf("Observe(first) = %v, %v", ok, err)
+		}
+		sess, _ = s.Lookup("ASIATHIRD")
+		if w := wants["ASIATHIRD"]; !sess.TagsComplete || !maps.Equal(sess.Tags, w.tags) {
+			t.Errorf("after the first session is seen: tags %v complete %v; want %v complete", sess.Tags, sess.TagsComplete, w.tags)
+		}
+	})
+
+	t.Run("a loop in a malformed log", func(t *testing.T) {
+		s := NewSessions()
+		loop := assumeRole(t, "ASIALOOP", "ASIALOOP", "")
+		if ok, err := s.Observe(loop); !ok || err != nil {
+			t.Fatalf("Observe = %v, %v", ok, err)
+		}
+		if sess, ok := s.Lookup("ASIALOOP"); !ok || sess.TagsComplete {
+			t.Errorf("a session that calls itself: found %v, complete %v; want found, incomplete", ok, sess.TagsComplete)
+		}
+	})
+
+	t.Run("a chain with nothing to pass on is plain", func(t *testing.T) {
+		s := NewSessions()
+		for _, rec := range []*Record{assumeRole(t, "ASIACHILD", "ASIAROOT", ""), assumeRole(t, "ASIAROOT", "AKIAALICE", "")} {
+			if ok, err := s.Observe(rec); !ok || err != nil {
+				t.Fatalf("Observe(%s) = %v, %v", rec.EventID, ok, err)
+			}
+		}
+		if sess, ok := s.Lookup("ASIACHILD"); !ok || sess != &s.empty {
+			t.Errorf("child of a plain session: %v, %+v; want the empty session", ok, sess)
+		}
+		if len(s.facts) != 0 || len(s.plain) != 2 {
+			t.Errorf("facts %d, plain %d; want 0, 2", len(s.facts), len(s.plain))
+		}
+	})
 }
