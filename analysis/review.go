@@ -139,11 +139,12 @@ func (x *UsageIndex) Review(p Principal, perms *grants.Permissions, cat *catalog
 	for key := range used {
 		servicesUsed[serviceOf(key)] = true
 	}
+	rv.Unused = make([]UnusedRow, 0, len(perms.Grants))
 	for _, g := range perms.Grants {
-		name := g.Action.FullName()
-		if _, ok := used[strings.ToLower(name)]; ok {
+		if _, ok := used[g.Action.LowerName()]; ok {
 			continue
 		}
+		name := g.Action.FullName()
 		rv.Removable++
 		rv.Unused = append(rv.Unused, UnusedRow{
 			PrincipalARN: p.ARN, PrincipalType: p.Type, AccountID: p.AccountID, Action: name,

@@ -46,10 +46,20 @@ type Action struct {
 	Level     AccessLevel
 	Resources []ResourceRef
 	fullName  string
+	lowerName string
+	index     int
 }
 
 // FullName returns "prefix:Name".
 func (a *Action) FullName() string { return a.fullName }
+
+// LowerName returns FullName in lower case, the form in which action names
+// compare (they are case-insensitive).
+func (a *Action) LowerName() string { return a.lowerName }
+
+// Index returns the action's place in its catalogue, from 0 to
+// NumActions()-1: a slice indexed by it serves as a set of actions.
+func (a *Action) Index() int { return a.index }
 
 // WildcardOnly reports whether the action accepts no resource type, so that
 // policies can grant it only with Resource "*".
@@ -73,6 +83,7 @@ type Catalog struct {
 	// byName holds every action under its full name as the catalogue
 	// spells it ("s3:GetObject"), which is how callers mostly name them.
 	byName  map[string]*Action
+	actions int // the number of actions, and the next Action.index
 	Version string
 }
 
@@ -107,6 +118,9 @@ func Parse(text string) (*Catalog, error) {
 		f := strings.Split(t, "\t")
 		switch {
 		case f[0] == "S" && len(f) == 4:
+			if _, dup := c.services[f[1]]; dup {
+				return nil, fmt.Errorf("line %d: service %s listed twice", line, f[1])
+			}
 			svc = &Service{Prefix: f[1], RCPSupported: f[2] == "1", Name: f[3],
 				ResourceTypes: map[string]string{}, ConditionKeys: map[string]string{}, actions: map[string]*Action{}}
 			c.services[f[1]] = svc
@@ -140,6 +154,9 @@ func Parse(text string) (*Catalog, error) {
 			if _, dup := svc.actions[lower]; dup {
 				return nil, fmt.Errorf("line %d: action %s listed twice", line, a.fullName)
 			}
+			a.lowerName = strings.ToLower(svc.Prefix) + ":" + lower
+			a.index = c.actions
+			c.actions++
 			svc.Actions = append(svc.Actions, a)
 			svc.actions[lower] = a
 			c.byName[a.fullName] = a
@@ -163,6 +180,9 @@ func (c *Catalog) ServiceBytes(prefix []byte) (*Service, bool) {
 	s, ok := c.services[string(prefix)]
 	return s, ok
 }
+
+// NumActions returns the number of actions in the catalogue.
+func (c *Catalog) NumActions() int { return c.actions }
 
 // Services returns every service, sorted by prefix.
 func (c *Catalog) Services() []*Service {

@@ -34,13 +34,36 @@ func TestAction(t *testing.T) {
 	}
 	for _, tt := range tests {
 		a, ok := c.Action(tt.name)
-		got := ""
+		got, lower := "", ""
 		if ok {
-			got = a.FullName()
+			got, lower = a.FullName(), a.LowerName()
 		}
-		if got != tt.want {
-			t.Errorf("Action(%q) = %q, want %q", tt.name, got, tt.want)
+		if got != tt.want || lower != strings.ToLower(tt.want) {
+			t.Errorf("Action(%q) = %q (lower %q), want %q", tt.name, got, lower, tt.want)
 		}
+	}
+}
+
+// TestActionNamesAndIndexes checks the lower-case names of the embedded
+// catalogue, and that its action indexes number the actions from 0.
+func TestActionNamesAndIndexes(t *testing.T) {
+	c := Default()
+	taken := make([]bool, c.NumActions())
+	n := 0
+	for _, svc := range c.Services() {
+		for _, a := range svc.Actions {
+			n++
+			if a.LowerName() != strings.ToLower(a.FullName()) {
+				t.Fatalf("%s: LowerName %q", a.FullName(), a.LowerName())
+			}
+			if i := a.Index(); i < 0 || i >= len(taken) || taken[i] {
+				t.Fatalf("%s: index %d out of range or taken (NumActions %d)", a.FullName(), i, c.NumActions())
+			}
+			taken[a.Index()] = true
+		}
+	}
+	if n != c.NumActions() || n < 10000 {
+		t.Errorf("%d actions, NumActions %d", n, c.NumActions())
 	}
 }
 
@@ -49,6 +72,7 @@ func TestParseRejects(t *testing.T) {
 		name, text, want string
 	}{
 		{"action twice, other case", "S\ts3\t1\tS3\nA\tGetObject\tR\t\nA\tgetobject\tR\t\n", "listed twice"},
+		{"service twice", "S\ts3\t1\tS3\nA\tGetObject\tR\t\nS\ts3\t1\tS3\n", "service s3 listed twice"},
 		{"action before service", "A\tGetObject\tR\t\n", "before the first service"},
 		{"unknown level", "S\ts3\t1\tS3\nA\tGetObject\tX\t\n", "unknown access level"},
 		{"malformed", "S\ts3\t1\tS3\nZ\tx\n", "malformed"},

@@ -108,7 +108,7 @@ func (a *Analyzer) Effective(e *ingest.Entity) Permissions {
 
 	// Every action an identity Allow statement covers, first statement wins.
 	var cands []candidate
-	seen := map[*catalog.Action]bool{}
+	seen := make([]bool, a.cat.NumActions())
 	var allows []*engine.Statement
 	covers := map[*engine.Statement][]*catalog.Action{}
 	for _, pol := range identity {
@@ -120,8 +120,8 @@ func (a *Analyzer) Effective(e *ingest.Entity) Permissions {
 			allows = append(allows, st)
 			a.eachAction(st, func(act *catalog.Action) {
 				covers[st] = append(covers[st], act)
-				if !seen[act] {
-					seen[act] = true
+				if !seen[act.Index()] {
+					seen[act.Index()] = true
 					cands = append(cands, candidate{act, st})
 				}
 			})
@@ -134,7 +134,9 @@ func (a *Analyzer) Effective(e *ingest.Entity) Permissions {
 	p := Principal(e)
 	req := engine.Request{Principal: p, Resource: "*", ResourcePartial: true, ResourceAccount: e.Account, Context: principalContext(&p, e)}
 	join := a.snap.PolicySetFor(&req, nil)
-	granted := map[*catalog.Action]bool{}
+	granted := seen // reused: an action is granted once checked and allowed
+	clear(granted)
+	perms.Grants = make([]Grant, 0, len(cands))
 	for _, c := range cands {
 		req.Action = c.action.FullName()
 		d := engine.Authorize(&req, join.Policies)
@@ -150,7 +152,7 @@ func (a *Analyzer) Effective(e *ingest.Entity) Permissions {
 			perms.Blocked[by]++
 			continue
 		}
-		granted[c.action] = true
+		granted[c.action.Index()] = true
 		perms.Grants = append(perms.Grants, Grant{
 			Action: c.action, PolicyID: c.stmt.Policy.ID, Statement: c.stmt.Ref(),
 			Conditional: d.Verdict != engine.VerdictAllow,
@@ -161,7 +163,7 @@ func (a *Analyzer) Effective(e *ingest.Entity) Permissions {
 	for _, st := range allows {
 		n := 0
 		for _, act := range covers[st] {
-			if granted[act] {
+			if granted[act.Index()] {
 				n++
 			}
 		}
