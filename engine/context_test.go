@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -36,5 +37,41 @@ func TestContextReset(t *testing.T) {
 	c.SetDefault(KeyUnknown)
 	if c.State("aws:RequestTag/team") != KeyUnknown {
 		t.Error("a complete prefix survived Reset")
+	}
+}
+
+// TestContextManyKeys sets up to 300 keys, more than the 128 bits of the
+// context's filter, each twice in another spelling, through resets: every
+// key must keep its own last value, and unset keys must stay unset.
+func TestContextManyKeys(t *testing.T) {
+	c := NewContext()
+	for _, n := range []int{1, 40, 127, 128, 129, 300, 3} {
+		c.Reset()
+		c.SetDefault(KeyUnknown)
+		// Tag keys differ in their middle only, and global keys are set
+		// among them, so filter bits collide.
+		name := func(i int) string {
+			if i%7 == 0 && i/7 < len(globalKeyNames) {
+				return globalKeyNames[i/7]
+			}
+			return fmt.Sprintf("aws:RequestTag/k%03dx", i)
+		}
+		for i := range n {
+			c.Set(strings.ToUpper(name(i)), "first")
+		}
+		for i := range n {
+			c.Set(name(i), fmt.Sprint(i))
+		}
+		if got := len(c.Keys()); got != n {
+			t.Fatalf("%d keys set: Keys has %d", n, got)
+		}
+		for i := range n {
+			if v := c.Values(strings.ToLower(name(i))); len(v) != 1 || v[0] != fmt.Sprint(i) {
+				t.Fatalf("%d keys set: %s = %v, want [%d]", n, name(i), v, i)
+			}
+		}
+		if s := c.State("aws:RequestTag/other"); s != KeyUnknown {
+			t.Errorf("%d keys set: an unset key is %v, want unknown", n, s)
+		}
 	}
 }
