@@ -96,10 +96,10 @@ func fillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resource
 		ctx.Set("aws:SourceVpce", rec.VPCEndpointID)
 		ctx.SetAbsent("aws:SourceIp")
 		if isIP == nil {
-			ctx.Set("aws:VpcSourceIp", addr.String())
+			ctx.Set("aws:VpcSourceIp", ipString(rec.SourceIPAddress, addr))
 		}
 	case isIP == nil:
-		ctx.Set("aws:SourceIp", addr.String())
+		ctx.Set("aws:SourceIp", ipString(rec.SourceIPAddress, addr))
 		ctx.SetAbsent("aws:SourceVpce")
 		ctx.SetAbsent("aws:SourceVpc")
 		ctx.SetAbsent("aws:VpcSourceIp")
@@ -203,6 +203,16 @@ func fillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resource
 	}
 
 	setRequestTags(ctx, rec.RequestParameters)
+}
+
+// ipString returns the canonical form of addr, parsed from s: s itself for
+// an IPv4 address, which netip.ParseAddr accepts only in that form, so that
+// most requests do not allocate it again.
+func ipString(s string, addr netip.Addr) string {
+	if addr.Is4() {
+		return s
+	}
+	return addr.String()
 }
 
 // tagFields are the requestParameters fields in which APIs pass tags.

@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -118,5 +119,27 @@ func TestTranslateEveryIdentity(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIPString checks that the address a context holds is the canonical
+// form netip gives, for every spelling netip.ParseAddr accepts.
+func TestIPString(t *testing.T) {
+	for _, s := range []string{"198.51.100.7", "0.0.0.0", "255.255.255.255", "10.0.0.1", "2001:db8::1", "2001:DB8:0:0:0:0:0:1",
+		"::ffff:198.51.100.7", "::FFFF:c633:6407", "fe80::1%eth0", "::", "2001:0db8::0001"} {
+		addr, err := netip.ParseAddr(s)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		if got := ipString(s, addr); got != addr.String() {
+			t.Errorf("ipString(%q) = %q, want %q", s, got, addr.String())
+		}
+	}
+	// Spellings of IPv4 addresses that are not canonical do not parse, so
+	// they never reach ipString.
+	for _, s := range []string{"010.0.0.1", "1.2.3", "1.2.3.4.5", "1.2.3.4%eth0", " 1.2.3.4", "1.2.3.04"} {
+		if _, err := netip.ParseAddr(s); err == nil {
+			t.Errorf("netip.ParseAddr(%q) accepted a non-canonical IPv4 spelling", s)
+		}
 	}
 }
