@@ -295,8 +295,12 @@ func isTimestampPrefix(b []byte) bool {
 func (r *Reader) Next() (*Record, error) {
 	if !r.started {
 		r.started = true
-		if r.format == FormatDelivery && r.keep == nil {
+		switch {
+		case r.format != FormatDelivery:
+		case r.keep == nil:
 			r.readWhole()
+		default:
+			r.readFiltered()
 		}
 	}
 	for {
@@ -322,7 +326,11 @@ func (r *Reader) Next() (*Record, error) {
 
 // SetFilter makes Next pass over, without decoding them, the records whose
 // raw JSON keep rejects. A pass that needs only some records (the STS calls
-// that issue sessions) saves the decoding of the rest.
+// that issue sessions) saves the decoding of the rest. keep must accept
+// any bytes that hold bytes it accepts, as a test for a substring does: a
+// delivery file read whole whose bytes keep rejects is passed over at
+// once, without cutting it into records, and so without reporting damage
+// in it.
 func (r *Reader) SetFilter(keep func(raw []byte) bool) { r.keep = keep }
 
 func (r *Reader) fileError(err error) error {
@@ -395,20 +403,11 @@ const maxWholeFile = 16 << 20
 // record by record over the same bytes, which reports each fault where it
 // lies.
 func (r *Reader) readWhole() {
-	data, complete, err := readUpTo(r.br, r.data, maxWholeFile)
-	r.data = data[:0] // growth stops near maxWholeFile
-	if !complete {
-		var rest io.Reader = r.br
-		if err != nil {
-			rest = errorReader{err}
-		}
-		*r.stream = scanner{r: io.MultiReader(bytes.NewReader(data), rest), buf: r.stream.buf, max: MaxRecordSize}
+	data, ok := r.readAll()
+	if !ok {
 		return
 	}
-	// A scanner over the data in memory: fill reads nothing more.
-	inMemory := scanner{buf: data, end: len(data), err: io.EOF, max: MaxRecordSize}
-	r.mem = inMemory
-	r.scan = &r.mem
+	inMemory := r.mem
 	start := -1
 	if r.enterArray() == nil {
 		start = r.mem.pos - 1
@@ -418,7 +417,7 @@ func (r *Reader) readWhole() {
 	// length too, without zeroing them first.
 	recs := r.batch[:0]
 	clear(recs[:cap(recs)])
-	ok := start >= 0 && end > start && gojson.Unmarshal(data[start:end+1], &recs) == nil
+	ok = start >= 0 && end > start && gojson.Unmarshal(data[start:end+1], &recs) == nil
 	for i := 0; ok && i < len(recs); i++ {
 		ok = recs[i].EventName != "" && recs[i].EventSource != ""
 	}
@@ -429,6 +428,35 @@ func (r *Reader) readWhole() {
 	}
 	r.mem.pos = end + 1
 	r.inArr, r.batched, r.batch = true, true, recs
+}
+
+// readAll reads a delivery file whole, when it fits in maxWholeFile and
+// can be read to its end, and makes r cut it in memory. Otherwise it
+// returns false and r goes on streaming over the same bytes.
+func (r *Reader) readAll() ([]byte, bool) {
+	data, complete, err := readUpTo(r.br, r.data, maxWholeFile)
+	r.data = data[:0] // growth stops near maxWholeFile
+	if !complete {
+		var rest io.Reader = r.br
+		if err != nil {
+			rest = errorReader{err}
+		}
+		*r.stream = scanner{r: io.MultiReader(bytes.NewReader(data), rest), buf: r.stream.buf, max: MaxRecordSize}
+		return nil, false
+	}
+	// A scanner over the data in memory: fill reads nothing more.
+	r.mem = scanner{buf: data, end: len(data), err: io.EOF, max: MaxRecordSize}
+	r.scan = &r.mem
+	return data, true
+}
+
+// readFiltered reads a delivery file whole for a filtered pass, which
+// then cuts it in memory; when the filter rejects all of its bytes, no
+// record could pass and the file ends at once.
+func (r *Reader) readFiltered() {
+	if data, ok := r.readAll(); ok && !r.keep(data) {
+		r.done = true
+	}
 }
 
 // nextBatched returns the next record decoded by readWhole, then reads the

@@ -206,8 +206,9 @@ func TestReaderReset(t *testing.T) {
 
 // readOutcome reads data and describes everything the reader yields: each
 // record in full, each error's message. stream makes the reader cut the
-// file into records (a filter that keeps all of them turns off reading a
-// delivery file whole); batched reports whether it read the file whole.
+// file into records (a filter that keeps all of them turns off decoding a
+// delivery file in one call); batched reports whether it decoded the file
+// in one call.
 func readOutcome(data []byte, stream bool) (outcome []any, batched bool) {
 	return readOutcomeWith(&Reader{}, data, stream)
 }
@@ -275,6 +276,64 @@ func TestReaderWhole(t *testing.T) {
 			}
 			if batched != tt.whole {
 				t.Errorf("read whole: %v, want %v", batched, tt.whole)
+			}
+		})
+	}
+}
+
+// TestReaderFilter checks that a filtered read yields exactly the records
+// the filter keeps, in order, whether the file is read whole or streamed
+// (over the size bound), and that a file none of whose bytes pass ends at
+// once.
+func TestReaderFilter(t *testing.T) {
+	filler := strings.Replace(event1, `"key":"k"`, `"key":"`+strings.Repeat("x", 1<<20)+`"`, 1)
+	var over []string
+	for range maxWholeFile >> 20 {
+		over = append(over, filler)
+	}
+	over = append(over, event2)
+	doc := func(events []string) string { return `{"Records":[` + strings.Join(events, ",") + `]}` }
+	tests := []struct {
+		name   string
+		events []string
+		needle string
+	}{
+		{"read whole, some kept", []string{event1, event2, event1}, `"eventSource":"s3.amazonaws.com"`},
+		{"read whole, none kept", []string{event1, event2}, "sts.amazonaws.com"},
+		{"streamed, some kept", over, `"eventName":"SendMessage"`},
+		{"streamed, none kept", over, "sts.amazonaws.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var kept []string
+			for _, e := range tt.events {
+				if strings.Contains(e, tt.needle) {
+					kept = append(kept, e)
+				}
+			}
+			want, _ := readOutcome([]byte(doc(kept)), false)
+			r, err := NewReader(bytes.NewReader(gz(t, doc(tt.events))), "test.json.gz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := 0
+			r.SetFilter(func(raw []byte) bool { calls++; return bytes.Contains(raw, []byte(tt.needle)) })
+			var got []any
+			for {
+				rec, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, *rec)
+			}
+			if len(got) != len(kept) || len(got) > 0 && !reflect.DeepEqual(got, want) {
+				t.Errorf("filtered read: %d records, want %d:\n%v\nwant\n%v", len(got), len(kept), got, want)
+			}
+			if whole := len(tt.events) < len(over); whole && len(kept) == 0 && calls != 1 {
+				t.Errorf("a file read whole with nothing to keep: the filter was asked %d times, want once (the whole file)", calls)
 			}
 		})
 	}
