@@ -36,7 +36,7 @@ type Session struct {
 	// seconds; 0 when the issuing call has no time.
 	expires int64
 	// parent is the key of the calling session whose transitive tags this
-	// session has yet to take (see Sessions.resolve); chained is false when
+	// session has yet to take (see Sessions.lookupKey); chained is false when
 	// there is none, or when they are taken.
 	parent  uint64
 	chained bool
