@@ -25,8 +25,21 @@ var loadCorpus = sync.OnceValues(func() (*Corpus, error) {
 	if err != nil {
 		return nil, err
 	}
+	corpusDir = dir
 	return OpenCorpus(dir, CorpusOptions(36_000, DefaultCorpusDays))
 })
+
+// corpusDir is the corpus's folder once generated, removed when the
+// benchmarks end.
+var corpusDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if corpusDir != "" {
+		os.RemoveAll(corpusDir)
+	}
+	os.Exit(code)
+}
 
 func mustCorpus(b *testing.B) *Corpus {
 	b.Helper()
