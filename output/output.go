@@ -6,7 +6,9 @@ package output
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -165,6 +167,7 @@ type DayParts[T any] struct {
 	dir, name string
 	open      map[string]*ParquetWriter[T]
 	order     []string
+	closed    []string // the files Close put in place
 }
 
 // NewDayParts returns a writer of dir/day=*/name.parquet files.
@@ -196,10 +199,25 @@ func (d *DayParts[T]) Close() error {
 			w.Abort()
 			continue
 		}
-		first = w.Close()
+		if first = w.Close(); first == nil {
+			d.closed = append(d.closed, w.t.path)
+		}
 	}
 	d.open, d.order = map[string]*ParquetWriter[T]{}, nil
 	return first
+}
+
+// Remove deletes the files Close put in place, and their day folders when
+// that leaves them empty, so that the producer can write its rows anew.
+func (d *DayParts[T]) Remove() error {
+	for _, path := range d.closed {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		os.Remove(filepath.Dir(path)) // fails, as it should, unless empty
+	}
+	d.closed = nil
+	return nil
 }
 
 // Abort removes every file not yet closed.

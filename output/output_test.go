@@ -104,6 +104,26 @@ func TestDayParts(t *testing.T) {
 		t.Errorf("temporary files left: %v", entries)
 	}
 
+	// Remove takes back what Close put in place, and the day folder it
+	// empties, but no other producer's file.
+	other := NewDayParts[row](dir, "part-00003")
+	if err := other.Write("2026-11-02", []row{{"o", 1, now, nil}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "day=2026-11-01")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("day folder left after Remove: %v", err)
+	}
+	entries, _ = os.ReadDir(filepath.Join(dir, "day=2026-11-02"))
+	if len(entries) != 1 || entries[0].Name() != "part-00003.parquet" {
+		t.Errorf("after Remove, day=2026-11-02 holds %v, want part-00003.parquet alone", entries)
+	}
+
 	aborted := NewDayParts[row](dir, "part-00002")
 	if err := aborted.Write("2026-11-03", []row{{"x", 1, now, nil}}); err != nil {
 		t.Fatal(err)
