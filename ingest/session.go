@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,8 @@ type Session struct {
 	// expires is when the credentials expire at the latest, in Unix
 	// seconds; 0 when the issuing call has no time.
 	expires int64
+	// day is the day the issuing call was observed on (see ObserveOn).
+	day int
 	// parent is the key of the calling session whose transitive tags this
 	// session has yet to take (see Sessions.lookupKey); chained is false when
 	// there is none, or when they are taken.
@@ -52,14 +55,19 @@ const MaxSessionLifetime = 36 * time.Hour
 
 // Sessions holds the sessions issued by the STS calls seen in the logs,
 // keyed by the access key id of the credentials they returned. Sessions
-// with nothing to remember take a key and an expiry time. Sessions past
-// their lifetime can be dropped (Expire), so that a run reading the logs
-// in time order holds only the sessions of a few days. Observe, Lookup and
-// Expire are safe for concurrent use.
+// with nothing to remember take a key, an expiry time and a day. Sessions
+// past their lifetime can be dropped (Expire), so that a run reading the
+// logs in time order holds only the sessions of a few days.
+//
+// Each session is tagged with the day its issuing call was observed on,
+// and a lookup names the last day it may see (its horizon): a run that
+// reads later days while earlier ones are still replayed resolves every
+// lookup as if those later days were not read yet. Observe, Lookup,
+// Resolve and Expire are safe for concurrent use.
 type Sessions struct {
 	seed   maphash.Seed
 	mu     sync.RWMutex
-	plain  map[uint64]int64 // expiry, as Session.expires
+	plain  map[uint64]plainSession
 	facts  map[uint64]*Session
 	issued int
 	// empty is returned for sessions issued with no tags, no session policy
@@ -67,11 +75,21 @@ type Sessions struct {
 	empty Session
 }
 
+// plainSession is a session with nothing to remember but its expiry, as
+// Session.expires, and its day.
+type plainSession struct {
+	expires int64
+	day     int
+}
+
 // NewSessions returns an empty session store.
 func NewSessions() *Sessions {
-	return &Sessions{seed: maphash.MakeSeed(), plain: map[uint64]int64{}, facts: map[uint64]*Session{},
+	return &Sessions{seed: maphash.MakeSeed(), plain: map[uint64]plainSession{}, facts: map[uint64]*Session{},
 		empty: Session{TagsComplete: true}}
 }
+
+// AllDays is the horizon of a lookup that sees every session observed.
+const AllDays = math.MaxInt
 
 // sessionIssuers are the STS calls that issue session credentials whose
 // tags and policies matter.
@@ -112,8 +130,8 @@ func (s *Sessions) Expire(t time.Time) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for k, exp := range s.plain {
-		if exp != 0 && exp < cut {
+	for k, p := range s.plain {
+		if p.expires != 0 && p.expires < cut {
 			delete(s.plain, k)
 			n++
 		}
@@ -155,10 +173,16 @@ type stsResponse struct {
 	} `json:"credentials"`
 }
 
-// Observe records the session a successful STS call issued. It returns
-// false for records that issue no session or failed, and an error for a
-// call whose parameters or response cannot be read.
+// Observe records the session a successful STS call issued, on day 0. It
+// returns false for records that issue no session or failed, and an error
+// for a call whose parameters or response cannot be read.
 func (s *Sessions) Observe(rec *Record) (bool, error) {
+	return s.ObserveOn(rec, 0)
+}
+
+// ObserveOn is Observe on a given day (a run numbers its delivery days from
+// 0). A session observed again keeps the earlier of its days.
+func (s *Sessions) ObserveOn(rec *Record, day int) (bool, error) {
 	if !IsSessionIssuer(rec) || rec.ErrorCode != "" {
 		return false, nil
 	}
@@ -214,27 +238,30 @@ func (s *Sessions) Observe(rec *Record) (bool, error) {
 	}
 	// Transitive tags of the calling session pass on. That session may be
 	// observed later (the files of a day are read in any order), so when
-	// its chain is not yet known the session keeps its key and takes its
-	// tags when looked up.
+	// its chain is not yet known, by this day, the session keeps its key
+	// and takes its tags when looked up.
 	if caller := rec.UserIdentity.AccessKeyID; caller != "" && rec.UserIdentity.Type == "AssumedRole" {
 		sess.parent, sess.chained = s.key(caller), true
-		if parent, final := s.lookupKey(sess.parent, 0); final {
-			sess = sess.inherit(parent)
+		if r := s.resolve(sess.parent, 0, day); r.Final {
+			sess = sess.inherit(r.Session)
 		}
 	}
+	sess.expires, sess.day = expires, day
 	k := s.key(resp.Credentials.AccessKeyID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, plain := s.plain[k]
-	_, facts := s.facts[k]
-	if !plain && !facts {
+	old, plain := s.plain[k]
+	f, facts := s.facts[k]
+	switch {
+	case !plain && !facts:
 		s.issued++
+	case plain && old.day <= day, facts && f.day <= day:
+		return true, nil
 	}
 	if sess.isEmpty() {
 		delete(s.facts, k)
-		s.plain[k] = expires
+		s.plain[k] = plainSession{expires, day}
 	} else {
-		sess.expires = expires
 		delete(s.plain, k)
 		s.facts[k] = sess
 	}
@@ -255,6 +282,9 @@ func (s *Session) isEmpty() bool {
 func (s *Session) inherit(parent *Session) *Session {
 	out := *s
 	out.parent, out.chained, out.Tags, out.Transitive = 0, false, nil, nil
+	if parent != nil {
+		out.day = max(out.day, parent.day)
+	}
 	if parent == nil {
 		out.TagsComplete = false
 	} else {
@@ -283,57 +313,96 @@ func (s *Session) inherit(parent *Session) *Session {
 	return &out
 }
 
-// Lookup returns the session issued with an access key id. The Session is
-// shared: callers must not change it. A role session chained from another
-// carries that session's transitive tags, whichever of the two issuing
-// calls was observed first.
+// Lookup returns the session issued with an access key id, on any day.
+// The Session is shared: callers must not change it. A role session
+// chained from another carries that session's transitive tags, whichever
+// of the two issuing calls was observed first.
 func (s *Sessions) Lookup(accessKeyID string) (*Session, bool) {
-	f, _ := s.lookupKey(s.key(accessKeyID), 0)
-	return f, f != nil
+	r := s.Resolve(accessKeyID, AllDays)
+	return r.Session, r.Session != nil
 }
 
-// lookupKey returns the session of key k (nil when not held) with its
-// chain resolved, and whether that resolution is final: every session up
-// the chain is held. A final resolution replaces the chained session in
-// the store, so that later lookups find it at once.
-func (s *Sessions) lookupKey(k uint64, depth int) (*Session, bool) {
+// A Resolution is the outcome of looking up an access key's session.
+type Resolution struct {
+	// Session is the session with its chain resolved, nil when the key's
+	// own session is not held.
+	Session *Session
+	// Final reports whether every session up the chain is held, so that no
+	// later observation can change the outcome.
+	Final bool
+	// Links counts the sessions of the chain found, the key's own first,
+	// when the resolution is not final: two such lookups of a key that
+	// find the same number of links have the same outcome. (A final
+	// resolution may count a resolved chain as one link.)
+	Links int
+}
+
+// Resolve looks up the session of an access key among those observed on
+// days up to horizon (AllDays: any day).
+func (s *Sessions) Resolve(accessKeyID string, horizon int) Resolution {
+	return s.resolve(s.key(accessKeyID), 0, horizon)
+}
+
+// Settled reports whether lookups that were not final resolve as they did:
+// misses maps access key ids to the Links of their Resolution.
+func (s *Sessions) Settled(misses map[string]int, horizon int) bool {
+	for key, links := range misses {
+		if r := s.Resolve(key, horizon); r.Final || r.Links != links {
+			return false
+		}
+	}
+	return true
+}
+
+// resolve returns the resolution of key k, depth links down a chain. A
+// final resolution replaces the chained session in the store, so that later
+// lookups find it at once, unless some session up the chain was observed
+// on a later day than the chained one: a lookup with a nearer horizon must
+// still find the chained session unresolved.
+func (s *Sessions) resolve(k uint64, depth, horizon int) Resolution {
 	s.mu.RLock()
 	f, ok := s.facts[k]
-	if !ok {
-		_, ok = s.plain[k]
+	if ok {
+		ok = f.day <= horizon
+	} else {
+		var p plainSession
+		p, ok = s.plain[k]
+		ok = ok && p.day <= horizon
 		f = &s.empty
 	}
 	s.mu.RUnlock()
 	if !ok {
-		return nil, false
+		return Resolution{}
 	}
 	if !f.chained {
-		return f, true
+		return Resolution{Session: f, Final: true, Links: 1}
 	}
-	var parent *Session
-	final := false
+	var up Resolution
 	if depth < maxChain {
-		parent, final = s.lookupKey(f.parent, depth+1)
+		up = s.resolve(f.parent, depth+1, horizon)
 	}
-	out := f.inherit(parent)
-	if !final {
-		return out, false
+	out := f.inherit(up.Session)
+	if !up.Final {
+		return Resolution{Session: out, Links: 1 + up.Links}
+	}
+	if out.day > f.day {
+		return Resolution{Session: out, Final: true, Links: 1 + up.Links}
 	}
 	empty := out.isEmpty()
 	s.mu.Lock()
 	if s.facts[k] == f {
 		if empty {
 			delete(s.facts, k)
-			s.plain[k] = out.expires
+			s.plain[k] = plainSession{out.expires, out.day}
 		} else {
 			s.facts[k] = out
 		}
 	}
 	s.mu.Unlock()
 	if empty {
-		return &s.empty, true
+		return Resolution{Session: &s.empty, Final: true, Links: 1 + up.Links}
 	}
-	return out, true
+	return Resolution{Session: out, Final: true, Links: 1 + up.Links}
 }
 
 func containsFold(list []string, s string) bool {

@@ -252,3 +252,76 @@ func TestSessionsChainOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionsDays observes sessions on numbered days: a lookup sees only
+// those observed up to its horizon, a chained session whose caller came on
+// a later day stays unresolved for nearer horizons, and Settled tells
+// whether lookups that were not final would still resolve as they did.
+func TestSessionsDays(t *testing.T) {
+	first := assumeRole(t, "ASIAFIRST", "AKIAALICE", `,"tags":[{"key":"team","value":"b"}],"transitiveTagKeys":["team"]`)
+	second := assumeRole(t, "ASIASECOND", "ASIAFIRST", "")
+	s := NewSessions()
+	observe := func(rec *Record, day int) {
+		t.Helper()
+		if ok, err := s.ObserveOn(rec, day); !ok || err != nil {
+			t.Fatalf("ObserveOn(%s, %d) = %v, %v", rec.EventID, day, ok, err)
+		}
+	}
+	observe(second, 1)
+	observe(first, 2)
+
+	type want struct {
+		found, final, complete bool
+		links                  int
+		team                   string
+	}
+	check := func(key string, horizon int, w want) {
+		t.Helper()
+		r := s.Resolve(key, horizon)
+		got := want{found: r.Session != nil, final: r.Final, links: r.Links}
+		if r.Session != nil {
+			got.complete, got.team = r.Session.TagsComplete, r.Session.Tags["team"]
+		}
+		if got != w {
+			t.Errorf("Resolve(%s, %d) = %+v, want %+v", key, horizon, got, w)
+		}
+	}
+	notSeen := want{}
+	check("ASIAFIRST", 0, notSeen)
+	check("ASIAFIRST", 1, notSeen)
+	check("ASIAFIRST", 2, want{found: true, final: true, complete: true, links: 1, team: "b"})
+	check("ASIASECOND", 0, notSeen)
+	unresolved := want{found: true, links: 1}
+	check("ASIASECOND", 1, unresolved)
+	resolved := want{found: true, final: true, complete: true, links: 2, team: "b"}
+	check("ASIASECOND", 2, resolved)
+	check("ASIASECOND", AllDays, resolved)
+	// Resolving on day 2 must not change what day 1 sees.
+	check("ASIASECOND", 1, unresolved)
+
+	misses := map[string]int{"ASIAFIRST": 0, "ASIASECOND": 1, "ASIANEVER": 0}
+	if !s.Settled(misses, 1) {
+		t.Error("Settled at the horizon the misses were made at = false")
+	}
+	for _, key := range []string{"ASIAFIRST", "ASIASECOND"} {
+		one := map[string]int{key: misses[key], "ASIANEVER": 0}
+		if s.Settled(one, 2) {
+			t.Errorf("Settled(%v, 2) = true; %s resolves differently on day 2", one, key)
+		}
+	}
+
+	// A session observed again keeps the earlier day, whichever comes
+	// first, and is counted once.
+	third := assumeRole(t, "ASIATHIRD", "AKIAALICE", "")
+	fourth := assumeRole(t, "ASIAFOURTH", "AKIAALICE", "")
+	observe(third, 1)
+	observe(third, 3)
+	observe(fourth, 3)
+	observe(fourth, 1)
+	for _, key := range []string{"ASIATHIRD", "ASIAFOURTH"} {
+		check(key, 1, want{found: true, final: true, complete: true, links: 1})
+	}
+	if s.Issued() != 4 {
+		t.Errorf("Issued = %d, want 4", s.Issued())
+	}
+}

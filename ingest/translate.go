@@ -78,6 +78,10 @@ type Translator struct {
 	resolver *ResourceResolver
 	snap     *Snapshot
 	sessions *Sessions
+	// horizon is the last day of the sessions looked up; misses, when not
+	// nil, gathers the lookups that were not final (see TrackSessions).
+	horizon int
+	misses  map[string]int
 	// reqs and contexts are reused from record to record.
 	reqs     []Request
 	contexts []*engine.Context
@@ -123,8 +127,21 @@ func NewTranslator(cat *catalog.Catalog, snap *Snapshot, sessions *Sessions) *Tr
 		resolver: NewResourceResolver(cat, snap.IAMPath),
 		snap:     snap,
 		sessions: sessions,
+		horizon:  AllDays,
 	}
 }
+
+// TrackSessions makes the translator look up only the sessions observed on
+// days up to horizon, and gather the lookups whose outcome later
+// observations could change, for SessionMisses.
+func (t *Translator) TrackSessions(horizon int) {
+	t.horizon, t.misses = horizon, map[string]int{}
+}
+
+// SessionMisses returns the lookups gathered since TrackSessions that were
+// not final, as access key ids mapped to the Links of their Resolution
+// (see Sessions.Settled).
+func (t *Translator) SessionMisses() map[string]int { return t.misses }
 
 // notAPICallTypes are event types that record no caller's request.
 var notAPICallTypes = map[string]bool{
@@ -172,7 +189,14 @@ func (t *Translator) Translate(rec *Record) Translation {
 	tr.Principal = p
 	var sess *Session
 	if t.sessions != nil && needsSession(p.Kind) && rec.UserIdentity.AccessKeyID != "" {
-		sess, _ = t.sessions.Lookup(rec.UserIdentity.AccessKeyID)
+		key := rec.UserIdentity.AccessKeyID
+		r := t.sessions.Resolve(key, t.horizon)
+		sess = r.Session
+		if !r.Final && t.misses != nil {
+			if _, ok := t.misses[key]; !ok {
+				t.misses[strings.Clone(key)] = r.Links
+			}
+		}
 	}
 	actions := RefineActions(rec, m.Actions)
 	tr.Requests = t.requests(len(actions))
