@@ -60,6 +60,11 @@ func (w *decisionWriter) close() error {
 	return w.parts.Close()
 }
 
+// remove deletes the files close put in place.
+func (w *decisionWriter) remove() error {
+	return w.parts.Remove()
+}
+
 // DecisionRowOf is the decisions-table row of one replayed request.
 func DecisionRowOf(x *ingest.Translation, r *ingest.Request, ev *analysis.Event) analysis.DecisionRow {
 	rec := x.Record

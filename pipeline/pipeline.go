@@ -49,6 +49,9 @@ type Config struct {
 	// may be and still be counted once: 0 means DefaultDedupWindow, a
 	// negative value every copy within a group and its previous day.
 	DedupWindow time.Duration
+	// passes chooses how sessions are observed (the zero value adapts;
+	// tests force either way).
+	passes sessionPassMode
 }
 
 // EffectiveDedupWindow returns the dedup window a run uses; 0 means a
@@ -112,7 +115,16 @@ type Result struct {
 	Report *analysis.Report
 	// Sessions counts the distinct sessions issued by the STS calls read.
 	Sessions int
-	Elapsed  time.Duration
+	// SessionPassDays counts the delivery days whose sessions were
+	// collected by a pass of their own, before their groups were replayed;
+	// the other days' sessions were observed as their groups were read.
+	SessionPassDays int
+	// GroupsReplayedAgain and FilesReplayedAgain count the groups of files
+	// replayed a second time because a session one of their records used
+	// was issued by a call read after that record.
+	GroupsReplayedAgain, FilesReplayedAgain int
+	// Elapsed is the run's wall time.
+	Elapsed time.Duration
 	// Files counts the files found; FilesSkipped those not read, by reason.
 	Files        int
 	FilesSkipped map[string]int
@@ -180,16 +192,22 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		filesDone.Add(int64(len(passed)))
 		return acct.passedOver(seq, passed)
 	}
-	res.Sessions, err = forEachGroup(ctx, cfg, inv, listed, func(w *worker, g fileGroup) error {
+	seen, err := forEachGroup(ctx, cfg, inv, listed, func(w *worker, g fileGroup, pass groupPass) (groupOutcome, error) {
 		rep := analysis.NewReport()
 		var dec *decisionWriter
 		if cfg.Decisions != "" {
 			dec = newDecisionWriter(cfg.Decisions, g.name)
 		}
+		counted := &records
+		if pass.again {
+			counted = new(atomic.Int64) // progress counted them once
+		}
 		stats := make([]FileStats, len(g.files))
 		for i, f := range g.files {
-			err := w.replayFile(ctx, cfg, f, &stats[i], rep, dec, &records)
-			filesDone.Add(1)
+			err := w.replayFile(ctx, cfg, f, &stats[i], rep, dec, counted)
+			if !pass.again {
+				filesDone.Add(1)
+			}
 			if err == nil && dec != nil {
 				err = dec.err
 			}
@@ -197,22 +215,32 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				if dec != nil {
 					dec.abort()
 				}
-				return err
+				return groupOutcome{}, err
 			}
 		}
 		if dec != nil {
 			if err := dec.close(); err != nil {
-				return err
+				return groupOutcome{}, err
 			}
 		}
-		mu.Lock()
-		res.Report.Merge(rep)
-		mu.Unlock()
-		return acct.done(g.seq, stats)
+		out := groupOutcome{misses: w.tr.SessionMisses(), commit: func() error {
+			mu.Lock()
+			res.Report.Merge(rep)
+			mu.Unlock()
+			return acct.done(g.seq, stats)
+		}}
+		if dec != nil {
+			// The group's decision files are in place; a replay again
+			// writes them anew.
+			out.discard = dec.remove
+		}
+		return out, nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	res.Sessions, res.SessionPassDays = seen.issued, seen.passDays
+	res.GroupsReplayedAgain, res.FilesReplayedAgain = seen.againGroups, seen.againFiles
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
@@ -270,26 +298,39 @@ func (a *accounting) account(stats []FileStats) {
 	}
 }
 
-// forEachGroup surveys the logs and runs the plan of a run: it collects the
-// sessions day by day and calls fn for each group with a worker that has
-// read the group's look-back files. listed (may be nil) receives the files
-// passed over when a day is listed. It returns the number of sessions
-// issued.
+// sessionsSeen is how a run observed sessions.
+type sessionsSeen struct {
+	issued, passDays        int
+	againGroups, againFiles int
+}
+
+// forEachGroup surveys the logs and runs the plan of a run: it calls fn
+// for each group, with a worker that has read the group's look-back files,
+// and commits or discards the outcome fn returns (see plan.run). fn is
+// called again for a group when the sessions it looked up changed. listed
+// (may be nil) receives the files passed over when a day is listed.
 func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed func(seq int, passed []ingest.LogFile) error,
-	fn func(w *worker, g fileGroup) error) (int, error) {
+	fn func(w *worker, g fileGroup, pass groupPass) (groupOutcome, error)) (sessionsSeen, error) {
 	sessions := ingest.NewSessions()
 	// File readers (their buffers and decompressor) serve every group and
 	// session pass in turn; the rest of a worker is the group's own.
 	readers := &sync.Pool{New: func() any { return new(FileReader) }}
 	p := newPlan(inv, cfg.Window, cfg.EffectiveDedupWindow())
-	err := p.run(ctx, cfg.WorkerCount(), sessions, listed, collectSessions(ctx, sessions, readers), func(g fileGroup) error {
-		w := newWorker(cfg, sessions)
+	p.passes = cfg.passes
+	err := p.run(ctx, cfg.WorkerCount(), sessions, listed, collectSessions(ctx, sessions, readers), func(g fileGroup, pass groupPass) (groupOutcome, error) {
+		w := newWorker(cfg, sessions, pass)
 		w.files = readers.Get().(*FileReader)
 		defer readers.Put(w.files)
 		w.lookBack(ctx, cfg, g.lookback)
-		return fn(w, g)
+		return fn(w, g, pass)
 	})
-	return sessions.Issued(), err
+	seen := sessionsSeen{issued: sessions.Issued(), againGroups: p.againGroups, againFiles: p.againFiles}
+	for d := range p.days {
+		if p.days[d].sessionPass {
+			seen.passDays++
+		}
+	}
+	return seen, err
 }
 
 // outsideWindow reports whether a record's time places it outside the
@@ -298,16 +339,16 @@ func (cfg *Config) outsideWindow(rec *ingest.Record) bool {
 	return !rec.EventTime.IsZero() && !cfg.Window.Contains(rec.EventTime)
 }
 
-// collectSessions returns the session pass over one file: it decodes only
-// the records that mention STS and observes the sessions they issued.
-// Damaged records and files are counted by the replay. It borrows its file
-// readers from readers.
-func collectSessions(ctx context.Context, sessions *ingest.Sessions, readers *sync.Pool) func(f *ingest.LogFile) error {
-	return func(f *ingest.LogFile) error {
+// collectSessions returns the session pass over one file of a day: it
+// decodes only the records that mention STS and observes the sessions they
+// issued. Damaged records and files are counted by the replay. It borrows
+// its file readers from readers.
+func collectSessions(ctx context.Context, sessions *ingest.Sessions, readers *sync.Pool) func(f *ingest.LogFile, day int) error {
+	return func(f *ingest.LogFile, day int) error {
 		fr := readers.Get().(*FileReader)
 		defer readers.Put(fr)
 		err := fr.Read(ctx, f.Path, func(r *ingest.Reader) { r.SetFilter(mentionsSTS) },
-			func(rec *ingest.Record) { sessions.Observe(rec) }, nil)
+			func(rec *ingest.Record) { sessions.ObserveOn(rec, day) }, nil)
 		var ferr *ingest.FileError
 		if errors.As(err, &ferr) {
 			return nil
@@ -344,11 +385,30 @@ type worker struct {
 	cache *engine.Cache
 	seen  *dedupWindow
 	files *FileReader
+	// sessions, when not nil, receives the sessions issued by the STS
+	// calls of the group's files, observed on day.
+	sessions *ingest.Sessions
+	day      int
 }
 
-func newWorker(cfg Config, sessions *ingest.Sessions) *worker {
-	return &worker{tr: ingest.NewTranslator(catalog.Default(), cfg.Snapshot, sessions), cache: engine.NewCache(0),
-		seen: newDedupWindow(cfg.EffectiveDedupWindow())}
+// newWorker returns a worker for one pass over a group.
+func newWorker(cfg Config, sessions *ingest.Sessions, pass groupPass) *worker {
+	w := &worker{tr: ingest.NewTranslator(catalog.Default(), cfg.Snapshot, sessions), cache: engine.NewCache(0),
+		seen: newDedupWindow(cfg.EffectiveDedupWindow()), day: pass.day}
+	w.tr.TrackSessions(pass.horizon)
+	if pass.observe {
+		w.sessions = sessions
+	}
+	return w
+}
+
+// observe records the session a record issued, when the worker observes
+// its group's sessions: before the record's own replay and whether it is
+// replayed or not, as a session pass would.
+func (w *worker) observe(rec *ingest.Record) {
+	if w.sessions != nil && ingest.IsSessionIssuer(rec) {
+		w.sessions.ObserveOn(rec, w.day)
+	}
 }
 
 // lookBack reads the event ids of the files delivered just before a group,
@@ -378,6 +438,7 @@ func (w *worker) replayFile(ctx context.Context, cfg Config, f *ingest.LogFile, 
 	rep *analysis.Report, dec *decisionWriter, records *atomic.Int64) error {
 	*st = FileStats{Path: f.Path, Size: f.Size}
 	err := w.read(ctx, f, func(rec *ingest.Record) {
+		w.observe(rec)
 		records.Add(1)
 		st.Records++
 		if cfg.outsideWindow(rec) {

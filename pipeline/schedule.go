@@ -14,14 +14,32 @@ import (
 	"github.com/replay-iam/replay/ingest"
 )
 
-// A run reads the files of the S3 delivery layout day by day. The sessions
-// STS issued on a day are collected (a first, cheap pass over that day's
-// files that decodes only STS records) before the groups of the day before
-// are replayed, and sessions are dropped once no credentials they issued
-// can be valid for the days still to replay. The store then holds the
-// sessions of a few days whatever the length of the logs. When some file
-// lies outside the layout (its day is unknown), every session is collected
-// first and none is dropped.
+// A run reads the files of the S3 delivery layout day by day. A group of
+// day d looks up the sessions STS issued on days up to d+1 (an event may be
+// delivered on the day after it happened, and so may the call that issued
+// its credentials). Those sessions are observed in one of two ways:
+//
+//   - inline: the replay of a group observes the STS calls of its own files
+//     as it reads them. A lookup made before the issuing call was read
+//     misses; the group's outcome (its report, stats and decisions) is held
+//     until every group of the days up to d+1 was replayed once, and the
+//     group is replayed again if one of its missed lookups would now
+//     resolve differently. Each file is then read once, or twice for the
+//     groups replayed again.
+//   - with a session pass: a first, cheap pass over the day's files decodes
+//     only their STS records, before the groups of the day before are
+//     replayed. Each file is read twice, but no group is replayed again.
+//
+// Both give the same reports. Days are replayed inline until more than
+// 1/sessionPassShare of the files settled were replayed again (as when an
+// estate's sessions are issued in regions whose groups come after those
+// that use them); the days listed after that get a session pass.
+//
+// Sessions are dropped once no credentials they issued can be valid for the
+// days still to settle, so the store holds the sessions of a few days
+// whatever the length of the logs. When some file lies outside the layout
+// (its day is unknown), every session is collected first and none is
+// dropped.
 
 // fileGroup is a dedup group: the files of one account, region and delivery
 // day (or one file outside the layout), in delivery order, replayed in turn
@@ -58,6 +76,9 @@ type planDay struct {
 	// streams indexes groups by account and region, for the next day's
 	// lookback.
 	streams map[stream]int
+	// sessionPass is set when the day's sessions are collected by a pass
+	// of their own rather than by the replay of its groups.
+	sessionPass bool
 }
 
 type stream struct{ account, region string }
@@ -70,6 +91,63 @@ type plan struct {
 	ordered bool
 	window  time.Duration // the dedup window; negative: no lookback
 	seqs    int           // accounting places handed out
+	// passes chooses how each day's sessions are observed.
+	passes sessionPassMode
+	// againGroups and againFiles count the groups replayed again, and their
+	// files; settledFiles counts the files of the days settled.
+	againGroups, againFiles, settledFiles int
+}
+
+// sessionPassMode chooses between a session pass and inline observation.
+type sessionPassMode int
+
+const (
+	// sessionPassAuto observes inline until too many groups are replayed
+	// again.
+	sessionPassAuto sessionPassMode = iota
+	// sessionPassAlways gives every day a session pass.
+	sessionPassAlways
+	// sessionPassNever observes every day inline, unless some file's day
+	// is unknown.
+	sessionPassNever
+)
+
+// sessionPassShare: once more than 1/sessionPassShare of the files settled
+// were replayed again, the days listed next get a session pass. A file
+// replayed again costs a full replay; a session pass costs about a fifth
+// of one.
+const sessionPassShare = 8
+
+// A groupPass tells a group's replay how to look up sessions.
+type groupPass struct {
+	// day is the group's day (its index in the plan), which the sessions
+	// it observes are tagged with; horizon is the last day whose sessions
+	// its lookups see.
+	day, horizon int
+	// observe is set when no session pass reads the group's day: the
+	// replay observes the STS calls of the group's files itself.
+	observe bool
+	// again is set on a second replay of the group, whose records and
+	// files the first one already counted in the run's progress.
+	again bool
+}
+
+// A groupOutcome is what a group's replay leaves to do once the sessions
+// it looked up are settled: commit its results, or discard them and
+// replay the group again.
+type groupOutcome struct {
+	// misses are the session lookups that were not final (see
+	// ingest.Translator.SessionMisses).
+	misses  map[string]int
+	commit  func() error
+	discard func() error // may be nil
+}
+
+// heldGroup is a group replayed once whose outcome waits for its sessions
+// to settle.
+type heldGroup struct {
+	group   fileGroup
+	outcome groupOutcome
 }
 
 // newPlan plans the days of an inventory. window is the dedup window
@@ -182,19 +260,35 @@ func lookback(prev []*ingest.LogFile, next *ingest.LogFile, window time.Duration
 
 // staleSessionMargin is how far before its delivery day an event of a
 // day's files may be: sessions are dropped once expired before the first
-// day still to replay, less this margin.
+// day still to settle, less this margin.
 const staleSessionMargin = 24 * time.Hour
 
-// run lists the days, collects sessions and replays groups on workers
-// goroutines: a day is listed, and its session pass submitted, before the
-// groups of the day before are replayed; sessions expired before every day
-// still to replay are dropped, and so are the lists of days replayed.
-// listed, when not nil, receives each day's passed-over files with their
-// place in the accounting order (groups carry theirs). run stops at the
-// first error or when ctx is done.
+// dayRun is the progress of one day of a run.
+type dayRun struct {
+	remaining int  // groups not yet replayed once
+	submitted bool // every group submitted
+	files     int  // the day's files, for the share replayed again
+	held      []heldGroup
+	settling  bool // the held outcomes are taken to settle
+	settled   bool
+}
+
+// replayed reports whether every group of the day was replayed once.
+func (d *dayRun) replayed() bool { return d.submitted && d.remaining == 0 }
+
+// run lists the days, observes sessions and replays groups on workers
+// goroutines (see the comment at the top of this file): a day is listed,
+// and its session pass submitted if it has one, before the groups of the
+// day before are replayed. Each group's outcome is held until its sessions
+// settle, then committed, or discarded and the group replayed again.
+// Sessions expired before every day still to settle are dropped, and so
+// are the lists of days replayed. listed, when not nil, receives each
+// day's passed-over files with their place in the accounting order (groups
+// carry theirs). run stops at the first error or when ctx is done.
 func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 	listed func(seq int, passedOver []ingest.LogFile) error,
-	collect func(f *ingest.LogFile) error, replay func(g fileGroup) error) error {
+	collect func(f *ingest.LogFile, day int) error,
+	replay func(g fileGroup, pass groupPass) (groupOutcome, error)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	g, gctx := errgroup.WithContext(ctx)
@@ -202,13 +296,13 @@ func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 	n := len(p.days)
 	collected := make([]sync.WaitGroup, n)
 	var mu sync.Mutex
-	remaining := make([]int, n)
-	done := make([]bool, n)
-	low := 0 // the first day with groups still to replay
-	advance := func() {
-		for low < n && done[low] && remaining[low] == 0 {
-			low++
+	days := make([]dayRun, n)
+	low := 0 // the first day not yet settled
+	horizon := func(d int) int {
+		if p.ordered {
+			return d + 1
 		}
+		return ingest.AllDays
 	}
 
 	list := func(d int) error {
@@ -223,8 +317,16 @@ func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 		}
 		day.passedOver = nil
 		mu.Lock()
-		remaining[d] = len(day.groups)
-		mu.Unlock()
+		defer mu.Unlock()
+		days[d].remaining, days[d].files = len(day.groups), len(day.files)
+		switch p.passes {
+		case sessionPassAlways:
+			day.sessionPass = true
+		case sessionPassNever:
+			day.sessionPass = !p.ordered
+		default:
+			day.sessionPass = !p.ordered || p.againFiles*sessionPassShare > p.settledFiles
+		}
 		return nil
 	}
 	submitSessions := func(d int) {
@@ -235,28 +337,92 @@ func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 			collected[d].Add(1)
 			g.Go(func() error {
 				defer collected[d].Done()
-				return collect(f)
+				return collect(f, d)
 			})
 		}
 	}
-	// finished marks a group of day d replayed (or the day's submission
-	// complete) and moves on the first day still to replay.
-	finished := func(d int, group bool) {
+	// takeSettling (under mu) returns the days whose held outcomes can
+	// settle: every group of the day and of the days before, and of the
+	// next unless it has a session pass, was replayed once, so every
+	// session the day's lookups may see was observed.
+	takeSettling := func() []int {
+		var out []int
+		for d := low; d < n && days[d].replayed(); d++ {
+			if d+1 < n && !p.days[d+1].sessionPass && !days[d+1].replayed() {
+				break
+			}
+			if days[d].settling {
+				continue
+			}
+			days[d].settling = true
+			out = append(out, d)
+		}
+		return out
+	}
+	// settle commits the held outcomes of day d, replaying again first
+	// the groups a missed lookup of which now resolves differently.
+	settle := func(d int) error {
+		mu.Lock()
+		held := days[d].held
+		days[d].held = nil
+		mu.Unlock()
+		for _, h := range held {
+			out := h.outcome
+			if len(out.misses) > 0 && !sessions.Settled(out.misses, horizon(d)) {
+				if out.discard != nil {
+					if err := out.discard(); err != nil {
+						return err
+					}
+				}
+				var err error
+				if out, err = replay(h.group, groupPass{day: d, horizon: horizon(d), again: true}); err != nil {
+					return err
+				}
+				mu.Lock()
+				p.againGroups++
+				p.againFiles += len(h.group.files)
+				mu.Unlock()
+			}
+			if err := out.commit(); err != nil {
+				return err
+			}
+		}
 		mu.Lock()
 		defer mu.Unlock()
-		if group {
-			remaining[d]--
-		} else {
-			done[d] = true
-		}
-		if done[d] && remaining[d] == 0 {
-			p.days[d].files, p.days[d].groups, p.days[d].streams = nil, nil, nil
-		}
+		days[d].settled = true
+		p.settledFiles += days[d].files
 		before := low
-		advance()
+		for low < n && days[low].settled {
+			low++
+		}
 		if p.ordered && low != before && low < n {
 			sessions.Expire(p.days[low].start.Add(-staleSessionMargin))
 		}
+		return nil
+	}
+	settleAll := func(ds []int) error {
+		for _, d := range ds {
+			if err := settle(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// replayed records a group of day d replayed once (group is nil when
+	// the day's submission is complete) and returns the days to settle.
+	replayed := func(d int, group *heldGroup) []int {
+		mu.Lock()
+		defer mu.Unlock()
+		if group != nil {
+			days[d].held = append(days[d].held, *group)
+			days[d].remaining--
+		} else {
+			days[d].submitted = true
+		}
+		if days[d].replayed() {
+			p.days[d].files, p.days[d].groups, p.days[d].streams = nil, nil, nil
+		}
+		return takeSettling()
 	}
 	submitReplay := func(d int) {
 		for _, grp := range p.days[d].groups {
@@ -264,22 +430,25 @@ func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 				return
 			}
 			g.Go(func() error {
-				// The sessions of this day and the next were submitted
-				// before this group: wait for those still running.
+				// The session passes of this day and the next, if any,
+				// were submitted before this group: wait for those still
+				// running.
 				for e := 0; e <= min(d+1, n-1); e++ {
 					collected[e].Wait()
 				}
 				if err := gctx.Err(); err != nil {
 					return err
 				}
-				if err := replay(grp); err != nil {
+				out, err := replay(grp, groupPass{day: d, horizon: horizon(d), observe: !p.days[d].sessionPass})
+				if err != nil {
 					return err
 				}
-				finished(d, true)
-				return nil
+				return settleAll(replayed(d, &heldGroup{grp, out}))
 			})
 		}
-		finished(d, false)
+		if ds := replayed(d, nil); len(ds) > 0 {
+			g.Go(func() error { return settleAll(ds) })
+		}
 	}
 	// The days are listed here, between submissions; a listing error
 	// cancels the groups under way.
@@ -290,7 +459,9 @@ func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 				cancel(listErr)
 				break
 			}
-			submitSessions(d + 1)
+			if p.days[d+1].sessionPass {
+				submitSessions(d + 1)
+			}
 		}
 		if d >= 0 {
 			submitReplay(d)

@@ -127,9 +127,10 @@ func issue(key string, t time.Time) *ingest.Record {
 }
 
 // TestPlanRunSessions replays a week, one file a day, each issuing a
-// session at 11:00: a day's replay must see the sessions of the day before,
-// the day itself and the day after, and the store must have dropped those
-// too old to be valid.
+// session at 11:00, with a session pass on every day and with sessions
+// observed inline: the outcome a day commits must have seen the sessions of
+// the day before, the day itself and the day after, none later, and the
+// store must have dropped those too old to be valid.
 func TestPlanRunSessions(t *testing.T) {
 	day0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	const days = 7
@@ -142,66 +143,112 @@ func TestPlanRunSessions(t *testing.T) {
 		return d
 	}
 	key := func(d int) string { return fmt.Sprintf("ASIADAY%d", d) }
-	for _, workers := range []int{1, 3} {
-		t.Run(fmt.Sprint(workers, " workers"), func(t *testing.T) {
-			sessions := ingest.NewSessions()
-			var mu sync.Mutex
-			visible := map[int][]int{}
-			held := map[int]int{}
-			p := planOf(daysOf(files, nil), nil, time.Hour)
-			released := true
-			listed := func(seq int, _ []ingest.LogFile) error {
-				// With one worker, the day listed now (the first day
-				// listed has place 0, the others follow their day before's
-				// group) comes after every group three days back is done.
-				if d := seq / 2; workers == 1 && d >= 3 && p.days[d-3].groups != nil {
-					released = false
+	issueOn := func(sessions *ingest.Sessions, d int) error {
+		_, err := sessions.ObserveOn(issue(key(d), day0.AddDate(0, 0, d).Add(11*time.Hour)), d)
+		return err
+	}
+	for _, mode := range []struct {
+		name   string
+		passes sessionPassMode
+		// oldest is how many days before a group's day a session may still
+		// be held when a single worker replays it.
+		oldest int
+	}{
+		{"session pass", sessionPassAlways, 2},
+		{"inline", sessionPassNever, 3},
+	} {
+		for _, workers := range []int{1, 3} {
+			t.Run(fmt.Sprint(mode.name, "/", workers, " workers"), func(t *testing.T) {
+				sessions := ingest.NewSessions()
+				var mu sync.Mutex
+				visible := map[int][]int{}
+				commits := map[int]int{}
+				p := planOf(daysOf(files, nil), nil, time.Hour)
+				p.passes = mode.passes
+				released := true
+				listed := func(seq int, _ []ingest.LogFile) error {
+					// With one worker, the day listed now (the first day
+					// listed has place 0, the others follow their day
+					// before's group) comes after every group three days
+					// back was replayed.
+					if d := seq / 2; workers == 1 && d >= 3 && p.days[d-3].groups != nil {
+						released = false
+					}
+					return nil
 				}
-				return nil
-			}
-			err := p.run(context.Background(), workers, sessions, listed,
-				func(f *ingest.LogFile) error {
-					i := index(f)
-					_, err := sessions.Observe(issue(key(i), day0.AddDate(0, 0, i).Add(11*time.Hour)))
-					return err
-				},
-				func(g fileGroup) error {
-					d := index(g.files[0])
-					var seen []int
-					for e := 0; e < days; e++ {
-						if _, ok := sessions.Lookup(key(e)); ok {
-							seen = append(seen, e)
+				err := p.run(context.Background(), workers, sessions, listed,
+					func(f *ingest.LogFile, day int) error {
+						if mode.passes != sessionPassAlways {
+							t.Errorf("a session pass over %s in mode %s", f.Path, mode.name)
+						}
+						return issueOn(sessions, index(f))
+					},
+					func(g fileGroup, pass groupPass) (groupOutcome, error) {
+						d := index(g.files[0])
+						if pass.day != d || pass.horizon != d+1 {
+							t.Errorf("group of day %d replayed as day %d, horizon %d", d, pass.day, pass.horizon)
+						}
+						if pass.observe {
+							if err := issueOn(sessions, d); err != nil {
+								return groupOutcome{}, err
+							}
+						}
+						var seen []int
+						misses := map[string]int{}
+						for e := 0; e < days; e++ {
+							r := sessions.Resolve(key(e), pass.horizon)
+							if r.Session != nil {
+								seen = append(seen, e)
+							}
+							if !r.Final {
+								misses[key(e)] = r.Links
+							}
+						}
+						return groupOutcome{misses: misses, commit: func() error {
+							mu.Lock()
+							defer mu.Unlock()
+							visible[d] = seen
+							commits[d]++
+							return nil
+						}}, nil
+					})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for d := 0; d < days; d++ {
+					if commits[d] != 1 {
+						t.Errorf("day %d committed %d times", d, commits[d])
+					}
+					for e := max(d-1, 0); e <= min(d+1, days-1); e++ {
+						if !slices.Contains(visible[d], e) {
+							t.Errorf("day %d: the session of day %d is not visible (visible: %v)", d, e, visible[d])
 						}
 					}
-					mu.Lock()
-					visible[d], held[d] = seen, sessions.Len()
-					mu.Unlock()
-					return nil
-				})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for d := 0; d < days; d++ {
-				for e := max(d-1, 0); e <= min(d+1, days-1); e++ {
-					if !slices.Contains(visible[d], e) {
-						t.Errorf("day %d: the session of day %d is not visible (visible: %v)", d, e, visible[d])
+					if slices.ContainsFunc(visible[d], func(e int) bool { return e > d+1 }) {
+						t.Errorf("day %d: sessions of days %v visible, beyond the day after", d, visible[d])
+					}
+					if workers == 1 && slices.ContainsFunc(visible[d], func(e int) bool { return e < d-mode.oldest }) {
+						t.Errorf("day %d: sessions of days %v held, expired long before", d, visible[d])
 					}
 				}
-				if workers == 1 && slices.ContainsFunc(visible[d], func(e int) bool { return e < d-2 }) {
-					t.Errorf("day %d: sessions of days %v held, expired before the day before", d, visible[d])
+				if sessions.Issued() != days {
+					t.Errorf("issued %d, want %d", sessions.Issued(), days)
 				}
-			}
-			if sessions.Issued() != days {
-				t.Errorf("issued %d, want %d", sessions.Issued(), days)
-			}
-			if !released {
-				t.Error("a day's lists were held after its groups were replayed")
-			}
-			for d := range p.days {
-				if p.days[d].files != nil || p.days[d].groups != nil {
-					t.Errorf("day %d: lists held after the run", d)
+				// A single worker replays a day before the next one issues
+				// its session: inline, every day but the last is replayed
+				// again; with a session pass, none is.
+				if want := map[sessionPassMode]int{sessionPassAlways: 0, sessionPassNever: days - 1}[mode.passes]; workers == 1 && p.againGroups != want {
+					t.Errorf("%d groups replayed again, want %d", p.againGroups, want)
 				}
-			}
-		})
+				if !released {
+					t.Error("a day's lists were held after its groups were replayed")
+				}
+				for d := range p.days {
+					if p.days[d].files != nil || p.days[d].groups != nil {
+						t.Errorf("day %d: lists held after the run", d)
+					}
+				}
+			})
+		}
 	}
 }

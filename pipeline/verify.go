@@ -31,10 +31,11 @@ func Verify(ctx context.Context, cfg Config, replacements map[string]*engine.Pol
 	}
 	out := map[string]*Verification{}
 	var mu sync.Mutex
-	_, err = forEachGroup(ctx, cfg, inv, nil, func(w *worker, g fileGroup) error {
+	_, err = forEachGroup(ctx, cfg, inv, nil, func(w *worker, g fileGroup, _ groupPass) (groupOutcome, error) {
 		local := map[string]*Verification{}
 		for _, f := range g.files {
 			err := w.read(ctx, f, func(rec *ingest.Record) {
+				w.observe(rec)
 				if cfg.outsideWindow(rec) {
 					return
 				}
@@ -74,22 +75,24 @@ func Verify(ctx context.Context, cfg Config, replacements map[string]*engine.Pol
 				err = nil // counted by the run itself
 			}
 			if err != nil {
-				return err
+				return groupOutcome{}, err
 			}
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		for arn, v := range local {
-			o := out[arn]
-			if o == nil {
-				out[arn] = v
-				continue
+		return groupOutcome{misses: w.tr.SessionMisses(), commit: func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			for arn, v := range local {
+				o := out[arn]
+				if o == nil {
+					out[arn] = v
+					continue
+				}
+				o.Events += v.Events
+				o.Failed += v.Failed
+				o.Example = leastID(o.Example, v.Example)
 			}
-			o.Events += v.Events
-			o.Failed += v.Failed
-			o.Example = leastID(o.Example, v.Example)
-		}
-		return nil
+			return nil
+		}}, nil
 	})
 	if err != nil {
 		return nil, err

@@ -693,6 +693,15 @@ func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.Denie
 	}
 	fmt.Fprintf(w, "; unparseable %d, not CloudTrail %d, outside the window %d, duplicate event ids %d\n",
 		res.Unparseable, res.NotCloudTrail, res.OutsideWindow, res.Duplicates)
+	fmt.Fprintf(w, "  sessions issued by the STS calls read: %d", res.Sessions)
+	if res.SessionPassDays > 0 {
+		fmt.Fprintf(w, "; days read once for their sessions before their replay: %d", res.SessionPassDays)
+	}
+	if res.GroupsReplayedAgain > 0 {
+		fmt.Fprintf(w, "; replayed again, their records having used sessions issued in files read after them: %d groups (%d files)",
+			res.GroupsReplayedAgain, res.FilesReplayedAgain)
+	}
+	fmt.Fprintln(w)
 
 	g := rep.Agreement
 	decided := g.Agree

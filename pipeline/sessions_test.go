@@ -1,0 +1,231 @@
+package pipeline
+
+import (
+	"cmp"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/replay-iam/replay/analysis"
+)
+
+// runWith runs a replay in the background context.
+func runWith(t *testing.T, cfg Config) (*Result, error) {
+	t.Helper()
+	return Run(context.Background(), cfg)
+}
+
+// reportDiff names the first part of two reports that differs, "" when
+// none does. Usage is compared by its rows: the sets of resource hashes
+// behind its distinct counts are capped, and which hashes a capped set
+// keeps depends on the order of merges.
+func reportDiff(a, b *analysis.Report) string {
+	switch {
+	case !reflect.DeepEqual(a.UsageRows(), b.UsageRows()):
+		return "usage"
+	case !reflect.DeepEqual(a.DeniedRows(), b.DeniedRows()):
+		return "denials"
+	case !reflect.DeepEqual(a.Principals, b.Principals):
+		return "principals"
+	case !reflect.DeepEqual(a.Statements, b.Statements):
+		return "statements"
+	case !reflect.DeepEqual(a.Agreement, b.Agreement):
+		return "agreement"
+	case !reflect.DeepEqual(a.Coverage, b.Coverage):
+		return "coverage"
+	case !reflect.DeepEqual(a.Unmapped, b.Unmapped) || a.Events != b.Events:
+		return "unmapped calls or events"
+	}
+	return ""
+}
+
+// readDelivery returns the records of a gzipped delivery file.
+func readDelivery(t *testing.T, path string) []json.RawMessage {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Records []json.RawMessage }
+	if err := json.NewDecoder(zr).Decode(&body); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return body.Records
+}
+
+// writeDelivery writes records as a gzipped delivery file.
+func writeDelivery(t *testing.T, path string, records []json.RawMessage) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	if err := json.NewEncoder(zw).Encode(map[string]any{"Records": records}); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// issuesSession reports whether a raw record is an AssumeRole call.
+func issuesSession(t *testing.T, raw json.RawMessage) bool {
+	var head struct{ EventSource, EventName string }
+	if err := json.Unmarshal(raw, &head); err != nil {
+		t.Fatal(err)
+	}
+	return head.EventSource == "sts.amazonaws.com" && head.EventName == "AssumeRole"
+}
+
+// readDecisions returns every row of a decisions folder, sorted.
+func readDecisions(t *testing.T, dir string) []analysis.DecisionRow {
+	t.Helper()
+	var rows []analysis.DecisionRow
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if !strings.HasSuffix(path, ".parquet") {
+			return fmt.Errorf("%s: not a decisions file", path)
+		}
+		part, err := parquet.ReadFile[analysis.DecisionRow](path)
+		rows = append(rows, part...)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(rows, func(a, b analysis.DecisionRow) int {
+		return cmp.Or(cmp.Compare(a.EventID, b.EventID), cmp.Compare(a.Action, b.Action), cmp.Compare(a.Resource, b.Resource))
+	})
+	return rows
+}
+
+// TestSessionsObservedInlineOrBeforehand moves the AssumeRole records of
+// the sample estate to where a replay reads them after the records that
+// use their sessions: for the first account into a file of a region whose
+// group sorts after the account's own, for the second to the end of their
+// files, and for the third, from the last file of the first day into a
+// file delivered just after midnight. Whether sessions are observed inline
+// (with groups replayed again), by a session pass, or as the run decides,
+// and with any number of workers, the report and the decisions must be
+// those of the untouched estate, and the accounting the same in every run.
+func TestSessionsObservedInlineOrBeforehand(t *testing.T) {
+	sum, snap := sampleEstate(t)
+	baseDecisions := t.TempDir()
+	base, err := runWith(t, Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: 2, Decisions: baseDecisions, passes: sessionPassAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRows := readDecisions(t, baseDecisions)
+
+	var files []string
+	filepath.WalkDir(sum.Logs, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(path, "/CloudTrail/") {
+			files = append(files, path)
+		}
+		return err
+	})
+	slices.Sort(files)
+	moved := map[string]int{}
+	for i, path := range files {
+		acct := filepath.Base(path)[:12]
+		records := readDelivery(t, path)
+		var kept, sts []json.RawMessage
+		for _, raw := range records {
+			if issuesSession(t, raw) {
+				sts = append(sts, raw)
+			} else {
+				kept = append(kept, raw)
+			}
+		}
+		if len(sts) == 0 {
+			continue
+		}
+		lastOfDay := i+1 == len(files) || filepath.Dir(files[i+1]) != filepath.Dir(path)
+		switch {
+		case acct == "200000000001":
+			// A us-east-1 file of the same day, delivered with this one.
+			other := strings.ReplaceAll(path, "eu-west-1", "us-east-1")
+			writeDelivery(t, other, sts)
+			moved["another region"] += len(sts)
+		case acct == "200000000002":
+			kept = append(kept, sts...)
+			moved["end of file"] += len(sts)
+		case acct == "200000000003" && lastOfDay && strings.Contains(path, "/2026/11/01/"):
+			next := filepath.Join(strings.Replace(filepath.Dir(path), "/2026/11/01", "/2026/11/02", 1),
+				acct+"_CloudTrail_eu-west-1_20261102T0005Z_late.json.gz")
+			writeDelivery(t, next, sts)
+			moved["next day"] += len(sts)
+		default:
+			continue
+		}
+		writeDelivery(t, path, kept)
+	}
+	for _, how := range []string{"another region", "end of file", "next day"} {
+		if moved[how] == 0 {
+			t.Fatalf("no AssumeRole record moved to %s (%v)", how, moved)
+		}
+	}
+
+	var firstLog []FileStats
+	for _, passes := range []sessionPassMode{sessionPassNever, sessionPassAlways, sessionPassAuto} {
+		for _, workers := range []int{1, 3} {
+			name := fmt.Sprintf("passes %d, %d workers", passes, workers)
+			decisions := t.TempDir()
+			var log []FileStats
+			res, err := runWith(t, Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers, Decisions: decisions, passes: passes,
+				FileLog: func(st *FileStats) error { log = append(log, *st); return nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := reportDiff(res.Report, base.Report); diff != "" {
+				t.Errorf("%s: the report differs from the untouched estate's in %s", name, diff)
+			}
+			if rows := readDecisions(t, decisions); !reflect.DeepEqual(rows, wantRows) {
+				t.Errorf("%s: %d decisions differ from the untouched estate's %d", name, len(rows), len(wantRows))
+			}
+			if firstLog == nil {
+				firstLog = log
+			} else if !reflect.DeepEqual(log, firstLog) {
+				t.Errorf("%s: the accounting differs", name)
+			}
+			if res.Sessions != base.Sessions {
+				t.Errorf("%s: %d sessions issued, want %d", name, res.Sessions, base.Sessions)
+			}
+			switch passes {
+			case sessionPassNever:
+				if res.GroupsReplayedAgain == 0 || res.SessionPassDays != 0 {
+					t.Errorf("%s: %d groups replayed again, %d days with a session pass; want some, none", name, res.GroupsReplayedAgain, res.SessionPassDays)
+				}
+			case sessionPassAlways:
+				if res.GroupsReplayedAgain != 0 || res.SessionPassDays != 2 {
+					t.Errorf("%s: %d groups replayed again, %d days with a session pass; want none, 2", name, res.GroupsReplayedAgain, res.SessionPassDays)
+				}
+			}
+			t.Logf("%s: %d groups (%d files) replayed again, %d days with a session pass", name, res.GroupsReplayedAgain, res.FilesReplayedAgain, res.SessionPassDays)
+		}
+	}
+}
