@@ -1,6 +1,7 @@
-// Package pipeline runs a replay: it finds the log files, collects the
-// sessions STS issued, then reads, translates, evaluates and aggregates
-// every record on a pool of workers, accounting for each record.
+// Package pipeline runs a replay: it finds the log files and reads,
+// translates, evaluates and aggregates every record on a pool of workers,
+// group of files by group, observing the sessions STS issued on the way
+// and accounting for each record.
 package pipeline
 
 import (
