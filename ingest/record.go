@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// Record is one CloudTrail event, with the fields replay reads.
+// Record is one CloudTrail event, with the fields replay reads: the
+// decoder passes over the others without making strings of them.
 type Record struct {
 	EventVersion       string          `json:"eventVersion"`
 	EventTime          time.Time       `json:"eventTime"`
@@ -25,7 +26,6 @@ type Record struct {
 	EventType          string          `json:"eventType"`
 	ReadOnly           *bool           `json:"readOnly"`
 	RecipientAccountID string          `json:"recipientAccountId"`
-	SharedEventID      string          `json:"sharedEventID"`
 	VPCEndpointID      string          `json:"vpcEndpointId"`
 	TLSDetails         *TLSDetails     `json:"tlsDetails"`
 	ManagementEvent    *bool           `json:"managementEvent"`
@@ -43,9 +43,7 @@ type Resource struct {
 // TLSDetails is the record's TLS information; its presence shows the call
 // used TLS.
 type TLSDetails struct {
-	TLSVersion               string `json:"tlsVersion"`
-	CipherSuite              string `json:"cipherSuite"`
-	ClientProvidedHostHeader string `json:"clientProvidedHostHeader"`
+	TLSVersion string `json:"tlsVersion"`
 }
 
 // UserIdentity is the caller as CloudTrail logs it.
@@ -57,9 +55,7 @@ type UserIdentity struct {
 	AccessKeyID    string          `json:"accessKeyId"`
 	UserName       string          `json:"userName"`
 	InvokedBy      string          `json:"invokedBy"`
-	IdentityStore  string          `json:"identityStoreArn"`
 	SessionContext *SessionContext `json:"sessionContext"`
-	OnBehalfOf     *OnBehalfOf     `json:"onBehalfOf"`
 }
 
 // SessionContext describes temporary credentials.
@@ -75,27 +71,17 @@ type SessionContext struct {
 // SessionIssuer is the entity that issued the session: a role, or the IAM
 // user or root that called GetFederationToken.
 type SessionIssuer struct {
-	Type        string `json:"type"`
 	PrincipalID string `json:"principalId"`
 	ARN         string `json:"arn"`
-	AccountID   string `json:"accountId"`
-	UserName    string `json:"userName"`
 }
 
 // WebIDFederationData names the identity provider of a web identity session.
 type WebIDFederationData struct {
-	FederatedProvider string            `json:"federatedProvider"`
-	Attributes        map[string]string `json:"attributes"`
+	FederatedProvider string `json:"federatedProvider"`
 }
 
 // SessionAttributes carries the session's creation time and MFA state.
 type SessionAttributes struct {
 	CreationDate     string `json:"creationDate"`
 	MFAAuthenticated string `json:"mfaAuthenticated"`
-}
-
-// OnBehalfOf names the Identity Center user a call was made for.
-type OnBehalfOf struct {
-	UserID           string `json:"userId"`
-	IdentityStoreARN string `json:"identityStoreArn"`
 }
