@@ -282,12 +282,10 @@ func (s *Session) isEmpty() bool {
 func (s *Session) inherit(parent *Session) *Session {
 	out := *s
 	out.parent, out.chained, out.Tags, out.Transitive = 0, false, nil, nil
-	if parent != nil {
-		out.day = max(out.day, parent.day)
-	}
 	if parent == nil {
 		out.TagsComplete = false
 	} else {
+		out.day = max(out.day, parent.day)
 		for _, k := range parent.Transitive {
 			if v, ok := parent.Tags[k]; ok {
 				if out.Tags == nil {

@@ -224,7 +224,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				return groupOutcome{}, err
 			}
 		}
-		out := groupOutcome{misses: w.tr.SessionMisses(), commit: func() error {
+		out := groupOutcome{commit: func() error {
 			mu.Lock()
 			res.Report.Merge(rep)
 			mu.Unlock()
@@ -307,9 +307,10 @@ type sessionsSeen struct {
 
 // forEachGroup surveys the logs and runs the plan of a run: it calls fn
 // for each group, with a worker that has read the group's look-back files,
-// and commits or discards the outcome fn returns (see plan.run). fn is
-// called again for a group when the sessions it looked up changed. listed
-// (may be nil) receives the files passed over when a day is listed.
+// and commits or discards the outcome fn returns (see plan.run), whose
+// session misses are the worker's. fn is called again for a group when the
+// sessions it looked up changed. listed (may be nil) receives the files
+// passed over when a day is listed.
 func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed func(seq int, passed []ingest.LogFile) error,
 	fn func(w *worker, g fileGroup, pass groupPass) (groupOutcome, error)) (sessionsSeen, error) {
 	sessions := ingest.NewSessions()
@@ -323,7 +324,9 @@ func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed
 		w.files = readers.Get().(*FileReader)
 		defer readers.Put(w.files)
 		w.lookBack(ctx, cfg, g.lookback)
-		return fn(w, g, pass)
+		out, err := fn(w, g, pass)
+		out.misses = w.tr.SessionMisses()
+		return out, err
 	})
 	seen := sessionsSeen{issued: sessions.Issued(), againGroups: p.againGroups, againFiles: p.againFiles}
 	for d := range p.days {

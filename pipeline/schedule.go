@@ -408,9 +408,10 @@ func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 		}
 		return nil
 	}
-	// replayed records a group of day d replayed once (group is nil when
-	// the day's submission is complete) and returns the days to settle.
-	replayed := func(d int, group *heldGroup) []int {
+	// markReplayed records a group of day d replayed once (group is nil
+	// when the day's submission is complete) and returns the days to
+	// settle.
+	markReplayed := func(d int, group *heldGroup) []int {
 		mu.Lock()
 		defer mu.Unlock()
 		if group != nil {
@@ -443,10 +444,10 @@ func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 				if err != nil {
 					return err
 				}
-				return settleAll(replayed(d, &heldGroup{grp, out}))
+				return settleAll(markReplayed(d, &heldGroup{grp, out}))
 			})
 		}
-		if ds := replayed(d, nil); len(ds) > 0 {
+		if ds := markReplayed(d, nil); len(ds) > 0 {
 			g.Go(func() error { return settleAll(ds) })
 		}
 	}

@@ -78,7 +78,7 @@ func Verify(ctx context.Context, cfg Config, replacements map[string]*engine.Pol
 				return groupOutcome{}, err
 			}
 		}
-		return groupOutcome{misses: w.tr.SessionMisses(), commit: func() error {
+		return groupOutcome{commit: func() error {
 			mu.Lock()
 			defer mu.Unlock()
 			for arn, v := range local {
