@@ -242,7 +242,7 @@ func (s *Sessions) ObserveOn(rec *Record, day int) (bool, error) {
 	// and takes its tags when looked up.
 	if caller := rec.UserIdentity.AccessKeyID; caller != "" && rec.UserIdentity.Type == "AssumedRole" {
 		sess.parent, sess.chained = s.key(caller), true
-		if r := s.resolve(sess.parent, 0, day); r.Final {
+		if r := s.resolve(sess.parent, 0, day, 0); r.Final {
 			sess = sess.inherit(r.Session)
 		}
 	}
@@ -338,7 +338,20 @@ type Resolution struct {
 // Resolve looks up the session of an access key among those observed on
 // days up to horizon (AllDays: any day).
 func (s *Sessions) Resolve(accessKeyID string, horizon int) Resolution {
-	return s.resolve(s.key(accessKeyID), 0, horizon)
+	return s.resolve(s.key(accessKeyID), 0, horizon, 0)
+}
+
+// ResolveAt is Resolve for a call made at t: a session whose credentials
+// had expired by then (issued more than MaxSessionLifetime before t) is
+// not found, and that outcome is final. The outcome is so the same
+// whether or not Expire has dropped the session yet. A zero t checks no
+// expiry.
+func (s *Sessions) ResolveAt(accessKeyID string, horizon int, t time.Time) Resolution {
+	var at int64
+	if !t.IsZero() {
+		at = t.Unix()
+	}
+	return s.resolve(s.key(accessKeyID), 0, horizon, at)
 }
 
 // Settled reports whether lookups that were not final resolve as they did:
@@ -357,27 +370,31 @@ func (s *Sessions) Settled(misses map[string]int, horizon int) bool {
 // lookups find it at once, unless some session up the chain was observed
 // on a later day than the chained one: a lookup with a nearer horizon must
 // still find the chained session unresolved.
-func (s *Sessions) resolve(k uint64, depth, horizon int) Resolution {
+func (s *Sessions) resolve(k uint64, depth, horizon int, at int64) Resolution {
 	s.mu.RLock()
 	f, ok := s.facts[k]
+	expires := int64(0)
 	if ok {
-		ok = f.day <= horizon
+		ok, expires = f.day <= horizon, f.expires
 	} else {
 		var p plainSession
 		p, ok = s.plain[k]
-		ok = ok && p.day <= horizon
+		ok, expires = ok && p.day <= horizon, p.expires
 		f = &s.empty
 	}
 	s.mu.RUnlock()
 	if !ok {
 		return Resolution{}
 	}
+	if at != 0 && expires != 0 && expires < at {
+		return Resolution{Final: true}
+	}
 	if !f.chained {
 		return Resolution{Session: f, Final: true, Links: 1}
 	}
 	var up Resolution
 	if depth < maxChain {
-		up = s.resolve(f.parent, depth+1, horizon)
+		up = s.resolve(f.parent, depth+1, horizon, 0)
 	}
 	out := f.inherit(up.Session)
 	if !up.Final {

@@ -155,6 +155,61 @@ func TestSessionsExpire(t *testing.T) {
 	}
 }
 
+// TestSessionsResolveAt checks that a call made after a session's
+// credentials expired does not find it, and that this outcome is final and
+// the same once Expire has dropped the session; a chained session is
+// judged by its own lifetime.
+func TestSessionsResolveAt(t *testing.T) {
+	issued := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	last, late := issued.Add(MaxSessionLifetime), issued.Add(MaxSessionLifetime+time.Second)
+	chained := assumeRole(t, "ASIACHAINED", "ASIATAGGED", "")
+	chained.EventTime = issued.Add(MaxSessionLifetime / 2)
+	s := NewSessions()
+	for _, rec := range []*Record{
+		assumeRole(t, "ASIAPLAIN", "AKIAALICE", ""),
+		assumeRole(t, "ASIATAGGED", "AKIAALICE", `,"tags":[{"key":"team","value":"b"}],"transitiveTagKeys":["team"]`),
+		chained,
+	} {
+		if ok, err := s.Observe(rec); !ok || err != nil {
+			t.Fatalf("Observe(%s) = %v, %v", rec.EventID, ok, err)
+		}
+	}
+	tests := []struct {
+		key   string
+		at    time.Time
+		found bool
+	}{
+		{"ASIAPLAIN", issued, true},
+		{"ASIAPLAIN", last, true},
+		{"ASIAPLAIN", late, false},
+		{"ASIATAGGED", last, true},
+		{"ASIATAGGED", late, false},
+		{"ASIAPLAIN", time.Time{}, true}, // no time: no expiry
+		// The chained session outlives its caller's and keeps its tags.
+		{"ASIACHAINED", late, true},
+		{"ASIACHAINED", chained.EventTime.Add(MaxSessionLifetime + time.Second), false},
+	}
+	// Expire(late) drops what expired before late; calls from then on
+	// resolve as they did before.
+	for _, expired := range []bool{false, true} {
+		if expired {
+			s.Expire(late)
+		}
+		for _, tt := range tests {
+			if expired && tt.at.Before(late) {
+				continue
+			}
+			r := s.ResolveAt(tt.key, AllDays, tt.at)
+			if found := r.Session != nil; found != tt.found || !expired && !r.Final {
+				t.Errorf("after Expire %v: ResolveAt(%s, %s) found %v, final %v; want found %v, final", expired, tt.key, tt.at, found, r.Final, tt.found)
+			}
+			if tt.key == "ASIACHAINED" && tt.found && r.Session.Tags["team"] != "b" {
+				t.Errorf("chained session found at %s without its caller's transitive tag: %v", tt.at, r.Session.Tags)
+			}
+		}
+	}
+}
+
 // TestSessionsChainOrder checks that a chained role session takes the
 // transitive tags of its calling sessions whatever the order in which the
 // issuing calls are observed (a day's files are read concurrently), and

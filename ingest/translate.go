@@ -190,7 +190,7 @@ func (t *Translator) Translate(rec *Record) Translation {
 	var sess *Session
 	if t.sessions != nil && needsSession(p.Kind) && rec.UserIdentity.AccessKeyID != "" {
 		key := rec.UserIdentity.AccessKeyID
-		r := t.sessions.Resolve(key, t.horizon)
+		r := t.sessions.ResolveAt(key, t.horizon, rec.EventTime)
 		sess = r.Session
 		if !r.Final && t.misses != nil {
 			if _, ok := t.misses[key]; !ok {

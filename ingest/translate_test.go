@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/replay-iam/replay/catalog"
 	"github.com/replay-iam/replay/engine"
@@ -119,6 +120,19 @@ func TestTranslateEveryIdentity(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// The tagged session's credentials used after they expired: the
+	// session is not joined, however long it is held.
+	late := *recs[3]
+	late.EventTime = recs[2].EventTime.Add(MaxSessionLifetime + time.Second)
+	for _, r := range tr.Translate(&late).Requests {
+		if r.Join.SessionJoined {
+			t.Errorf("a call at %s joined the session issued at %s", late.EventTime, recs[2].EventTime)
+		}
+	}
+	if in := tr.Translate(recs[3]).Requests; len(in) == 0 || !in[0].Join.SessionJoined {
+		t.Errorf("a call within the session's lifetime did not join it")
 	}
 }
 

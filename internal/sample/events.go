@@ -15,10 +15,15 @@ type eventGen struct {
 }
 
 type sessionState struct {
-	key  string
-	name string
-	uses int
+	key    string
+	name   string
+	uses   int
+	issued time.Time
 }
+
+// sessionDuration is the lifetime of the role sessions the sample issues
+// (AssumeRole's default): a session is used only within it.
+const sessionDuration = time.Hour
 
 func (g *eventGen) id() string {
 	g.n++
@@ -70,14 +75,14 @@ func (g *eventGen) session(acct, path, roleName, roleID string, t time.Time, cal
 	}
 	k := acct + "/" + roleName
 	s := g.sessions[k]
-	if s != nil && s.uses < 25 {
+	if s != nil && s.uses < 25 && !t.Before(s.issued) && t.Sub(s.issued) < sessionDuration {
 		s.uses++
 		return s, nil
 	}
-	s = &sessionState{key: g.accessKey("ASIA"), name: fmt.Sprintf("s-%06d", g.rng.IntN(1000000))}
+	s = &sessionState{key: g.accessKey("ASIA"), name: fmt.Sprintf("s-%06d", g.rng.IntN(1000000)), issued: t}
 	g.sessions[k] = s
 	roleArn := "arn:aws:iam::" + acct + ":role" + path + roleName
-	params := doc{"roleArn": roleArn, "roleSessionName": s.name, "durationSeconds": 3600}
+	params := doc{"roleArn": roleArn, "roleSessionName": s.name, "durationSeconds": int(sessionDuration.Seconds())}
 	if tags != nil {
 		params["tags"] = tags
 	}
@@ -85,7 +90,7 @@ func (g *eventGen) session(acct, path, roleName, roleID string, t time.Time, cal
 	rec["requestParameters"] = params
 	rec["responseElements"] = doc{
 		"credentials": doc{"accessKeyId": s.key, "sessionToken": "IQoJb3JpZ2luX2VjE" + s.key,
-			"expiration": t.Add(time.Hour).UTC().Format("Jan 2, 2006, 3:04:05 PM")},
+			"expiration": t.Add(sessionDuration).UTC().Format("Jan 2, 2006, 3:04:05 PM")},
 		"assumedRoleUser": doc{"assumedRoleId": roleID + ":" + s.name, "arn": "arn:aws:sts::" + acct + ":assumed-role/" + roleName + "/" + s.name},
 	}
 	rec["resources"] = []any{doc{"accountId": acct, "type": "AWS::IAM::Role", "ARN": roleArn}}
