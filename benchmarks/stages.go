@@ -98,11 +98,12 @@ func OpenCorpus(dir string, o sample.Options) (*Corpus, error) {
 
 // Floor inflates every file into a buffer reused by its worker and decodes
 // it whole with goccy/go-json (the fastest decoder measured) into the
-// record type: the least any tool must do to read the logs.
+// record type, its strings left in the buffer rather than copied: the
+// least any tool must do to read the logs.
 func Floor(c *Corpus, workers int) error {
 	return eachFileBuffered(c.Files, workers, func(data []byte) error {
 		var doc struct{ Records []ingest.Record }
-		return gojson.Unmarshal(data, &doc)
+		return gojson.UnmarshalWithOption(data, &doc, gojson.DecodeNoCopyString())
 	})
 }
 

@@ -1,0 +1,143 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/replay-iam/replay/internal/sample"
+)
+
+// TestReaderRecordsOwnTheirStrings checks that the records a reader yields
+// keep their values once the reader's buffers are overwritten, as reading
+// the next file does: every record of the sample estate's logs, read whole
+// and cut into records, and of the other formats, is compared with its
+// decoding by encoding/json after the buffers are filled with garbage.
+func TestReaderRecordsOwnTheirStrings(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := sample.Generate(dir, sample.DefaultOptions()); err != nil {
+		t.Fatal(err)
+	}
+	var inputs [][]byte
+	err := filepath.WalkDir(filepath.Join(dir, "logs"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json.gz") || strings.Contains(path, "CloudTrail-Digest") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		inputs = append(inputs, data)
+		return err
+	})
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("sample logs: %d files, %v", len(inputs), err)
+	}
+	delivery := `{"Records":[` + event1 + `,` + event2 + `]}`
+	inputs = append(inputs, []byte(delivery), []byte(event1+"\n"+event2+"\n"),
+		[]byte(`{"Events":[{"EventId":"e1","CloudTrailEvent":`+quote(event1)+`}]}`),
+		[]byte(`{"Records":[`+strings.Replace(event1, `aws-cli/2`, `aws-cli/2 \"escaped\" \u00e9`, 1)+`]}`))
+
+	for _, stream := range []bool{false, true} {
+		r := &Reader{}
+		var got []Record
+		var want []Record
+		for i, data := range inputs {
+			recs := readCopies(t, r, data, stream)
+			got = append(got, recs...)
+			want = append(want, decodeReference(t, i, data)...)
+			poisonBuffers(r)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("stream %v: %d records read, %d in the files", stream, len(got), len(want))
+		}
+		for i := range got {
+			if !reflect.DeepEqual(got[i], want[i]) {
+				t.Fatalf("stream %v: record %d after the reader's buffers were overwritten:\n%+v\nwant\n%+v", stream, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// readCopies reads every record of data with r, keeping copies.
+func readCopies(t *testing.T, r *Reader, data []byte, stream bool) []Record {
+	t.Helper()
+	if err := r.Reset(bytes.NewReader(data), "test.json"); err != nil {
+		t.Fatal(err)
+	}
+	if stream {
+		r.SetFilter(func([]byte) bool { return true })
+	}
+	var recs []Record
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, *rec)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// poisonBuffers overwrites every buffer a reader keeps for the next file.
+func poisonBuffers(r *Reader) {
+	fill := func(b []byte) {
+		b = b[:cap(b)]
+		for i := range b {
+			b[i] = 'X'
+		}
+	}
+	fill(r.data)
+	fill(r.mem.buf)
+	if r.stream != nil {
+		fill(r.stream.buf)
+	}
+}
+
+// decodeReference decodes the records of a test input with encoding/json,
+// whatever its format.
+func decodeReference(t *testing.T, i int, data []byte) []Record {
+	t.Helper()
+	plain := data
+	if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err == nil {
+			plain, err = io.ReadAll(zr)
+		}
+		if err != nil {
+			t.Fatalf("input %d: %v", i, err)
+		}
+	}
+	var doc struct {
+		Records []Record
+		Events  []struct{ CloudTrailEvent string }
+	}
+	if json.Unmarshal(plain, &doc) == nil && (doc.Records != nil || doc.Events != nil) {
+		for _, e := range doc.Events {
+			var rec Record
+			if err := json.Unmarshal([]byte(e.CloudTrailEvent), &rec); err != nil {
+				t.Fatalf("input %d: %v", i, err)
+			}
+			doc.Records = append(doc.Records, rec)
+		}
+		return doc.Records
+	}
+	var recs []Record
+	for _, line := range bytes.Split(bytes.TrimSpace(plain), []byte("\n")) {
+		var rec Record
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("input %d: %v", i, err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs
+}
