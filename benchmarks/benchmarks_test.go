@@ -266,3 +266,30 @@ func BenchmarkParquetDecisions(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// TestOpenCorpusStamp checks that a kept tree is reused only for the
+// options and generator version that made it.
+func TestOpenCorpusStamp(t *testing.T) {
+	dir := t.TempDir()
+	o := CorpusOptions(300, 1)
+	first, err := OpenCorpus(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := OpenCorpus(dir, o)
+	if err != nil || again.Events != first.Events || len(again.Files) != len(first.Files) {
+		t.Fatalf("reopened with the same options: %d events in %d files, %v; want %d in %d",
+			again.Events, len(again.Files), err, first.Events, len(first.Files))
+	}
+	other := o
+	other.Seed++
+	if _, err := OpenCorpus(dir, other); err == nil {
+		t.Errorf("a tree reopened with another seed was reused")
+	}
+	if err := os.Remove(filepath.Join(dir, corpusStamp)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenCorpus(dir, o); err == nil {
+		t.Errorf("a tree without its stamp was reused")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,16 +55,29 @@ func CorpusOptions(events, days int) sample.Options {
 	return o
 }
 
+// corpusStamp is the file of a generated tree that says which generator
+// version and options made it.
+const corpusStamp = "corpus.txt"
+
 // OpenCorpus generates a tree under dir with the options, unless dir holds
-// one already, and loads it.
+// one already, and loads it. A tree kept from a run with other options or
+// another version of the generator is an error: measurements on it would
+// not be those of the options.
 func OpenCorpus(dir string, o sample.Options) (*Corpus, error) {
 	c := &Corpus{Dir: dir, Logs: filepath.Join(dir, "logs"), SnapDir: filepath.Join(dir, "snapshot")}
+	stamp := filepath.Join(dir, corpusStamp)
 	if _, err := os.Stat(c.Logs); errors.Is(err, os.ErrNotExist) {
 		sum, err := sample.Generate(dir, o)
 		if err != nil {
 			return nil, err
 		}
+		if err := os.WriteFile(stamp, []byte(o.Stamp()), 0o600); err != nil {
+			return nil, err
+		}
 		c.Events = sum.Events
+	} else if got, err := os.ReadFile(stamp); err != nil || string(got) != o.Stamp() {
+		return nil, fmt.Errorf("%s holds a tree that is not the one these options generate (%s: %q, want %q): remove it, or choose another folder",
+			dir, corpusStamp, strings.TrimSpace(string(got)), strings.TrimSpace(o.Stamp()))
 	}
 	found, err := ingest.Discover([]string{c.Logs}, ingest.Window{})
 	if err != nil {

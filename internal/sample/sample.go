@@ -29,6 +29,17 @@ type Options struct {
 	Seed          uint64
 }
 
+// Version numbers the generator's output: it changes whenever the same
+// options give other files, so that a tree kept from an earlier version
+// can be told apart.
+const Version = 2
+
+// Stamp describes the files Generate writes with o, version included.
+func (o Options) Stamp() string {
+	return fmt.Sprintf("replay sample v%d: %d accounts, %d days from %s, %d files a day of %d events, seed %d\n",
+		Version, o.Accounts, o.Days, o.Start.UTC().Format(time.RFC3339), o.FilesPerDay, o.EventsPerFile, o.Seed)
+}
+
 // DefaultOptions is the demo estate: three member accounts, two days.
 func DefaultOptions() Options {
 	return Options{Accounts: 3, Days: 2, Start: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/replay-iam/replay/benchmarks"
+	"github.com/replay-iam/replay/internal/sample"
 )
 
 func main() {
@@ -44,7 +45,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	events := fs.Int("events", 1_000_000, "events in the generated tree")
 	days := fs.Int("days", benchmarks.DefaultCorpusDays, "days the tree spans (more days at the same events: a longer, less dense log)")
-	dir := fs.String("dir", "", "folder of the tree (default: replay-bench-EVENTS in the temporary folder; kept for reruns)")
+	dir := fs.String("dir", "", "folder of the tree (default: replay-bench-vVERSION-EVENTS in the temporary folder, VERSION the generator's; kept for reruns)")
 	workers := fs.Int("workers", 2, "workers of the parallel measurements")
 	binary := fs.String("replay", "", "replay binary to run (default: built from this module into the tree's folder)")
 	repeat := fs.Int("repeat", 2, "runs of each in-process measurement; the fastest counts")
@@ -52,7 +53,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *dir == "" {
-		*dir = filepath.Join(os.TempDir(), fmt.Sprintf("replay-bench-%d", *events))
+		*dir = filepath.Join(os.TempDir(), fmt.Sprintf("replay-bench-v%d-%d", sample.Version, *events))
 		if *days != benchmarks.DefaultCorpusDays {
 			*dir += fmt.Sprintf("-%dd", *days)
 		}
