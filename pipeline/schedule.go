@@ -24,8 +24,8 @@ import (
 //     misses; the group's outcome (its report, stats and decisions) is held
 //     until every group of the days up to d+1 was replayed once, and the
 //     group is replayed again if one of its missed lookups would now
-//     resolve differently. Each file is then read once, or twice for the
-//     groups replayed again.
+//     resolve differently (on a free worker when there is one). Each file
+//     is then read once, or twice for the groups replayed again.
 //   - with a session pass: a first, cheap pass over the day's files decodes
 //     only their STS records, before the groups of the day before are
 //     replayed. Each file is read twice, but no group is replayed again.
@@ -360,29 +360,49 @@ func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 		return out
 	}
 	// settle commits the held outcomes of day d, replaying again first
-	// the groups a missed lookup of which now resolves differently.
+	// the groups a missed lookup of which now resolves differently. The
+	// replays go to free workers when there are any, and run here
+	// otherwise; the outcomes are committed in their order once all are
+	// done.
 	settle := func(d int) error {
 		mu.Lock()
 		held := days[d].held
 		days[d].held = nil
 		mu.Unlock()
-		for _, h := range held {
-			out := h.outcome
-			if len(out.misses) > 0 && !sessions.Settled(out.misses, horizon(d)) {
-				if out.discard != nil {
-					if err := out.discard(); err != nil {
-						return err
-					}
-				}
-				var err error
-				if out, err = replay(h.group, groupPass{day: d, horizon: horizon(d), again: true}); err != nil {
+		outs := make([]groupOutcome, len(held))
+		errs := make([]error, len(held))
+		var again sync.WaitGroup
+		for i, h := range held {
+			outs[i] = h.outcome
+			if len(h.outcome.misses) == 0 || sessions.Settled(h.outcome.misses, horizon(d)) {
+				continue
+			}
+			if h.outcome.discard != nil {
+				if err := h.outcome.discard(); err != nil {
 					return err
 				}
-				mu.Lock()
-				p.againGroups++
-				p.againFiles += len(h.group.files)
-				mu.Unlock()
 			}
+			mu.Lock()
+			p.againGroups++
+			p.againFiles += len(h.group.files)
+			mu.Unlock()
+			again.Add(1)
+			replayAgain := func() error {
+				defer again.Done()
+				outs[i], errs[i] = replay(h.group, groupPass{day: d, horizon: horizon(d), again: true})
+				return errs[i]
+			}
+			if !g.TryGo(replayAgain) {
+				replayAgain()
+			}
+		}
+		again.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+		for _, out := range outs {
 			if err := out.commit(); err != nil {
 				return err
 			}
