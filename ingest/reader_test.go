@@ -319,15 +319,8 @@ func TestReaderFilter(t *testing.T) {
 			calls := 0
 			r.SetFilter(func(raw []byte) bool { calls++; return bytes.Contains(raw, []byte(tt.needle)) })
 			var got []any
-			for {
-				rec, err := r.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, *rec)
+			for _, rec := range drain(t, r) {
+				got = append(got, rec)
 			}
 			if len(got) != len(kept) || len(got) > 0 && !reflect.DeepEqual(got, want) {
 				t.Errorf("filtered read: %d records, want %d:\n%v\nwant\n%v", len(got), len(kept), got, want)

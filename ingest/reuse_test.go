@@ -71,21 +71,28 @@ func readCopies(t *testing.T, r *Reader, data []byte, stream bool) []Record {
 	if stream {
 		r.SetFilter(func([]byte) bool { return true })
 	}
+	recs := drain(t, r)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// drain returns copies of the records r yields up to the end of its file;
+// any error ends the test.
+func drain(t *testing.T, r *Reader) []Record {
+	t.Helper()
 	var recs []Record
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {
-			break
+			return recs
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		recs = append(recs, *rec)
 	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return recs
 }
 
 // poisonBuffers overwrites every buffer a reader keeps for the next file.
