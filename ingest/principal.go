@@ -23,7 +23,17 @@ var (
 
 // PrincipalOf derives the caller of a record. The error, when not nil, is one
 // of the categories above, wrapped with the type the record gives.
-func PrincipalOf(rec *Record) (engine.Principal, error) {
+func PrincipalOf(rec *Record) (engine.Principal, error) { return principalOf(rec, parseKind) }
+
+// parseKind returns the kind of principal an ARN names, and whether it is
+// one.
+func parseKind(arn string) (engine.PrincipalKind, bool) {
+	p, err := engine.ParsePrincipalARN(arn)
+	return p.Kind, err == nil
+}
+
+// principalOf is PrincipalOf with the kind of an ARN told by kindOf.
+func principalOf(rec *Record, kindOf func(arn string) (engine.PrincipalKind, bool)) (engine.Principal, error) {
 	u := &rec.UserIdentity
 	sc := u.SessionContext
 	var p engine.Principal
@@ -68,12 +78,12 @@ func PrincipalOf(rec *Record) (engine.Principal, error) {
 		return engine.Principal{}, fmt.Errorf("%w: %s without arn or accountId", ErrUnknownPrincipal, u.Type)
 	}
 	// The ARN must be of the kind the type says: policies match on its parts.
-	parsed, err := engine.ParsePrincipalARN(p.ARN)
+	kind, ok := kindOf(p.ARN)
 	want := p.Kind
 	if want == engine.PrincipalAssumedRoot {
 		want = engine.PrincipalRoot
 	}
-	if err != nil || parsed.Kind != want {
+	if !ok || kind != want {
 		return engine.Principal{}, fmt.Errorf("%w: %s with arn %q", ErrUnknownPrincipal, u.Type, p.ARN)
 	}
 	return p, nil

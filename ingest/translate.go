@@ -87,6 +87,7 @@ type Translator struct {
 	contexts []*engine.Context
 	times    timeStrings
 	mapped   map[eventKey]mappedEvent
+	kinds    map[string]arnKind // see arnKind
 }
 
 // eventKey names an API call as a record logs it.
@@ -138,6 +139,29 @@ func (t *Translator) TrackSessions(horizon int) {
 	t.horizon, t.misses = horizon, map[string]int{}
 }
 
+// arnKind is parseKind, remembering the answers: a log names the same
+// callers over and over. The memory is bounded; when full, it starts over.
+func (t *Translator) arnKind(arn string) (engine.PrincipalKind, bool) {
+	if k, ok := t.kinds[arn]; ok {
+		return k.kind, k.ok
+	}
+	if t.kinds == nil || len(t.kinds) >= maxKnownARNs {
+		t.kinds = make(map[string]arnKind)
+	}
+	kind, ok := parseKind(arn)
+	t.kinds[arn] = arnKind{kind, ok}
+	return kind, ok
+}
+
+// arnKind is what parseKind told of an ARN.
+type arnKind struct {
+	kind engine.PrincipalKind
+	ok   bool
+}
+
+// maxKnownARNs bounds the ARNs a Translator remembers the kind of.
+const maxKnownARNs = 1 << 14
+
 // SessionMisses returns the lookups gathered since TrackSessions that were
 // not final, as access key ids mapped to the Links of their Resolution
 // (see Sessions.Settled).
@@ -173,7 +197,7 @@ func (t *Translator) Translate(rec *Record) Translation {
 		tr.Skip, tr.Detail = SkipNoIAMAction, rec.EventSource+" "+rec.EventName
 		return tr
 	}
-	p, err := PrincipalOf(rec)
+	p, err := principalOf(rec, t.arnKind)
 	if err != nil {
 		tr.Detail = rec.UserIdentity.Type
 		switch {
