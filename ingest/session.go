@@ -338,7 +338,7 @@ type Resolution struct {
 // Resolve looks up the session of an access key among those observed on
 // days up to horizon (AllDays: any day).
 func (s *Sessions) Resolve(accessKeyID string, horizon int) Resolution {
-	return s.resolve(s.key(accessKeyID), 0, horizon, 0)
+	return s.ResolveAt(accessKeyID, horizon, time.Time{})
 }
 
 // ResolveAt is Resolve for a call made at t: a session whose credentials
@@ -373,7 +373,7 @@ func (s *Sessions) Settled(misses map[string]int, horizon int) bool {
 func (s *Sessions) resolve(k uint64, depth, horizon int, at int64) Resolution {
 	s.mu.RLock()
 	f, ok := s.facts[k]
-	expires := int64(0)
+	var expires int64
 	if ok {
 		ok, expires = f.day <= horizon, f.expires
 	} else {

@@ -139,17 +139,19 @@ func (t *Translator) TrackSessions(horizon int) {
 	t.horizon, t.misses = horizon, map[string]int{}
 }
 
-// arnKind is parseKind, remembering the answers: a log names the same
-// callers over and over. The memory is bounded; when full, it starts over.
+// arnKind is parseKind, remembered per ARN as mapEvent remembers calls: a
+// log names the same callers over and over.
 func (t *Translator) arnKind(arn string) (engine.PrincipalKind, bool) {
 	if k, ok := t.kinds[arn]; ok {
 		return k.kind, k.ok
 	}
-	if t.kinds == nil || len(t.kinds) >= maxKnownARNs {
+	kind, ok := parseKind(arn)
+	if t.kinds == nil {
 		t.kinds = make(map[string]arnKind)
 	}
-	kind, ok := parseKind(arn)
-	t.kinds[arn] = arnKind{kind, ok}
+	if len(t.kinds) < maxKnownARNs {
+		t.kinds[arn] = arnKind{kind, ok}
+	}
 	return kind, ok
 }
 
@@ -159,7 +161,8 @@ type arnKind struct {
 	ok   bool
 }
 
-// maxKnownARNs bounds the ARNs a Translator remembers the kind of.
+// maxKnownARNs bounds the ARNs a translator remembers the kind of: those
+// of a log with more callers than this are parsed anew each time.
 const maxKnownARNs = 1 << 14
 
 // SessionMisses returns the lookups gathered since TrackSessions that were
