@@ -53,6 +53,9 @@ type Config struct {
 	// passes chooses how sessions are observed (the zero value adapts;
 	// tests force either way).
 	passes sessionPassMode
+	// sliceFiles, when not 0, sets the plan's sliceFiles (tests cut groups
+	// small; negative: never).
+	sliceFiles int
 }
 
 // EffectiveDedupWindow returns the dedup window a run uses; 0 means a
@@ -319,6 +322,12 @@ func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed
 	readers := &sync.Pool{New: func() any { return new(FileReader) }}
 	p := newPlan(inv, cfg.Window, cfg.EffectiveDedupWindow())
 	p.passes = cfg.passes
+	switch {
+	case cfg.sliceFiles != 0:
+		p.sliceFiles = cfg.sliceFiles
+	case cfg.WorkerCount() > 1:
+		p.sliceFiles = maxSliceFiles
+	}
 	err := p.run(ctx, cfg.WorkerCount(), sessions, listed, collectSessions(ctx, sessions, readers), func(g fileGroup, pass groupPass) (groupOutcome, error) {
 		w := newWorker(cfg, sessions, pass)
 		w.files = readers.Get().(*FileReader)

@@ -125,13 +125,15 @@ func copyLogFile(t *testing.T, pick func(path string) bool, to func(original str
 
 // TestDuplicateDeliveryCountedOnce delivers one file twice in the same
 // day folder: every record of the second copy is a duplicate, whatever the
-// number of workers, and the replay's totals are those without the copy.
+// number of workers, also when each file is a slice of its own, and the
+// replay's totals are those without the copy.
 func TestDuplicateDeliveryCountedOnce(t *testing.T) {
 	sum, snap, base, original, dup := copyLogFile(t, func(string) bool { return true },
 		func(original string) string { return strings.TrimSuffix(original, ".json.gz") + "zz.json.gz" }) // sorts after the original
 	var logs [][]FileStats
-	for _, workers := range []int{1, 4} {
-		res, files := runLogged(t, Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers})
+	for _, run := range []struct{ workers, sliceFiles int }{{1, 0}, {4, 0}, {4, 1}} {
+		workers := run.workers
+		res, files := runLogged(t, Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers, sliceFiles: run.sliceFiles})
 		logs = append(logs, files)
 		var origStats, dupStats FileStats
 		for _, f := range files {
@@ -150,8 +152,8 @@ func TestDuplicateDeliveryCountedOnce(t *testing.T) {
 				res.Evaluated, res.Requests, res.Duplicates, base.Evaluated, base.Requests)
 		}
 	}
-	if !reflect.DeepEqual(logs[0], logs[1]) {
-		t.Error("the file log differs between 1 and 4 workers")
+	if !reflect.DeepEqual(logs[0], logs[1]) || !reflect.DeepEqual(logs[0], logs[2]) {
+		t.Error("the file log differs between 1 and 4 workers, or with every file a group of its own")
 	}
 }
 
@@ -246,7 +248,9 @@ func TestCachedDecisionsEqualEvaluation(t *testing.T) {
 
 // TestDuplicateDeliveredNextDay copies the last file of a day into the next
 // day's folder, delivered ten minutes after midnight: within the dedup
-// window the copy's records are duplicates, outside it they are not.
+// window the copy's records are duplicates, outside it they are not. With
+// every file a slice of its own, the copy's slice looks back across
+// midnight as its day's first group does.
 func TestDuplicateDeliveredNextDay(t *testing.T) {
 	sum, snap, base, _, dup := copyLogFile(t,
 		func(path string) bool {
@@ -262,8 +266,9 @@ func TestDuplicateDeliveredNextDay(t *testing.T) {
 	}{{7 * time.Hour, true}, {time.Hour, false}} {
 		var runs []*Result
 		var logs [][]FileStats
-		for _, workers := range []int{1, 4} {
-			res, files := runLogged(t, Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers, DedupWindow: tc.window})
+		for _, run := range []struct{ workers, sliceFiles int }{{1, 0}, {4, 0}, {4, 1}} {
+			workers := run.workers
+			res, files := runLogged(t, Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers, DedupWindow: tc.window, sliceFiles: run.sliceFiles})
 			runs, logs = append(runs, res), append(logs, files)
 			var dupStats FileStats
 			for _, f := range files {
@@ -281,8 +286,10 @@ func TestDuplicateDeliveredNextDay(t *testing.T) {
 				t.Errorf("window %s, workers %d: copy delivered six hours after the original counted as duplicate: %+v", tc.window, workers, dupStats)
 			}
 		}
-		if !reflect.DeepEqual(logs[0], logs[1]) || !reflect.DeepEqual(runs[0].Report.DeniedRows(), runs[1].Report.DeniedRows()) {
-			t.Errorf("window %s: accounting or report differs between 1 and 4 workers", tc.window)
+		for i := 1; i < len(runs); i++ {
+			if !reflect.DeepEqual(logs[0], logs[i]) || reportDiff(runs[0].Report, runs[i].Report) != "" {
+				t.Errorf("window %s: accounting or report differs between 1 and 4 workers, or with every file a group of its own", tc.window)
+			}
 		}
 	}
 }

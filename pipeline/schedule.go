@@ -43,7 +43,11 @@ import (
 
 // fileGroup is a dedup group: the files of one account, region and delivery
 // day (or one file outside the layout), in delivery order, replayed in turn
-// by one worker.
+// by one worker. With more than one worker, the files of a day of one
+// account and region are cut into slices of maxSliceFiles files, each a
+// group of its own, so that a log of few accounts and regions keeps every
+// worker busy; a slice looks back at the files delivered within the dedup
+// window before it, and its day gets a session pass.
 type fileGroup struct {
 	// name identifies the group in file names: account_region_yyyymmdd, or
 	// file-NNNNN for the NNNNNth file outside the layout.
@@ -73,9 +77,12 @@ type planDay struct {
 	// at passedSeq, before the day's groups.
 	passedOver []ingest.LogFile
 	passedSeq  int
-	// streams indexes groups by account and region, for the next day's
-	// lookback.
-	streams map[stream]int
+	// streams holds the files of each account and region, in delivery
+	// order, for the next day's lookback.
+	streams map[stream][]*ingest.LogFile
+	// sliced is set when some stream's files were cut into several groups
+	// (see plan.slice).
+	sliced bool
 	// sessionPass is set when the day's sessions are collected by a pass
 	// of their own rather than by the replay of its groups.
 	sessionPass bool
@@ -91,6 +98,10 @@ type plan struct {
 	ordered bool
 	window  time.Duration // the dedup window; negative: no lookback
 	seqs    int           // accounting places handed out
+	// sliceFiles, when positive, cuts the files of a stream's day into
+	// groups of at most that many, so that the workers share a log of few
+	// accounts and regions (see slice).
+	sliceFiles int
 	// passes chooses how each day's sessions are observed.
 	passes sessionPassMode
 	// againGroups and againFiles count the groups replayed again, and their
@@ -217,30 +228,70 @@ func (p *plan) listDay(d int) error {
 		day.groups[g].files = append(day.groups[g].files, f)
 	}
 	slices.SortFunc(day.groups, func(a, b fileGroup) int { return strings.Compare(a.name, b.name) })
-	day.streams = map[stream]int{}
-	for g := range day.groups {
-		grp := &day.groups[g]
+	day.streams = map[stream][]*ingest.LogFile{}
+	var prev *planDay
+	if p.ordered && p.window >= 0 && d > 0 && p.days[d-1].start.Equal(day.start.AddDate(0, 0, -1)) {
+		prev = &p.days[d-1]
+	}
+	whole := day.groups
+	day.groups = make([]fileGroup, 0, len(whole))
+	for _, grp := range whole {
 		slices.SortFunc(grp.files, func(a, b *ingest.LogFile) int {
 			return cmp.Or(a.Delivered.Compare(b.Delivered), cmp.Compare(a.Path, b.Path))
 		})
-		grp.seq = p.seqs
-		p.seqs++
-		if f := grp.files[0]; p.ordered && f.Account != "" {
-			day.streams[stream{f.Account, f.Region}] = g
-		}
-	}
-	if !p.ordered || p.window < 0 || d == 0 || !p.days[d-1].start.Equal(day.start.AddDate(0, 0, -1)) {
-		return nil
-	}
-	prev := &p.days[d-1]
-	for g := range day.groups {
-		grp := &day.groups[g]
 		f := grp.files[0]
-		if pg, ok := prev.streams[stream{f.Account, f.Region}]; ok {
-			grp.lookback = lookback(prev.groups[pg].files, grp.files[0], p.window)
+		var before []*ingest.LogFile // the stream's files of the day before
+		if p.ordered && f.Account != "" {
+			day.streams[stream{f.Account, f.Region}] = grp.files
+			if prev != nil {
+				before = prev.streams[stream{f.Account, f.Region}]
+			}
+		}
+		parts := p.slice(grp, before)
+		day.sliced = day.sliced || len(parts) > 1
+		for _, part := range parts {
+			part.seq = p.seqs
+			p.seqs++
+			day.groups = append(day.groups, part)
 		}
 	}
 	return nil
+}
+
+// maxSliceFiles bounds the files of the slices a stream's day is cut into
+// when the plan slices (see plan.sliceFiles). A slice reads again the files
+// delivered within the dedup window before it (an hour of a stream's files
+// by default, a dozen or more), for their event ids.
+const maxSliceFiles = 64
+
+// slice returns the groups a group is replayed as, each with its lookback
+// into the files delivered within the dedup window before its first: those
+// of before (the stream's files of the day before, when the window looks
+// back) and of the group's own earlier slices. A group of more than
+// p.sliceFiles files is cut into slices of equal size (give or take one),
+// when the window is positive (under a window of 0 a slice would look back
+// at every file before it) and every file's delivery time is known.
+func (p *plan) slice(grp fileGroup, before []*ingest.LogFile) []fileGroup {
+	n := len(grp.files)
+	parts := 1
+	if p.sliceFiles > 0 && p.window > 0 && n > p.sliceFiles &&
+		!slices.ContainsFunc(grp.files, func(f *ingest.LogFile) bool { return f.Delivered.IsZero() }) {
+		parts = (n + p.sliceFiles - 1) / p.sliceFiles
+	}
+	out := make([]fileGroup, 0, parts)
+	for k := range parts {
+		from, to := k*n/parts, (k+1)*n/parts
+		part := fileGroup{name: grp.name, files: grp.files[from:to]}
+		if parts > 1 {
+			part.name = fmt.Sprintf("%s-%02d", grp.name, k)
+		}
+		if p.window >= 0 {
+			earlier := append(slices.Clip(before), grp.files[:from]...)
+			part.lookback = lookback(earlier, part.files[0], p.window)
+		}
+		out = append(out, part)
+	}
+	return out
 }
 
 // lookback returns the files of prev delivered within window before next.
@@ -325,7 +376,9 @@ func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 		case sessionPassNever:
 			day.sessionPass = !p.ordered
 		default:
-			day.sessionPass = !p.ordered || p.againFiles*sessionPassShare > p.settledFiles
+			// The slices of a stream run side by side: a session issued in
+			// one and used in the next would be missed inline.
+			day.sessionPass = !p.ordered || day.sliced || p.againFiles*sessionPassShare > p.settledFiles
 		}
 		return nil
 	}

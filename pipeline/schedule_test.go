@@ -117,6 +117,85 @@ func TestPlanGroupsAndLookback(t *testing.T) {
 	}
 }
 
+// TestPlanSlices cuts a stream's day of five files into slices of at most
+// two: three slices of near equal size, in delivery order, each looking back
+// at the files delivered within the window before its first, on its own
+// day and the day before. A window of 0, a file delivered at an unknown
+// time, or no slicing leave the group whole.
+func TestPlanSlices(t *testing.T) {
+	day1 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	day2 := day1.AddDate(0, 0, 1)
+	file := func(day time.Time, hhmm string) ingest.LogFile {
+		var h, m int
+		fmt.Sscanf(hhmm, "%d:%d", &h, &m)
+		return ingest.LogFile{Path: day.Format("02") + "/" + hhmm, Account: "A", Region: "r", Day: day,
+			Delivered: day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)}
+	}
+	files := []ingest.LogFile{
+		file(day1, "22:00"), file(day1, "23:30"),
+		file(day2, "05:00"), file(day2, "00:40"), file(day2, "00:10"), file(day2, "02:00"), file(day2, "01:20"),
+	}
+	type group struct {
+		Name            string
+		Files, Lookback []string
+		Seq             int
+	}
+	planned := func(window time.Duration, sliceFiles int, files []ingest.LogFile) *plan {
+		p := planOf(daysOf(files, nil), nil, window)
+		p.sliceFiles = sliceFiles
+		for d := range p.days {
+			if err := p.listDay(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
+	}
+	groupsOf := func(d *planDay) []group {
+		var out []group
+		for _, g := range d.groups {
+			out = append(out, group{g.name, paths(g.files), paths(g.lookback), g.seq})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		window time.Duration
+		want   []group
+	}{
+		{time.Hour, []group{
+			{"A_r_20261102-00", []string{"02/00:10"}, []string{"01/23:30"}, 3},
+			{"A_r_20261102-01", []string{"02/00:40", "02/01:20"}, []string{"02/00:10"}, 4},
+			{"A_r_20261102-02", []string{"02/02:00", "02/05:00"}, []string{"02/01:20"}, 5},
+		}},
+		// A window reaching past midnight from a later slice.
+		{150 * time.Minute, []group{
+			{"A_r_20261102-00", []string{"02/00:10"}, []string{"01/22:00", "01/23:30"}, 3},
+			{"A_r_20261102-01", []string{"02/00:40", "02/01:20"}, []string{"01/23:30", "02/00:10"}, 4},
+			{"A_r_20261102-02", []string{"02/02:00", "02/05:00"}, []string{"01/23:30", "02/00:10", "02/00:40", "02/01:20"}, 5},
+		}},
+	} {
+		p := planned(tc.window, 2, files)
+		if got := groupsOf(&p.days[1]); !reflect.DeepEqual(got, tc.want) || !p.days[1].sliced {
+			t.Errorf("window %s: day 2 groups (sliced %v)\n %+v\nwant\n %+v", tc.window, p.days[1].sliced, got, tc.want)
+		}
+		if got := groupsOf(&p.days[0]); len(got) != 1 || got[0].Name != "A_r_20261101" || p.days[0].sliced {
+			t.Errorf("window %s: a day of two files must stay one group, got %+v", tc.window, got)
+		}
+	}
+
+	undated := slices.Clone(files)
+	undated[5].Delivered = time.Time{}
+	for name, p := range map[string]*plan{
+		"window 0":       planned(0, 2, files),
+		"no slicing":     planned(time.Hour, 0, files),
+		"undated file":   planned(time.Hour, 2, undated),
+		"slices of five": planned(time.Hour, 5, files),
+	} {
+		if g := p.days[1].groups; len(g) != 1 || len(g[0].files) != 5 || g[0].name != "A_r_20261102" || p.days[1].sliced {
+			t.Errorf("%s: day 2 is %d groups, want one of 5 files", name, len(g))
+		}
+	}
+}
+
 // issue returns a successful AssumeRole record issuing key at t.
 func issue(key string, t time.Time) *ingest.Record {
 	return &ingest.Record{

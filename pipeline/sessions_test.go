@@ -130,8 +130,9 @@ func readDecisions(t *testing.T, dir string) []analysis.DecisionRow {
 // files, and for the third, from the last file of the first day into a
 // file delivered just after midnight. Whether sessions are observed inline
 // (with groups replayed again), by a session pass, or as the run decides,
-// and with any number of workers, the report and the decisions must be
-// those of the untouched estate, and the accounting the same in every run.
+// with any number of workers, and with each file a slice of its own, the
+// report and the decisions must be those of the untouched estate, and the
+// accounting the same in every run.
 func TestSessionsObservedInlineOrBeforehand(t *testing.T) {
 	sum, snap := sampleEstate(t)
 	baseDecisions := t.TempDir()
@@ -192,12 +193,13 @@ func TestSessionsObservedInlineOrBeforehand(t *testing.T) {
 
 	var firstLog []FileStats
 	for _, passes := range []sessionPassMode{sessionPassNever, sessionPassAlways, sessionPassAuto} {
-		for _, workers := range []int{1, 3} {
-			name := fmt.Sprintf("passes %d, %d workers", passes, workers)
+		for _, run := range []struct{ workers, sliceFiles int }{{1, 0}, {3, 0}, {3, 1}} {
+			workers := run.workers
+			name := fmt.Sprintf("passes %d, %d workers, slices of %d files", passes, workers, run.sliceFiles)
 			decisions := t.TempDir()
 			var log []FileStats
 			res, err := runWith(t, Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers, Decisions: decisions, passes: passes,
-				FileLog: func(st *FileStats) error { log = append(log, *st); return nil }})
+				sliceFiles: run.sliceFiles, FileLog: func(st *FileStats) error { log = append(log, *st); return nil }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,6 +224,11 @@ func TestSessionsObservedInlineOrBeforehand(t *testing.T) {
 				}
 			case sessionPassAlways:
 				if res.GroupsReplayedAgain != 0 || res.SessionPassDays != 2 {
+					t.Errorf("%s: %d groups replayed again, %d days with a session pass; want none, 2", name, res.GroupsReplayedAgain, res.SessionPassDays)
+				}
+			case sessionPassAuto:
+				// A day cut into slices gets a session pass.
+				if run.sliceFiles > 0 && (res.GroupsReplayedAgain != 0 || res.SessionPassDays != 2) {
 					t.Errorf("%s: %d groups replayed again, %d days with a session pass; want none, 2", name, res.GroupsReplayedAgain, res.SessionPassDays)
 				}
 			}
