@@ -26,7 +26,7 @@ var loadCorpus = sync.OnceValues(func() (*Corpus, error) {
 		return nil, err
 	}
 	corpusDir = dir
-	return OpenCorpus(dir, CorpusOptions(36_000, DefaultCorpusDays))
+	return OpenCorpus(dir, CorpusOptions(36_000, DefaultCorpusDays, DefaultCorpusAccounts))
 })
 
 // corpusDir is the corpus's folder once generated, removed when the
@@ -271,7 +271,7 @@ func BenchmarkParquetDecisions(b *testing.B) {
 // options and generator version that made it.
 func TestOpenCorpusStamp(t *testing.T) {
 	dir := t.TempDir()
-	o := CorpusOptions(300, 1)
+	o := CorpusOptions(300, 1, DefaultCorpusAccounts)
 	first, err := OpenCorpus(dir, o)
 	if err != nil {
 		t.Fatal(err)

@@ -42,12 +42,18 @@ type Corpus struct {
 // DefaultCorpusDays is the number of days a corpus spans unless told.
 const DefaultCorpusDays = 4
 
+// DefaultCorpusAccounts is the number of member accounts of a corpus unless
+// told.
+const DefaultCorpusAccounts = 6
+
 // CorpusOptions returns generator options for about events events in
 // delivery files of 1,500 events (the size CloudTrail writes for a busy
-// account), over six member accounts and days days.
-func CorpusOptions(events, days int) sample.Options {
-	const perFile, accounts = 1500, 6
-	days = max(days, 1)
+// account), over accounts member accounts and days days. Fewer accounts
+// and days at the same events make a denser log: one account over one day
+// is a busy account's day.
+func CorpusOptions(events, days, accounts int) sample.Options {
+	const perFile = 1500
+	days, accounts = max(days, 1), max(accounts, 1)
 	files := (events + perFile - 1) / perFile
 	o := sample.DefaultOptions()
 	o.Accounts, o.Days, o.EventsPerFile = accounts, days, perFile

@@ -45,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	events := fs.Int("events", 1_000_000, "events in the generated tree")
 	days := fs.Int("days", benchmarks.DefaultCorpusDays, "days the tree spans (more days at the same events: a longer, less dense log)")
+	accounts := fs.Int("accounts", benchmarks.DefaultCorpusAccounts, "member accounts of the tree (fewer at the same events: a denser log; -accounts 1 -days 1 is a busy account's day)")
 	dir := fs.String("dir", "", "folder of the tree (default: replay-bench-vVERSION-EVENTS in the temporary folder, VERSION the generator's; kept for reruns)")
 	workers := fs.Int("workers", 2, "workers of the parallel measurements")
 	binary := fs.String("replay", "", "replay binary to run (default: built from this module into the tree's folder)")
@@ -57,12 +58,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if *days != benchmarks.DefaultCorpusDays {
 			*dir += fmt.Sprintf("-%dd", *days)
 		}
+		if *accounts != benchmarks.DefaultCorpusAccounts {
+			*dir += fmt.Sprintf("-%da", *accounts)
+		}
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 
 	logf("tree: %s", *dir)
 	start := time.Now()
-	c, err := benchmarks.OpenCorpus(*dir, benchmarks.CorpusOptions(*events, *days))
+	c, err := benchmarks.OpenCorpus(*dir, benchmarks.CorpusOptions(*events, *days, *accounts))
 	if err != nil {
 		return err
 	}
