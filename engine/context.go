@@ -105,6 +105,14 @@ func (c *Context) SetList(key string, values []string) {
 	e.state, e.values, e.multi = keyPresent, append([]string(nil), values...), true
 }
 
+// SetListShared is SetList keeping values rather than a copy: the caller
+// must not change them while the context is in use. It spares requests a
+// copy of lists that outlive them, such as a snapshot's.
+func (c *Context) SetListShared(key string, values []string) {
+	e := c.entry(key)
+	e.state, e.values, e.multi = keyPresent, values, true
+}
+
 // SetAbsent records that key is known to be absent.
 func (c *Context) SetAbsent(key string) {
 	e := c.entry(key)

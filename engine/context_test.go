@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -37,6 +38,27 @@ func TestContextReset(t *testing.T) {
 	c.SetDefault(KeyUnknown)
 	if c.State("aws:RequestTag/team") != KeyUnknown {
 		t.Error("a complete prefix survived Reset")
+	}
+}
+
+// TestContextSetListShared checks that a shared list reads as the same
+// list set by SetList (present, multivalued, no policy variable), and that
+// resetting the context leaves the caller's list as it was.
+func TestContextSetListShared(t *testing.T) {
+	shared := []string{"o-1/r-1/ou-1/", "o-1/r-1/ou-2/"}
+	a, b := NewContext(), NewContext()
+	a.SetListShared("aws:PrincipalOrgPaths", shared)
+	b.SetList("aws:PrincipalOrgPaths", shared)
+	for _, c := range []*Context{a, b} {
+		st, vals, multi := c.find("aws:principalorgpaths")
+		_, vst := c.variable("aws:principalorgpaths")
+		if st != KeyPresent || !multi || !slices.Equal(vals, shared) || vst != KeyAbsent {
+			t.Errorf("list key: %v %v multi %v, as a variable %v", st, vals, multi, vst)
+		}
+	}
+	a.Reset()
+	if shared[0] != "o-1/r-1/ou-1/" || shared[1] != "o-1/r-1/ou-2/" || a.State("aws:PrincipalOrgPaths") != KeyAbsent {
+		t.Errorf("after Reset: shared list %v, key %v", shared, a.State("aws:PrincipalOrgPaths"))
 	}
 }
 

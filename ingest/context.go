@@ -250,7 +250,7 @@ func setRequestTags(ctx *engine.Context, params json.RawMessage) {
 		ctx.Set("aws:RequestTag/"+k, v)
 	}
 	sort.Strings(keys)
-	ctx.SetList("aws:TagKeys", keys)
+	ctx.SetListShared("aws:TagKeys", keys) // keys is this request's own
 	ctx.MarkComplete("aws:RequestTag/")
 }
 

@@ -197,13 +197,12 @@ func (s *Snapshot) joinTo(req *engine.Request, sess *Session, ps *engine.PolicyS
 	if o := s.Org; o != nil {
 		resAcct := req.ResourceAccount
 		if p.Account != "" {
-			if chain, ok := o.Chain(p.Account, false); ok {
-				ps.SCPs = chain
+			if chain, ok := o.chain(p.Account); ok {
+				ps.SCPs = chain.scps
 				ps.PrincipalInManagementAccount = p.Account == o.ManagementAccount
 				if ctx != nil {
 					ctx.Set("aws:PrincipalOrgID", o.ID)
-					path, _ := o.Path(p.Account)
-					ctx.SetList("aws:PrincipalOrgPaths", []string{path})
+					ctx.SetListShared("aws:PrincipalOrgPaths", chain.paths)
 				}
 			} else if ctx != nil {
 				ctx.SetAbsent("aws:PrincipalOrgID")
@@ -211,13 +210,12 @@ func (s *Snapshot) joinTo(req *engine.Request, sess *Session, ps *engine.PolicyS
 			}
 		}
 		if resAcct != "" {
-			if chain, ok := o.Chain(resAcct, true); ok {
-				ps.RCPs = chain
+			if chain, ok := o.chain(resAcct); ok {
+				ps.RCPs = chain.rcps
 				ps.ResourceInManagementAccount = resAcct == o.ManagementAccount
 				if ctx != nil {
 					ctx.Set("aws:ResourceOrgID", o.ID)
-					path, _ := o.Path(resAcct)
-					ctx.SetList("aws:ResourceOrgPaths", []string{path})
+					ctx.SetListShared("aws:ResourceOrgPaths", chain.paths)
 				}
 			}
 		}

@@ -110,7 +110,7 @@ type Organization struct {
 	Root              *OrgNode   `json:"root"`
 	OUs               []*OrgNode `json:"ous"`
 	Accounts          []*OrgNode `json:"accounts"`
-	chains            map[string]orgChain
+	chains            map[string]*orgChain
 }
 
 // OrgNode is the root, an OU or an account, with its attached policies.
@@ -451,9 +451,10 @@ func (s *Snapshot) loadOrganization(file string, data []byte) {
 		compile(fmt.Sprintf("$.accounts[%d]", i), n)
 	}
 	// The chains and paths, read for every request, are built once.
-	o.chains = make(map[string]orgChain, len(nodes))
+	o.chains = make(map[string]*orgChain, len(nodes))
 	for id := range nodes {
-		o.chains[id] = o.buildChain(nodes, id)
+		c := o.buildChain(nodes, id)
+		o.chains[id] = &c
 	}
 	s.Org = &o
 }
@@ -462,6 +463,14 @@ func (s *Snapshot) loadOrganization(file string, data []byte) {
 type orgChain struct {
 	scps, rcps []engine.OrgLevel
 	path       string
+	paths      []string // path alone, the value of the org paths keys
+}
+
+// chain returns an account's chain, false when the account is not in the
+// organization. It is shared: callers must not modify it.
+func (o *Organization) chain(account string) (*orgChain, bool) {
+	c, ok := o.chains[account]
+	return c, ok
 }
 
 // Chain returns the SCP or RCP levels of an account, org root first, and
@@ -469,6 +478,9 @@ type orgChain struct {
 // The levels are shared: callers must not modify them.
 func (o *Organization) Chain(account string, rcp bool) ([]engine.OrgLevel, bool) {
 	c, ok := o.chains[account]
+	if !ok {
+		return nil, false
+	}
 	if rcp {
 		return c.rcps, ok
 	}
@@ -497,6 +509,7 @@ func (o *Organization) buildChain(nodes map[string]*OrgNode, account string) org
 		path.WriteByte('/')
 	}
 	c.path = path.String()
+	c.paths = []string{c.path}
 	return c
 }
 
@@ -504,7 +517,10 @@ func (o *Organization) buildChain(nodes map[string]*OrgNode, account string) org
 // aws:PrincipalOrgPaths and aws:ResourceOrgPaths give it.
 func (o *Organization) Path(account string) (string, bool) {
 	c, ok := o.chains[account]
-	return c.path, ok
+	if !ok {
+		return "", false
+	}
+	return c.path, true
 }
 
 // RoleByName finds a role by account and name (a session ARN carries no path).
