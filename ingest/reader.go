@@ -104,6 +104,7 @@ type Reader struct {
 	inArr  bool
 	done   bool
 	keep   func(raw []byte) bool
+	borrow bool // see SetBorrowStrings
 	line   int64
 
 	// A delivery file small enough is read whole into data and its
@@ -333,6 +334,21 @@ func (r *Reader) Next() (*Record, error) {
 // in it.
 func (r *Reader) SetFilter(keep func(raw []byte) bool) { r.keep = keep }
 
+// SetBorrowStrings makes Next decode records without copying their
+// strings, which then point into the reader's buffers and stay valid only
+// until the next call to Next. Decoding is the same otherwise, and so is
+// every record's outcome. A pass that keeps nothing of the records (reading
+// their event ids, say) saves the copies.
+func (r *Reader) SetBorrowStrings() { r.borrow = true }
+
+// unmarshal decodes data into v, borrowing strings when r does.
+func (r *Reader) unmarshal(data []byte, v any) error {
+	if r.borrow {
+		return gojson.UnmarshalWithOption(data, v, gojson.DecodeNoCopyString())
+	}
+	return gojson.Unmarshal(data, v)
+}
+
 func (r *Reader) fileError(err error) error {
 	r.done = true
 	if errors.Is(err, io.EOF) {
@@ -417,7 +433,7 @@ func (r *Reader) readWhole() {
 	// length too, without zeroing them first.
 	recs := r.batch[:0]
 	clear(recs[:cap(recs)])
-	ok = start >= 0 && end > start && gojson.Unmarshal(data[start:end+1], &recs) == nil
+	ok = start >= 0 && end > start && r.unmarshal(data[start:end+1], &recs) == nil
 	for i := 0; ok && i < len(recs); i++ {
 		ok = recs[i].EventName != "" && recs[i].EventSource != ""
 	}
@@ -652,7 +668,7 @@ func (r *Reader) decodeRecord(raw []byte, index int, offset int64) (*Record, err
 		return nil, nil
 	}
 	rec := &Record{}
-	if err := gojson.Unmarshal(raw, rec); err != nil {
+	if err := r.unmarshal(raw, rec); err != nil {
 		return nil, &RecordError{File: r.name, Index: index, Offset: offset, Kind: ErrUnparseable, Err: err}
 	}
 	if rec.EventName == "" || rec.EventSource == "" {

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -147,4 +148,86 @@ func decodeReference(t *testing.T, i int, data []byte) []Record {
 		recs = append(recs, rec)
 	}
 	return recs
+}
+
+// TestReaderBorrowedStrings checks that a reader borrowing strings yields
+// what an owning reader yields, record by record and error by error, on
+// the sample estate's logs, the other formats and damaged input (a
+// truncated file, a field of the wrong type, a record that is not an
+// event), read whole and cut into records.
+func TestReaderBorrowedStrings(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := sample.Generate(dir, sample.DefaultOptions()); err != nil {
+		t.Fatal(err)
+	}
+	var inputs [][]byte
+	err := filepath.WalkDir(filepath.Join(dir, "logs"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json.gz") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		inputs = append(inputs, data)
+		return err
+	})
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("sample logs: %d files, %v", len(inputs), err)
+	}
+	delivery := `{"Records":[` + event1 + `,` + event2 + `]}`
+	inputs = append(inputs, []byte(delivery), []byte(event1+"\n"+event2+"\n"),
+		[]byte(`{"Events":[{"EventId":"e1","CloudTrailEvent":`+quote(event1)+`}]}`),
+		[]byte(delivery[:len(delivery)-40]),
+		[]byte(`{"Records":[`+event1+`,`+strings.Replace(event2, `"eventName"`, `"readOnly":"yes","eventName"`, 1)+`,`+event1+`]}`),
+		[]byte(`{"Records":[{"eventVersion":"1.08","eventID":"x"},`+event2+`]}`))
+
+	// outcomes reads data and describes each record (encoded at once, while
+	// borrowed strings are valid) or error in turn.
+	outcomes := func(r *Reader, data []byte, stream, borrow bool) []string {
+		if err := r.Reset(bytes.NewReader(data), "test.json"); err != nil {
+			return []string{err.Error()}
+		}
+		if stream {
+			r.SetFilter(func([]byte) bool { return true })
+		}
+		if borrow {
+			r.SetBorrowStrings()
+		}
+		var out []string
+		for {
+			rec, err := r.Next()
+			switch {
+			case err == io.EOF:
+				return out
+			case err != nil:
+				out = append(out, "error: "+err.Error())
+				var fe *FileError
+				if errors.As(err, &fe) {
+					return out
+				}
+			default:
+				b, err := json.Marshal(rec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, string(b))
+			}
+		}
+	}
+	owning, borrowing := &Reader{}, &Reader{}
+	errorsSeen := 0
+	for _, stream := range []bool{false, true} {
+		for i, data := range inputs {
+			want, got := outcomes(owning, data, stream, false), outcomes(borrowing, data, stream, true)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("stream %v, input %d: borrowing strings gives\n%q\nwant\n%q", stream, i, got, want)
+			}
+			for _, o := range want {
+				if strings.HasPrefix(o, "error: ") {
+					errorsSeen++
+				}
+			}
+		}
+	}
+	if errorsSeen < 6 {
+		t.Errorf("%d errors met in the damaged inputs, want at least one per input and way of reading", errorsSeen)
+	}
 }

@@ -328,6 +328,7 @@ func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed
 	case cfg.WorkerCount() > 1:
 		p.sliceFiles = maxSliceFiles
 	}
+	p.workers = cfg.WorkerCount()
 	err := p.run(ctx, cfg.WorkerCount(), sessions, listed, collectSessions(ctx, sessions, readers), func(g fileGroup, pass groupPass) (groupOutcome, error) {
 		w := newWorker(cfg, sessions, pass)
 		w.files = readers.Get().(*FileReader)
@@ -429,7 +430,8 @@ func (w *worker) observe(rec *ingest.Record) {
 // counted by their own group.
 func (w *worker) lookBack(ctx context.Context, cfg Config, files []*ingest.LogFile) {
 	for _, f := range files {
-		w.read(ctx, f, func(rec *ingest.Record) {
+		// Only the ids are kept, so the records need not own their strings.
+		w.read(ctx, f, (*ingest.Reader).SetBorrowStrings, func(rec *ingest.Record) {
 			if !cfg.outsideWindow(rec) {
 				w.seen.firstTime(rec.EventID)
 			}
@@ -439,9 +441,9 @@ func (w *worker) lookBack(ctx context.Context, cfg Config, files []*ingest.LogFi
 
 // read streams one file of the worker's group (see ReadFile), the dedup
 // window moved to its delivery time.
-func (w *worker) read(ctx context.Context, f *ingest.LogFile, onRecord func(*ingest.Record), onBad func(error)) error {
+func (w *worker) read(ctx context.Context, f *ingest.LogFile, setup func(*ingest.Reader), onRecord func(*ingest.Record), onBad func(error)) error {
 	w.seen.startFile(f.Delivered)
-	return w.files.Read(ctx, f.Path, nil, onRecord, onBad)
+	return w.files.Read(ctx, f.Path, setup, onRecord, onBad)
 }
 
 // replayFile replays one file into rep, and into dec when not nil,
@@ -450,7 +452,7 @@ func (w *worker) read(ctx context.Context, f *ingest.LogFile, onRecord func(*ing
 func (w *worker) replayFile(ctx context.Context, cfg Config, f *ingest.LogFile, st *FileStats,
 	rep *analysis.Report, dec *decisionWriter, records *atomic.Int64) error {
 	*st = FileStats{Path: f.Path, Size: f.Size}
-	err := w.read(ctx, f, func(rec *ingest.Record) {
+	err := w.read(ctx, f, nil, func(rec *ingest.Record) {
 		w.observe(rec)
 		records.Add(1)
 		st.Records++

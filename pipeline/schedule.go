@@ -100,8 +100,8 @@ type plan struct {
 	seqs    int           // accounting places handed out
 	// sliceFiles, when positive, cuts the files of a stream's day into
 	// groups of at most that many, so that the workers share a log of few
-	// accounts and regions (see slice).
-	sliceFiles int
+	// accounts and regions (see slice), in whole rounds of workers.
+	sliceFiles, workers int
 	// passes chooses how each day's sessions are observed.
 	passes sessionPassMode
 	// againGroups and againFiles count the groups replayed again, and their
@@ -259,24 +259,36 @@ func (p *plan) listDay(d int) error {
 }
 
 // maxSliceFiles bounds the files of the slices a stream's day is cut into
-// when the plan slices (see plan.sliceFiles). A slice reads again the files
-// delivered within the dedup window before it (an hour of a stream's files
-// by default, a dozen or more), for their event ids.
+// when the plan slices (see plan.sliceFiles).
 const maxSliceFiles = 64
+
+// minSliceWindows is the least time, in dedup windows, between the first
+// deliveries of two slices: a slice reads again the files delivered within
+// the window before it, for their event ids, and these stay about a sixth
+// of its own (a day is cut into four slices at most under the default
+// window of an hour).
+const minSliceWindows = 6
 
 // slice returns the groups a group is replayed as, each with its lookback
 // into the files delivered within the dedup window before its first: those
 // of before (the stream's files of the day before, when the window looks
 // back) and of the group's own earlier slices. A group of more than
 // p.sliceFiles files is cut into slices of equal size (give or take one),
-// when the window is positive (under a window of 0 a slice would look back
-// at every file before it) and every file's delivery time is known.
+// as many as its files' deliveries span minSliceWindows windows (rounded
+// down to a multiple of p.workers when more, so that the slices of one
+// stream occupy the workers in whole rounds), when the
+// window is positive (under a window of 0 a slice would look back at every
+// file before it) and every file's delivery time is known.
 func (p *plan) slice(grp fileGroup, before []*ingest.LogFile) []fileGroup {
 	n := len(grp.files)
 	parts := 1
 	if p.sliceFiles > 0 && p.window > 0 && n > p.sliceFiles &&
 		!slices.ContainsFunc(grp.files, func(f *ingest.LogFile) bool { return f.Delivered.IsZero() }) {
-		parts = (n + p.sliceFiles - 1) / p.sliceFiles
+		span := grp.files[n-1].Delivered.Sub(grp.files[0].Delivered)
+		parts = max(1, min((n+p.sliceFiles-1)/p.sliceFiles, int(span/(minSliceWindows*p.window))))
+		if p.workers > 1 && parts > p.workers {
+			parts -= parts % p.workers // whole rounds of the workers
+		}
 	}
 	out := make([]fileGroup, 0, parts)
 	for k := range parts {

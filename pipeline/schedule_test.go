@@ -118,10 +118,12 @@ func TestPlanGroupsAndLookback(t *testing.T) {
 }
 
 // TestPlanSlices cuts a stream's day of five files into slices of at most
-// two: three slices of near equal size, in delivery order, each looking back
-// at the files delivered within the window before its first, on its own
-// day and the day before. A window of 0, a file delivered at an unknown
-// time, or no slicing leave the group whole.
+// two files, each spanning at least six dedup windows: slices of near equal
+// size, in delivery order, each looking back at the files delivered within
+// the window before its first, on its own day and the day before. A
+// window of 0, one too long for the day's span, a file delivered at an
+// unknown time, or no slicing leave the group whole. More slices than
+// workers come in whole rounds of them.
 func TestPlanSlices(t *testing.T) {
 	day1 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	day2 := day1.AddDate(0, 0, 1)
@@ -131,18 +133,20 @@ func TestPlanSlices(t *testing.T) {
 		return ingest.LogFile{Path: day.Format("02") + "/" + hhmm, Account: "A", Region: "r", Day: day,
 			Delivered: day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)}
 	}
+	// Day 2 spans 22h50m: three slices under a window of an hour (the
+	// files allow no more), two under 110 minutes, one under four hours.
 	files := []ingest.LogFile{
 		file(day1, "22:00"), file(day1, "23:30"),
-		file(day2, "05:00"), file(day2, "00:40"), file(day2, "00:10"), file(day2, "02:00"), file(day2, "01:20"),
+		file(day2, "23:00"), file(day2, "00:30"), file(day2, "00:10"), file(day2, "00:40"), file(day2, "00:20"),
 	}
 	type group struct {
 		Name            string
 		Files, Lookback []string
 		Seq             int
 	}
-	planned := func(window time.Duration, sliceFiles int, files []ingest.LogFile) *plan {
+	planned := func(window time.Duration, sliceFiles, workers int, files []ingest.LogFile) *plan {
 		p := planOf(daysOf(files, nil), nil, window)
-		p.sliceFiles = sliceFiles
+		p.sliceFiles, p.workers = sliceFiles, workers
 		for d := range p.days {
 			if err := p.listDay(d); err != nil {
 				t.Fatal(err)
@@ -158,37 +162,44 @@ func TestPlanSlices(t *testing.T) {
 		return out
 	}
 	for _, tc := range []struct {
-		window time.Duration
-		want   []group
+		window  time.Duration
+		workers int
+		want    []group
 	}{
-		{time.Hour, []group{
+		// Later slices look back across midnight too. Four workers take
+		// the three slices in one round.
+		{time.Hour, 4, []group{
 			{"A_r_20261102-00", []string{"02/00:10"}, []string{"01/23:30"}, 3},
-			{"A_r_20261102-01", []string{"02/00:40", "02/01:20"}, []string{"02/00:10"}, 4},
-			{"A_r_20261102-02", []string{"02/02:00", "02/05:00"}, []string{"02/01:20"}, 5},
+			{"A_r_20261102-01", []string{"02/00:20", "02/00:30"}, []string{"01/23:30", "02/00:10"}, 4},
+			{"A_r_20261102-02", []string{"02/00:40", "02/23:00"}, []string{"02/00:10", "02/00:20", "02/00:30"}, 5},
 		}},
-		// A window reaching past midnight from a later slice.
-		{150 * time.Minute, []group{
-			{"A_r_20261102-00", []string{"02/00:10"}, []string{"01/22:00", "01/23:30"}, 3},
-			{"A_r_20261102-01", []string{"02/00:40", "02/01:20"}, []string{"01/23:30", "02/00:10"}, 4},
-			{"A_r_20261102-02", []string{"02/02:00", "02/05:00"}, []string{"01/23:30", "02/00:10", "02/00:40", "02/01:20"}, 5},
+		{110 * time.Minute, 0, []group{
+			{"A_r_20261102-00", []string{"02/00:10", "02/00:20"}, []string{"01/23:30"}, 3},
+			{"A_r_20261102-01", []string{"02/00:30", "02/00:40", "02/23:00"}, []string{"01/23:30", "02/00:10", "02/00:20"}, 4},
+		}},
+		// Two workers would take three slices in two rounds: two slices.
+		{time.Hour, 2, []group{
+			{"A_r_20261102-00", []string{"02/00:10", "02/00:20"}, []string{"01/23:30"}, 3},
+			{"A_r_20261102-01", []string{"02/00:30", "02/00:40", "02/23:00"}, []string{"01/23:30", "02/00:10", "02/00:20"}, 4},
 		}},
 	} {
-		p := planned(tc.window, 2, files)
+		p := planned(tc.window, 2, tc.workers, files)
 		if got := groupsOf(&p.days[1]); !reflect.DeepEqual(got, tc.want) || !p.days[1].sliced {
-			t.Errorf("window %s: day 2 groups (sliced %v)\n %+v\nwant\n %+v", tc.window, p.days[1].sliced, got, tc.want)
+			t.Errorf("window %s, %d workers: day 2 groups (sliced %v)\n %+v\nwant\n %+v", tc.window, tc.workers, p.days[1].sliced, got, tc.want)
 		}
 		if got := groupsOf(&p.days[0]); len(got) != 1 || got[0].Name != "A_r_20261101" || p.days[0].sliced {
-			t.Errorf("window %s: a day of two files must stay one group, got %+v", tc.window, got)
+			t.Errorf("window %s, %d workers: a day of two files must stay one group, got %+v", tc.window, tc.workers, got)
 		}
 	}
 
 	undated := slices.Clone(files)
 	undated[5].Delivered = time.Time{}
 	for name, p := range map[string]*plan{
-		"window 0":       planned(0, 2, files),
-		"no slicing":     planned(time.Hour, 0, files),
-		"undated file":   planned(time.Hour, 2, undated),
-		"slices of five": planned(time.Hour, 5, files),
+		"window 0":       planned(0, 2, 2, files),
+		"window 4h":      planned(4*time.Hour, 2, 2, files),
+		"no slicing":     planned(time.Hour, 0, 2, files),
+		"undated file":   planned(time.Hour, 2, 2, undated),
+		"slices of five": planned(time.Hour, 5, 2, files),
 	} {
 		if g := p.days[1].groups; len(g) != 1 || len(g[0].files) != 5 || g[0].name != "A_r_20261102" || p.days[1].sliced {
 			t.Errorf("%s: day 2 is %d groups, want one of 5 files", name, len(g))

@@ -34,7 +34,7 @@ func Verify(ctx context.Context, cfg Config, replacements map[string]*engine.Pol
 	_, err = forEachGroup(ctx, cfg, inv, nil, func(w *worker, g fileGroup, _ groupPass) (groupOutcome, error) {
 		local := map[string]*Verification{}
 		for _, f := range g.files {
-			err := w.read(ctx, f, func(rec *ingest.Record) {
+			err := w.read(ctx, f, nil, func(rec *ingest.Record) {
 				w.observe(rec)
 				if cfg.outsideWindow(rec) {
 					return
