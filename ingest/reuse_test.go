@@ -21,26 +21,7 @@ import (
 // and cut into records, and of the other formats, is compared with its
 // decoding by encoding/json after the buffers are filled with garbage.
 func TestReaderRecordsOwnTheirStrings(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := sample.Generate(dir, sample.DefaultOptions()); err != nil {
-		t.Fatal(err)
-	}
-	var inputs [][]byte
-	err := filepath.WalkDir(filepath.Join(dir, "logs"), func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json.gz") || strings.Contains(path, "CloudTrail-Digest") {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		inputs = append(inputs, data)
-		return err
-	})
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("sample logs: %d files, %v", len(inputs), err)
-	}
-	delivery := `{"Records":[` + event1 + `,` + event2 + `]}`
-	inputs = append(inputs, []byte(delivery), []byte(event1+"\n"+event2+"\n"),
-		[]byte(`{"Events":[{"EventId":"e1","CloudTrailEvent":`+quote(event1)+`}]}`),
-		[]byte(`{"Records":[`+strings.Replace(event1, `aws-cli/2`, `aws-cli/2 \"escaped\" \u00e9`, 1)+`]}`))
+	inputs := readerInputs(t)
 
 	for _, stream := range []bool{false, true} {
 		r := &Reader{}
@@ -61,6 +42,33 @@ func TestReaderRecordsOwnTheirStrings(t *testing.T) {
 			}
 		}
 	}
+}
+
+// readerInputs returns the sample estate's delivery files and small inputs
+// of the other formats (lines, a Lake export, escaped strings).
+func readerInputs(t *testing.T) [][]byte {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := sample.Generate(dir, sample.DefaultOptions()); err != nil {
+		t.Fatal(err)
+	}
+	var inputs [][]byte
+	err := filepath.WalkDir(filepath.Join(dir, "logs"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json.gz") || strings.Contains(path, "CloudTrail-Digest") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		inputs = append(inputs, data)
+		return err
+	})
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("sample logs: %d files, %v", len(inputs), err)
+	}
+	delivery := `{"Records":[` + event1 + `,` + event2 + `]}`
+	inputs = append(inputs, []byte(delivery), []byte(event1+"\n"+event2+"\n"),
+		[]byte(`{"Events":[{"EventId":"e1","CloudTrailEvent":`+quote(event1)+`}]}`),
+		[]byte(`{"Records":[`+strings.Replace(event1, `aws-cli/2`, `aws-cli/2 \"escaped\" \u00e9`, 1)+`]}`))
+	return inputs
 }
 
 // readCopies reads every record of data with r, keeping copies.
@@ -156,26 +164,9 @@ func decodeReference(t *testing.T, i int, data []byte) []Record {
 // truncated file, a field of the wrong type, a record that is not an
 // event), read whole and cut into records.
 func TestReaderBorrowedStrings(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := sample.Generate(dir, sample.DefaultOptions()); err != nil {
-		t.Fatal(err)
-	}
-	var inputs [][]byte
-	err := filepath.WalkDir(filepath.Join(dir, "logs"), func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json.gz") {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		inputs = append(inputs, data)
-		return err
-	})
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("sample logs: %d files, %v", len(inputs), err)
-	}
+	inputs := readerInputs(t)
 	delivery := `{"Records":[` + event1 + `,` + event2 + `]}`
-	inputs = append(inputs, []byte(delivery), []byte(event1+"\n"+event2+"\n"),
-		[]byte(`{"Events":[{"EventId":"e1","CloudTrailEvent":`+quote(event1)+`}]}`),
-		[]byte(delivery[:len(delivery)-40]),
+	inputs = append(inputs, []byte(delivery[:len(delivery)-40]),
 		[]byte(`{"Records":[`+event1+`,`+strings.Replace(event2, `"eventName"`, `"readOnly":"yes","eventName"`, 1)+`,`+event1+`]}`),
 		[]byte(`{"Records":[{"eventVersion":"1.08","eventID":"x"},`+event2+`]}`))
 

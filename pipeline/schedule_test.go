@@ -49,14 +49,32 @@ func paths(files []*ingest.LogFile) []string {
 	return out
 }
 
+// group is a planned group as the plan tests compare it.
+type group struct {
+	Name            string
+	Files, Lookback []string
+	Seq             int
+}
+
+// groupsOf describes the groups of a planned day.
+func groupsOf(d *planDay) []group {
+	var out []group
+	for _, g := range d.groups {
+		out = append(out, group{g.name, paths(g.files), paths(g.lookback), g.seq})
+	}
+	return out
+}
+
+// at returns the time hh:mm of day d.
+func at(d time.Time, hhmm string) time.Time {
+	var h, m int
+	fmt.Sscanf(hhmm, "%d:%d", &h, &m)
+	return d.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+}
+
 func TestPlanGroupsAndLookback(t *testing.T) {
 	day1 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	day2 := day1.AddDate(0, 0, 1)
-	at := func(d time.Time, hhmm string) time.Time {
-		var h, m int
-		fmt.Sscanf(hhmm, "%d:%d", &h, &m)
-		return d.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
-	}
 	files := []ingest.LogFile{
 		{Path: "A/1/c", Account: "A", Region: "r", Day: day1, Delivered: at(day1, "23:50")},
 		{Path: "A/1/b", Account: "A", Region: "r", Day: day1, Delivered: at(day1, "10:00")},
@@ -66,18 +84,6 @@ func TestPlanGroupsAndLookback(t *testing.T) {
 		{Path: "B/2/a", Account: "B", Region: "r", Day: day2, Delivered: at(day2, "00:05")},
 		{Path: "A/2/digest", Account: "A", Region: "r", Day: day2, Skip: ingest.SkipDigest},
 		{Path: "A/1/other-region", Account: "A", Region: "s", Day: day1, Delivered: at(day1, "23:55")},
-	}
-	type group struct {
-		Name            string
-		Files, Lookback []string
-		Seq             int
-	}
-	groupsOf := func(d *planDay) []group {
-		var out []group
-		for _, g := range d.groups {
-			out = append(out, group{g.name, paths(g.files), paths(g.lookback), g.seq})
-		}
-		return out
 	}
 	listings := 0
 	p := planOf(daysOf(files, &listings), nil, time.Hour)
@@ -128,21 +134,13 @@ func TestPlanSlices(t *testing.T) {
 	day1 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	day2 := day1.AddDate(0, 0, 1)
 	file := func(day time.Time, hhmm string) ingest.LogFile {
-		var h, m int
-		fmt.Sscanf(hhmm, "%d:%d", &h, &m)
-		return ingest.LogFile{Path: day.Format("02") + "/" + hhmm, Account: "A", Region: "r", Day: day,
-			Delivered: day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)}
+		return ingest.LogFile{Path: day.Format("02") + "/" + hhmm, Account: "A", Region: "r", Day: day, Delivered: at(day, hhmm)}
 	}
 	// Day 2 spans 22h50m: three slices under a window of an hour (the
 	// files allow no more), two under 110 minutes, one under four hours.
 	files := []ingest.LogFile{
 		file(day1, "22:00"), file(day1, "23:30"),
 		file(day2, "23:00"), file(day2, "00:30"), file(day2, "00:10"), file(day2, "00:40"), file(day2, "00:20"),
-	}
-	type group struct {
-		Name            string
-		Files, Lookback []string
-		Seq             int
 	}
 	planned := func(window time.Duration, sliceFiles, workers int, files []ingest.LogFile) *plan {
 		p := planOf(daysOf(files, nil), nil, window)
@@ -153,13 +151,6 @@ func TestPlanSlices(t *testing.T) {
 			}
 		}
 		return p
-	}
-	groupsOf := func(d *planDay) []group {
-		var out []group
-		for _, g := range d.groups {
-			out = append(out, group{g.name, paths(g.files), paths(g.lookback), g.seq})
-		}
-		return out
 	}
 	for _, tc := range []struct {
 		window  time.Duration
