@@ -43,13 +43,14 @@ import (
 
 // fileGroup is a dedup group: the files of one account, region and delivery
 // day (or one file outside the layout), in delivery order, replayed in turn
-// by one worker. With more than one worker, the files of a day of one
-// account and region are cut into slices of maxSliceFiles files, each a
-// group of its own, so that a log of few accounts and regions keeps every
-// worker busy; a slice looks back at the files delivered within the dedup
-// window before it, and its day gets a session pass.
+// by one worker. With more than one worker, the files of a busy account and
+// region in a day are cut into slices (see plan.slice), each a group of its
+// own, so that a log of few accounts and regions keeps every worker busy; a
+// slice looks back at the files delivered within the dedup window before
+// it, and its day gets a session pass.
 type fileGroup struct {
-	// name identifies the group in file names: account_region_yyyymmdd, or
+	// name identifies the group in file names: account_region_yyyymmdd
+	// (with -NN for the NNth slice of a day cut into slices), or
 	// file-NNNNN for the NNNNNth file outside the layout.
 	name  string
 	files []*ingest.LogFile
