@@ -462,8 +462,9 @@ func (s *Snapshot) loadOrganization(file string, data []byte) {
 // orgChain is what a request needs of a node's place in the organization.
 type orgChain struct {
 	scps, rcps []engine.OrgLevel
-	path       string
-	paths      []string // path alone, the value of the org paths keys
+	// paths holds the account's org path alone, the value of the org
+	// paths keys.
+	paths []string
 }
 
 // chain returns an account's chain, false when the account is not in the
@@ -477,14 +478,14 @@ func (o *Organization) chain(account string) (*orgChain, bool) {
 // false when the account is not in the organization.
 // The levels are shared: callers must not modify them.
 func (o *Organization) Chain(account string, rcp bool) ([]engine.OrgLevel, bool) {
-	c, ok := o.chains[account]
-	if !ok {
+	c, ok := o.chain(account)
+	switch {
+	case !ok:
 		return nil, false
+	case rcp:
+		return c.rcps, true
 	}
-	if rcp {
-		return c.rcps, ok
-	}
-	return c.scps, ok
+	return c.scps, true
 }
 
 // buildChain walks from a node up to the root.
@@ -508,19 +509,18 @@ func (o *Organization) buildChain(nodes map[string]*OrgNode, account string) org
 		path.WriteString(rev[i].ID)
 		path.WriteByte('/')
 	}
-	c.path = path.String()
-	c.paths = []string{c.path}
+	c.paths = []string{path.String()}
 	return c
 }
 
 // Path returns the org path of an account (o-id/r-root/ou-…/account/), as
 // aws:PrincipalOrgPaths and aws:ResourceOrgPaths give it.
 func (o *Organization) Path(account string) (string, bool) {
-	c, ok := o.chains[account]
+	c, ok := o.chain(account)
 	if !ok {
 		return "", false
 	}
-	return c.path, true
+	return c.paths[0], true
 }
 
 // RoleByName finds a role by account and name (a session ARN carries no path).
