@@ -156,8 +156,9 @@ func RunStage(c *Corpus, workers int, s Stage, sessions *ingest.Sessions) error 
 		tr := ingest.NewTranslator(cat, c.Snapshot, sessions)
 		cache := engine.NewCache(0)
 		rep := analysis.NewReport()
+		var fr pipeline.FileReader
 		for _, path := range files {
-			err := ReadFile(path, func(rec *ingest.Record) {
+			err := readWith(&fr, path, func(rec *ingest.Record) {
 				if s < StageTranslate {
 					return
 				}
@@ -189,8 +190,9 @@ func RunStage(c *Corpus, workers int, s Stage, sessions *ingest.Sessions) error 
 func Sessions(c *Corpus) (*ingest.Sessions, error) {
 	sessions := ingest.NewSessions()
 	err := forEachShare(c.Files, 1, func(files []string) error {
+		var fr pipeline.FileReader
 		for _, path := range files {
-			if err := ReadFile(path, func(rec *ingest.Record) { sessions.Observe(rec) }); err != nil {
+			if err := readWith(&fr, path, func(rec *ingest.Record) { sessions.Observe(rec) }); err != nil {
 				return err
 			}
 		}
@@ -207,10 +209,17 @@ func Timed(fn func() error) (time.Duration, error) {
 }
 
 // ReadFile streams one file through the run's reader loop, calling fn per
-// record; a record that cannot be read fails the measurement.
+// record; a record that cannot be read fails the measurement. The file gets
+// a reader of its own, so its records stay valid after it ends.
 func ReadFile(path string, fn func(*ingest.Record)) error {
+	return readWith(&pipeline.FileReader{}, path, fn)
+}
+
+// readWith is ReadFile with a reader that goes on to other files, reusing
+// its buffers, as each worker of a run does.
+func readWith(fr *pipeline.FileReader, path string, fn func(*ingest.Record)) error {
 	var bad error
-	err := pipeline.ReadFile(context.Background(), path, nil, fn, func(e error) { bad = cmp.Or(bad, e) })
+	err := fr.Read(context.Background(), path, nil, fn, func(e error) { bad = cmp.Or(bad, e) })
 	return errors.Join(err, bad)
 }
 
