@@ -112,7 +112,7 @@ func (a *resourceAnswers) sameAnswers(pr *preparedRequest, ps *PolicySet) bool {
 
 // keyRead is one context lookup made during an evaluation.
 type keyRead struct {
-	lkey   string
+	key    Key
 	pos    int // where the key was in the context's entries, a hint for the next
 	state  KeyState
 	multi  bool
@@ -122,9 +122,9 @@ type keyRead struct {
 // readLog collects the distinct lookups of one evaluation.
 type readLog struct{ reads []keyRead }
 
-func (l *readLog) add(lkey string, pos int, st KeyState, vals []string, multi bool) {
+func (l *readLog) add(k Key, pos int, st KeyState, vals []string, multi bool) {
 	for i := range l.reads {
-		if l.reads[i].lkey == lkey {
+		if l.reads[i].key == k {
 			return
 		}
 	}
@@ -133,7 +133,7 @@ func (l *readLog) add(lkey string, pos int, st KeyState, vals []string, multi bo
 	for i, v := range vals {
 		kept[i] = strings.Clone(v)
 	}
-	l.reads = append(l.reads, keyRead{lkey: strings.Clone(lkey), pos: pos, state: st, multi: multi, values: kept})
+	l.reads = append(l.reads, keyRead{key: Key{lkey: strings.Clone(k.lkey), slot: k.slot}, pos: pos, state: st, multi: multi, values: kept})
 }
 
 const (
@@ -261,7 +261,7 @@ func (c *Cache) remember(h uint64, key shapeKey, sh *shape, v variant) {
 func (v *variant) matches(ctx *Context) bool {
 	for i := range v.reads {
 		r := &v.reads[i]
-		st, vals, multi, _ := ctx.findAt(r.lkey, r.pos)
+		st, vals, multi, _ := ctx.findAt(r.key, r.pos)
 		if st != r.state || multi != r.multi || len(vals) != len(r.values) {
 			return false
 		}

@@ -115,7 +115,7 @@ type condition struct {
 	op       *operator
 	qual     qualifier
 	ifExists bool
-	key      string // lower case
+	key      Key
 	keyText  string // as written
 	values   []condValue
 }
@@ -170,7 +170,7 @@ func compileConditions(v *jsonValue, path string, vars bool) ([]condition, error
 			kv := block.items[j]
 			kpath := opPath + "." + key
 			c := condition{opText: opName, op: op, qual: q, ifExists: ifExists,
-				key: strings.ToLower(key), keyText: key}
+				key: KeyOf(key), keyText: key}
 			raw := []*jsonValue{kv}
 			if kv.kind == jsonArray {
 				raw = kv.items
@@ -336,7 +336,7 @@ func (c *condition) eval(ctx *Context, es *evalState) Tri {
 		}
 		return False
 	}
-	multi = multi || multivaluedGlobalKeys[c.key]
+	multi = multi || multivaluedGlobalKeys[c.key.lkey]
 	switch c.qual {
 	case qualAnyValue:
 		r := False

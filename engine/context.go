@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math/bits"
 	"sort"
 	"strings"
 )
@@ -37,18 +38,52 @@ type contextEntry struct {
 	values []string // of a multivalued key
 }
 
+// A Key is a condition key name resolved once: its lower-case form and, for
+// an AWS global key, the slot it has in every Context. Code that sets or
+// looks up the same keys for many requests resolves them once, with KeyOf,
+// and spares each request the resolution.
+type Key struct {
+	lkey string // lower case
+	slot int    // index into Context.global; -1 for other keys
+}
+
+// KeyOf resolves a key name, spelled in any case.
+func KeyOf(name string) Key {
+	if e := &globalKeySlots[globalKeySlot(name)]; e.name == name && name != "" {
+		return e.key
+	}
+	if k, ok := globalKeysAsSpelled[name]; ok {
+		return k
+	}
+	return keyOfLower(strings.ToLower(name))
+}
+
+// keyOfLower resolves a lower-case key name.
+func keyOfLower(lkey string) Key {
+	if slot, ok := globalSlotOf[lkey]; ok {
+		return Key{lkey: lkey, slot: slot}
+	}
+	return Key{lkey: lkey, slot: -1}
+}
+
+// String returns the key name in lower case.
+func (k Key) String() string { return k.lkey }
+
 // Context holds the request's condition keys. Key names are case-insensitive.
 // A key that was never set is absent by default; with SetDefault(KeyUnknown)
 // every key not set explicitly is unknown, which is how replay treats what a
 // log record does not show. Prefixes such as "aws:principaltag/" can be marked
 // complete, making unset keys under them absent again.
 //
-// A Context is built once per request and only read during evaluation. A
-// request sets a few dozen keys, so they are kept in a slice, searched
-// linearly, rather than in a map.
+// A Context is built once per request and only read during evaluation. The
+// AWS global keys, which every request sets, have a slot each; the few
+// other keys of a request are kept in a slice, searched linearly, rather
+// than in a map.
 type Context struct {
-	entries  []contextEntry
-	present  [2]uint64 // keyBit of every key in entries: most searches end here
+	global   [len(globalKeyNames)]contextEntry // by Key.slot
+	set      uint64                            // bit slot: global[slot] is set
+	entries  []contextEntry                    // the other keys
+	present  [2]uint64                         // keyBit of every key in entries: most searches end here
 	def      KeyState
 	complete []string // lower-case prefixes under which unset keys are absent
 	reads    *readLog // when set, every lookup is recorded (see Cache)
@@ -56,12 +91,16 @@ type Context struct {
 
 // NewContext returns an empty context in which unset keys are absent.
 func NewContext() *Context {
-	return &Context{entries: make([]contextEntry, 0, 40)}
+	return &Context{entries: make([]contextEntry, 0, 8)}
 }
 
 // Reset empties c for reuse, keeping its memory: the context of the next
 // request. A request whose context is reset must no longer be evaluated.
 func (c *Context) Reset() {
+	for set := c.set; set != 0; set &= set - 1 {
+		c.global[bits.TrailingZeros64(set)] = contextEntry{}
+	}
+	c.set = 0
 	clear(c.entries)
 	c.entries = c.entries[:0]
 	c.present = [2]uint64{}
@@ -80,20 +119,29 @@ func (c *Context) MarkComplete(prefix string) {
 	c.complete = append(c.complete, lowerKey(prefix))
 }
 
-func (c *Context) entry(key string) *contextEntry {
-	lk := lowerKey(key)
-	if i := c.index(lk); i >= 0 {
+// entry returns the entry of k, adding it when k was not set.
+func (c *Context) entry(k Key) *contextEntry {
+	if k.slot >= 0 {
+		c.set |= 1 << k.slot
+		e := &c.global[k.slot]
+		e.lkey = k.lkey
+		return e
+	}
+	if i := c.index(k.lkey); i >= 0 {
 		return &c.entries[i]
 	}
-	b := keyBit(lk)
+	b := keyBit(k.lkey)
 	c.present[b>>6] |= 1 << (b & 63)
-	c.entries = append(c.entries, contextEntry{lkey: lk})
+	c.entries = append(c.entries, contextEntry{lkey: k.lkey})
 	return &c.entries[len(c.entries)-1]
 }
 
 // Set makes key present with one value (a single-valued key).
-func (c *Context) Set(key, value string) {
-	e := c.entry(key)
+func (c *Context) Set(key, value string) { c.SetKey(KeyOf(key), value) }
+
+// SetKey is Set with a resolved key.
+func (c *Context) SetKey(k Key, value string) {
+	e := c.entry(k)
 	e.state, e.multi, e.values = keyPresent, false, nil
 	e.one[0] = value
 }
@@ -101,63 +149,82 @@ func (c *Context) Set(key, value string) {
 // SetList makes key present as a multivalued key with the given values
 // (possibly none).
 func (c *Context) SetList(key string, values []string) {
-	e := c.entry(key)
+	e := c.entry(KeyOf(key))
 	e.state, e.values, e.multi = keyPresent, append([]string(nil), values...), true
 }
 
 // SetListShared is SetList keeping values rather than a copy: the caller
 // must not change them while the context is in use. It spares requests a
 // copy of lists that outlive them, such as a snapshot's.
-func (c *Context) SetListShared(key string, values []string) {
-	e := c.entry(key)
+func (c *Context) SetListShared(key string, values []string) { c.SetListSharedKey(KeyOf(key), values) }
+
+// SetListSharedKey is SetListShared with a resolved key.
+func (c *Context) SetListSharedKey(k Key, values []string) {
+	e := c.entry(k)
 	e.state, e.values, e.multi = keyPresent, values, true
 }
 
 // SetAbsent records that key is known to be absent.
-func (c *Context) SetAbsent(key string) {
-	e := c.entry(key)
+func (c *Context) SetAbsent(key string) { c.SetAbsentKey(KeyOf(key)) }
+
+// SetAbsentKey is SetAbsent with a resolved key.
+func (c *Context) SetAbsentKey(k Key) {
+	e := c.entry(k)
 	e.state, e.values = keyAbsent, nil
 }
 
 // SetUnknown records that neither the presence nor the value of key is known.
-func (c *Context) SetUnknown(key string) {
-	e := c.entry(key)
+func (c *Context) SetUnknown(key string) { c.SetUnknownKey(KeyOf(key)) }
+
+// SetUnknownKey is SetUnknown with a resolved key.
+func (c *Context) SetUnknownKey(k Key) {
+	e := c.entry(k)
 	e.state, e.values = keyUnknown, nil
 }
 
 // SetValueUnknown records that key is present but its value is not known.
 func (c *Context) SetValueUnknown(key string, multi bool) {
-	e := c.entry(key)
+	e := c.entry(KeyOf(key))
 	e.state, e.values, e.multi = keyValueUnknown, nil, multi
 }
 
-// lookup returns the state and values of a lower-case key.
-func (c *Context) lookup(lkey string) (KeyState, []string, bool) {
+// lookup returns the state and values of a key.
+func (c *Context) lookup(k Key) (KeyState, []string, bool) {
 	if c == nil {
 		return keyAbsent, nil, false
 	}
-	st, vals, multi, pos := c.findAt(lkey, -1)
+	st, vals, multi, pos := c.findAt(k, -1)
 	if c.reads != nil {
-		c.reads.add(lkey, pos, st, vals, multi)
+		c.reads.add(k, pos, st, vals, multi)
 	}
 	return st, vals, multi
 }
 
 // find is lookup without recording.
-func (c *Context) find(lkey string) (KeyState, []string, bool) {
-	st, vals, multi, _ := c.findAt(lkey, -1)
+func (c *Context) find(k Key) (KeyState, []string, bool) {
+	st, vals, multi, _ := c.findAt(k, -1)
 	return st, vals, multi
 }
 
-// findAt is find that also returns the key's position in entries (-1 when
-// not set), trying the position hint first.
-func (c *Context) findAt(lkey string, hint int) (KeyState, []string, bool, int) {
-	i := hint
-	if i < 0 || i >= len(c.entries) || c.entries[i].lkey != lkey {
-		i = c.index(lkey)
+// findAt is find that also returns the position in entries of a key other
+// than a global one (-1 when not set), trying the position hint first.
+func (c *Context) findAt(k Key, hint int) (KeyState, []string, bool, int) {
+	var e *contextEntry
+	i := -1
+	if k.slot >= 0 {
+		if c.set&(1<<k.slot) != 0 {
+			e = &c.global[k.slot]
+		}
+	} else {
+		i = hint
+		if i < 0 || i >= len(c.entries) || c.entries[i].lkey != k.lkey {
+			i = c.index(k.lkey)
+		}
+		if i >= 0 {
+			e = &c.entries[i]
+		}
 	}
-	if i >= 0 {
-		e := &c.entries[i]
+	if e != nil {
 		if e.state == keyPresent && !e.multi {
 			return e.state, e.one[:], false, i
 		}
@@ -167,7 +234,7 @@ func (c *Context) findAt(lkey string, hint int) (KeyState, []string, bool, int) 
 		return keyAbsent, nil, false, -1
 	}
 	for _, p := range c.complete {
-		if strings.HasPrefix(lkey, p) {
+		if strings.HasPrefix(k.lkey, p) {
 			return keyAbsent, nil, false, -1
 		}
 	}
@@ -176,20 +243,20 @@ func (c *Context) findAt(lkey string, hint int) (KeyState, []string, bool, int) 
 
 // State returns what is known of key.
 func (c *Context) State(key string) KeyState {
-	s, _, _ := c.find(lowerKey(key))
+	s, _, _ := c.find(KeyOf(key))
 	return s
 }
 
 // Values returns the values of a present key.
 func (c *Context) Values(key string) []string {
-	_, v, _ := c.find(lowerKey(key))
+	_, v, _ := c.find(KeyOf(key))
 	return v
 }
 
-// variable resolves a policy variable: only single-valued keys resolve; a
-// multivalued key behaves like a missing one.
+// variable resolves a policy variable, named in lower case: only
+// single-valued keys resolve; a multivalued key behaves like a missing one.
 func (c *Context) variable(lkey string) (string, KeyState) {
-	st, vals, multi := c.lookup(lkey)
+	st, vals, multi := c.lookup(keyOfLower(lkey))
 	if st != keyPresent {
 		return "", st
 	}
@@ -201,7 +268,10 @@ func (c *Context) variable(lkey string) (string, KeyState) {
 
 // Keys lists the keys set explicitly, in lower case, sorted.
 func (c *Context) Keys() []string {
-	out := make([]string, 0, len(c.entries))
+	out := make([]string, 0, len(c.entries)+bits.OnesCount64(c.set))
+	for set := c.set; set != 0; set &= set - 1 {
+		out = append(out, c.global[bits.TrailingZeros64(set)].lkey)
+	}
 	for i := range c.entries {
 		out = append(out, c.entries[i].lkey)
 	}
@@ -237,15 +307,7 @@ func keyBit(lkey string) uint {
 // lowerKey returns a key name in lower case. The global keys a log record
 // sets are spelled in mixed case; their lower-case forms come from a table
 // rather than a new string per request.
-func lowerKey(key string) string {
-	if e := &globalKeySlots[globalKeySlot(key)]; e.name == key {
-		return e.lower
-	}
-	if l, ok := lowerGlobalKeys[key]; ok {
-		return l
-	}
-	return strings.ToLower(key)
-}
+func lowerKey(key string) string { return KeyOf(key).lkey }
 
 // globalKeySlot hashes a key name, as spelled, into globalKeySlots.
 func globalKeySlot(key string) uint8 {
@@ -253,30 +315,44 @@ func globalKeySlot(key string) uint8 {
 	if n == 0 {
 		return 0
 	}
-	return uint8(n*31 + int(key[n-1])*7 + int(key[n/2])*3 + int(key[(3*n)/4]))
+	return uint8(n + int(key[n-1])*2 + int(key[n/2])*9 + int(key[(3*n)/4])*5)
 }
 
-// globalKeySlots holds most global keys by globalKeySlot, for a lookup
-// without hashing the whole name; lowerGlobalKeys has them all.
-var globalKeySlots = func() (t [256]struct{ name, lower string }) {
-	for _, k := range globalKeyNames {
+// globalKeySlots holds the global keys by globalKeySlot, for a lookup
+// without hashing the whole name; the factors of globalKeySlot are chosen
+// so that no two collide (TestKeyOf). globalKeysAsSpelled has them all too.
+var globalKeySlots = func() (t [256]struct {
+	name string
+	key  Key
+}) {
+	for i, k := range globalKeyNames {
 		if e := &t[globalKeySlot(k)]; e.name == "" {
-			e.name, e.lower = k, strings.ToLower(k)
+			e.name, e.key = k, Key{lkey: strings.ToLower(k), slot: i}
 		}
 	}
 	return t
 }()
 
-var lowerGlobalKeys = func() map[string]string {
-	m := make(map[string]string, len(globalKeyNames))
-	for _, k := range globalKeyNames {
-		m[k] = strings.ToLower(k)
+// globalSlotOf gives the slot of each global key, by its lower-case name.
+var globalSlotOf = func() map[string]int {
+	m := make(map[string]int, len(globalKeyNames))
+	for i, k := range globalKeyNames {
+		m[strings.ToLower(k)] = i
+	}
+	return m
+}()
+
+// globalKeysAsSpelled has every global key by its documented spelling.
+var globalKeysAsSpelled = func() map[string]Key {
+	m := make(map[string]Key, len(globalKeyNames))
+	for i, k := range globalKeyNames {
+		m[k] = Key{lkey: strings.ToLower(k), slot: i}
 	}
 	return m
 }()
 
 // globalKeyNames are the AWS global condition keys as documented.
-var globalKeyNames = []string{
+var globalKeyNames = [...]string{
 	"aws:CalledVia", "aws:CalledViaFirst", "aws:CalledViaLast", "aws:CurrentTime", "aws:EpochTime",
 	"aws:FederatedProvider", "aws:MultiFactorAuthAge", "aws:MultiFactorAuthPresent", "aws:PrincipalAccount",
 	"aws:PrincipalArn", "aws:PrincipalIsAWSService", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths",

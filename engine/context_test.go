@@ -10,7 +10,7 @@ import (
 // TestLowerKey checks the lower-case forms of key names, from the table
 // of global keys and otherwise, and that keys match case-insensitively.
 func TestLowerKey(t *testing.T) {
-	for _, k := range append(globalKeyNames, "s3:x-amz-ACL", "aws:PrincipalTag/Team", "AWS:CURRENTTIME", "aws:currenttime", "") {
+	for _, k := range append(globalKeyNames[:], "s3:x-amz-ACL", "aws:PrincipalTag/Team", "AWS:CURRENTTIME", "aws:currenttime", "") {
 		if got := lowerKey(k); got != strings.ToLower(k) {
 			t.Errorf("lowerKey(%q) = %q", k, got)
 		}
@@ -20,6 +20,33 @@ func TestLowerKey(t *testing.T) {
 	c.Set("AWS:SOURCEIP", "10.0.0.2")
 	if v := c.Values("aws:sourceip"); len(v) != 1 || v[0] != "10.0.0.2" || len(c.Keys()) != 1 {
 		t.Errorf("a key set twice in two spellings: %v, keys %v", v, c.Keys())
+	}
+}
+
+// TestKeyOf checks that a key resolves to the same Key in any spelling,
+// that each global key has a slot of its own, and that other keys have none.
+func TestKeyOf(t *testing.T) {
+	slots := map[int]string{}
+	for _, name := range globalKeyNames {
+		k := KeyOf(name)
+		for _, spelled := range []string{strings.ToLower(name), strings.ToUpper(name)} {
+			if o := KeyOf(spelled); o != k {
+				t.Errorf("KeyOf(%q) = %+v, KeyOf(%q) = %+v", name, k, spelled, o)
+			}
+		}
+		if e := &globalKeySlots[globalKeySlot(name)]; e.name != name {
+			// Not wrong, but slower: the hash needs other factors.
+			t.Errorf("%s is not found in globalKeySlots (taken by %s)", name, e.name)
+		}
+		if k.slot < 0 || slots[k.slot] != "" {
+			t.Errorf("%s: slot %d, already that of %q", name, k.slot, slots[k.slot])
+		}
+		slots[k.slot] = name
+	}
+	for _, name := range []string{"s3:x-amz-acl", "aws:PrincipalTag/team", "aws:SourceIpx", ""} {
+		if k := KeyOf(name); k.slot != -1 || k.String() != strings.ToLower(name) {
+			t.Errorf("KeyOf(%q) = %+v, want no slot", name, k)
+		}
 	}
 }
 
@@ -50,7 +77,7 @@ func TestContextSetListShared(t *testing.T) {
 	a.SetListShared("aws:PrincipalOrgPaths", shared)
 	b.SetList("aws:PrincipalOrgPaths", shared)
 	for _, c := range []*Context{a, b} {
-		st, vals, multi := c.find("aws:principalorgpaths")
+		st, vals, multi := c.find(KeyOf("aws:principalorgpaths"))
 		_, vst := c.variable("aws:principalorgpaths")
 		if st != KeyPresent || !multi || !slices.Equal(vals, shared) || vst != KeyAbsent {
 			t.Errorf("list key: %v %v multi %v, as a variable %v", st, vals, multi, vst)
