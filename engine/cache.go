@@ -30,6 +30,13 @@ import (
 // costs a pattern match per statement that looked at the resource, less
 // than an evaluation.
 //
+// The name of a role session enters evaluation at one point only, besides
+// the context keys that carry it (aws:userid, recorded as lookups): a
+// resource policy's Principal entry that names a session of the same role.
+// Sessions come and go by the thousand, so the shape of a role session
+// leaves the session name out; a variant whose evaluation compared the name
+// with such an entry holds for that session alone.
+//
 // Recording a decision costs more than evaluating it, and many shapes occur
 // once, so a shape is recorded only the second time it is seen.
 //
@@ -58,6 +65,9 @@ type shapeKey struct {
 	resourceAccount string // when general, as evaluation derives it
 	partial         bool
 	general         bool
+	// anySession: the principal is a role session whose ARN is cut before
+	// the session name, so that the shape holds every session of the role.
+	anySession bool
 }
 
 // shape holds the decisions recorded for one request shape.
@@ -74,6 +84,11 @@ type variant struct {
 	reads    []keyRead
 	decision Decision
 	resource resourceAnswers
+	// sessionRead: the evaluation compared the session name, session, with
+	// a Principal entry; a variant of an anySession shape that did not
+	// holds for every session of the role.
+	sessionRead bool
+	session     string
 }
 
 // resourceAnswers are the answers a resource named by a plain ARN gives
@@ -168,6 +183,10 @@ func (c *Cache) Authorize(req *Request, ps *PolicySet) Decision {
 	// The caller's part of the request is prepared only if it is evaluated.
 	pr := prepareResource(req)
 	key := shapeKey{principal: req.Principal, action: req.Action, partial: req.ResourcePartial}
+	var session string
+	if role, name, ok := req.Principal.splitSession(); ok {
+		key.principal.ARN, key.anySession, session = role, true, name
+	}
 	if key.general = pr.resource.isARN && !pr.resource.pattern; key.general {
 		key.resourceAccount = pr.resourceAccount
 	} else {
@@ -178,7 +197,8 @@ func (c *Cache) Authorize(req *Request, ps *PolicySet) Decision {
 	if sh != nil && sh.key == key {
 		for i := range sh.variants {
 			v := &sh.variants[i]
-			if samePolicies(&v.policies, ps) && v.matches(ctx) && (!key.general || v.resource.sameAnswers(&pr, ps)) {
+			if samePolicies(&v.policies, ps) && (!v.sessionRead || v.session == session) && v.matches(ctx) &&
+				(!key.general || v.resource.sameAnswers(&pr, ps)) {
 				c.stats.Hits++
 				return v.decision
 			}
@@ -206,7 +226,10 @@ func (c *Cache) Authorize(req *Request, ps *PolicySet) Decision {
 	}
 	d := authorizePrepared(&pr, ps, &es)
 	ctx.reads = nil
-	v := variant{policies: *ps, reads: log.reads, decision: d}
+	v := variant{policies: *ps, reads: log.reads, decision: d, sessionRead: pr.id.sessionRead}
+	if v.sessionRead {
+		v.session = strings.Clone(session)
+	}
 	if key.general {
 		v.resource = answersOf(&pr, matches)
 	}
@@ -228,6 +251,9 @@ func (c *Cache) hash(k *shapeKey) uint64 {
 	}
 	if k.general {
 		h.WriteByte(2)
+	}
+	if k.anySession {
+		h.WriteByte(3)
 	}
 	return h.Sum64()
 }

@@ -65,6 +65,12 @@ func TestCacheGivesTheDecisionsOfEvaluation(t *testing.T) {
 				req.ResourceAccount = ""
 			}
 		}
+		if role, _, ok := strings.Cut(req.Principal.ARN, ":assumed-role/"); ok && g.r.IntN(2) == 0 {
+			// Another session of the role: the cache shares decisions
+			// across sessions unless a policy names one.
+			name, _, _ := strings.Cut(strings.TrimPrefix(req.Principal.ARN, role+":assumed-role/"), "/")
+			req.Principal.ARN = role + ":assumed-role/" + name + "/" + g.pick([]string{"s1", "s2", "i-0abc"})
+		}
 		switch g.r.IntN(6) {
 		case 0:
 			req.Context.SetDefault(engine.KeyUnknown)
@@ -208,6 +214,67 @@ func TestCacheAcrossResources(t *testing.T) {
 		before := ask(tt.first) // recorded the second time
 		if hit := ask(tt.second).Hits > before.Hits; hit != tt.hit {
 			t.Errorf("%s: answered from the cache = %v, want %v", tt.name, hit, tt.hit)
+		}
+	}
+}
+
+// TestCacheAcrossSessions checks that the sessions of one role share
+// decisions unless a policy tells them apart: by a Principal or NotPrincipal
+// entry naming one session of the role, or by a condition on a key that
+// carries the session name. Every decision must equal evaluation's.
+func TestCacheAcrossSessions(t *testing.T) {
+	const a, b = "111111111111", "222222222222"
+	identity := mustPolicy(t, "id", engine.PolicyIdentity, `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`)
+	byUserID := mustPolicy(t, "userid", engine.PolicyIdentity, `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringLike":{"aws:userid":"*:s1"}}}]}`)
+	namesSession := mustPolicy(t, "bucket", engine.PolicyResource, `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"AWS":"arn:aws:sts::`+a+`:assumed-role/app/s1"},"Action":"s3:GetObject","Resource":"*"}]}`)
+	namesOtherRole := mustPolicy(t, "bucket", engine.PolicyResource, `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"AWS":"arn:aws:sts::`+a+`:assumed-role/ops/s1"},"Action":"s3:GetObject","Resource":"*"}]}`)
+	deniesOthers := mustPolicy(t, "bucket", engine.PolicyResource, `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:sts::`+a+`:assumed-role/app/s1"},"Action":"s3:GetObject","Resource":"*"}]}`)
+	session := func(acct, name string) engine.Principal {
+		return engine.Principal{Kind: engine.PrincipalRoleSession, ARN: "arn:aws:sts::" + acct + ":assumed-role/app/" + name,
+			Account: acct, EntityARN: "arn:aws:iam::" + acct + ":role/app"}
+	}
+	tests := []struct {
+		name     string
+		ps       engine.PolicySet
+		resource string // in account a
+		hit      bool   // s2 answered from what s1 recorded
+	}{
+		{"identity policy only", engine.PolicySet{Identity: []*engine.Policy{identity}}, "arn:aws:s3:::data/k", true},
+		{"a condition on aws:userid", engine.PolicySet{Identity: []*engine.Policy{byUserID}}, "arn:aws:s3:::data/k", false},
+		{"a bucket policy naming session s1", engine.PolicySet{Resource: namesSession}, "arn:aws:s3:::data/k", false},
+		{"a bucket policy naming a session of another role", engine.PolicySet{Resource: namesOtherRole}, "arn:aws:s3:::data/k", true},
+		{"a Deny sparing session s1", engine.PolicySet{Identity: []*engine.Policy{identity}, Resource: deniesOthers}, "arn:aws:s3:::data/k", false},
+	}
+	for _, tt := range tests {
+		for _, caller := range []string{a, b} {
+			cache := engine.NewCache(0)
+			ask := func(name string) engine.CacheStats {
+				t.Helper()
+				p := session(caller, name)
+				ctx := engine.NewContext()
+				ctx.Set("aws:userid", "AROAEXAMPLE:"+name)
+				req := &engine.Request{Principal: p, Action: "s3:GetObject", Resource: tt.resource, ResourceAccount: a, Context: ctx}
+				want := engine.Authorize(req, &tt.ps)
+				if got := cache.Authorize(req, &tt.ps); !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s, caller in %s, session %s: cached %+v, evaluated %+v", tt.name, caller, name, got, want)
+				}
+				return cache.Stats()
+			}
+			ask("s1")
+			before := ask("s1") // recorded the second time
+			after := ask("s2")
+			ask("s1")
+			// Only a caller of the named role's account is compared with
+			// the session entry; one from another account never matches.
+			want := tt.hit || caller == b && tt.ps.Resource != nil
+			if hit := after.Hits > before.Hits; hit != want {
+				t.Errorf("%s, caller in %s: session s2 answered from s1's decision = %v, want %v", tt.name, caller, hit, want)
+			}
 		}
 	}
 }

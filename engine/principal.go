@@ -50,14 +50,17 @@ type Principal struct {
 
 // principalIdentity is the parsed form of the caller used in principal matching.
 type principalIdentity struct {
-	kind      PrincipalKind
-	account   string
-	name      string // user name, role name, federated user name
-	session   string // role session name
-	arn       string
-	entityArn string
-	uniqueID  string
-	service   string
+	kind    PrincipalKind
+	account string
+	name    string // user name, role name, federated user name
+	session string // role session name
+	// sessionRead is set when a match looked at the session name: when it
+	// compared the caller with an entry naming a session of its role.
+	sessionRead bool
+	arn         string
+	entityArn   string
+	uniqueID    string
+	service     string
 	// hasBoundary is set from the policy set: a Deny with NotPrincipal always
 	// applies to a principal that has a permissions boundary.
 	hasBoundary bool
@@ -136,6 +139,31 @@ func (p *Principal) identity() principalIdentity {
 			strings.Contains(p.ARN, ":role/aws-service-role/") || strings.HasPrefix(id.name, "AWSServiceRoleFor")
 	}
 	return id
+}
+
+// splitSession splits the ARN of a role session into the role's part, up
+// to the slash before the session name, and the session name, as identity
+// reads them. ok is false for other principals, and for a session name
+// holding a slash or a colon, which could change how the rest is read.
+func (p *Principal) splitSession() (role, session string, ok bool) {
+	if p.Kind != PrincipalRoleSession {
+		return "", "", false
+	}
+	const marker = ":assumed-role/"
+	i := strings.Index(p.ARN, marker)
+	if i < 0 {
+		return "", "", false
+	}
+	j := strings.IndexByte(p.ARN[i+len(marker):], '/')
+	if j < 0 {
+		return "", "", false
+	}
+	cut := i + len(marker) + j + 1
+	role, session = p.ARN[:cut], p.ARN[cut:]
+	if strings.ContainsAny(session, "/:") {
+		return "", "", false
+	}
+	return role, session, true
 }
 
 func lastPathPart(s string) string {
@@ -332,8 +360,11 @@ func (e *principalEntry) matchKnown(id *principalIdentity) matchKind {
 			return matchEntity
 		}
 	case peSession:
-		if id.kind == PrincipalRoleSession && e.name == id.name && e.session == id.session {
-			return matchDirectSession
+		if id.kind == PrincipalRoleSession && e.name == id.name {
+			id.sessionRead = true
+			if e.session == id.session {
+				return matchDirectSession
+			}
 		}
 	case peFederatedUser:
 		if id.kind == PrincipalFederatedUser && e.name == id.name {
