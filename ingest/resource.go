@@ -2,10 +2,7 @@ package ingest
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
-
-	gojson "github.com/goccy/go-json"
 
 	"github.com/replay-iam/replay/catalog"
 )
@@ -59,6 +56,8 @@ type ResourceResolver struct {
 	cat      *catalog.Catalog
 	iamPaths IAMPathLookup
 	cache    map[*catalog.Action][]template
+	params   requestParams // of the record being resolved
+	arns     []Resource    // ARNs among them
 }
 
 // NewResourceResolver returns a resolver over cat. paths may be nil.
@@ -188,15 +187,16 @@ func (r *ResourceResolver) Resolve(rec *Record, action string) ResolvedResource 
 		res.Source = ResourceFromRecord
 		return res
 	}
-	params := flattenParams(rec.RequestParameters)
+	params := &r.params
+	params.parse(rec.RequestParameters)
 	// 2. An ARN among the parameters that fits a template.
-	var fromParams []Resource
-	for _, v := range params {
+	r.arns = r.arns[:0]
+	params.values(func(v string) {
 		if strings.HasPrefix(v, "arn:") {
-			fromParams = append(fromParams, Resource{ARN: v})
+			r.arns = append(r.arns, Resource{ARN: v})
 		}
-	}
-	if res, ok := bestFit(ts, fromParams); ok {
+	})
+	if res, ok := bestFit(ts, r.arns); ok {
 		res.Source = ResourceFromParameters
 		return res
 	}
@@ -297,7 +297,7 @@ var paramAliases = map[string][]string{
 // fill builds an ARN from a template and the request parameters. Variables
 // the parameters do not give become "*", counted in missing, and the result
 // is partial.
-func (r *ResourceResolver) fill(t *template, rec *Record, params map[string]string) (res ResolvedResource, missing int) {
+func (r *ResourceResolver) fill(t *template, rec *Record, params *requestParams) (res ResolvedResource, missing int) {
 	res.Source = ResourceFromParameters
 	account := rec.RecipientAccountID
 	var b strings.Builder
@@ -339,7 +339,7 @@ func (r *ResourceResolver) fill(t *template, rec *Record, params map[string]stri
 
 // variable returns the value of one template variable; exact is false when
 // the value is a pattern.
-func (r *ResourceResolver) variable(name string, rec *Record, params map[string]string, account string) (v string, exact, ok bool) {
+func (r *ResourceResolver) variable(name string, rec *Record, params *requestParams, account string) (v string, exact, ok bool) {
 	v, ok = r.value(name, rec, params, account)
 	if ok && strings.EqualFold(name, "SecretId") {
 		// A secret named without its ARN: the ARN adds a dash and six
@@ -350,7 +350,7 @@ func (r *ResourceResolver) variable(name string, rec *Record, params map[string]
 }
 
 // value returns the value of one template variable.
-func (r *ResourceResolver) value(name string, rec *Record, params map[string]string, account string) (string, bool) {
+func (r *ResourceResolver) value(name string, rec *Record, params *requestParams, account string) (string, bool) {
 	lname := strings.ToLower(name)
 	switch lname {
 	case "partition":
@@ -360,12 +360,12 @@ func (r *ResourceResolver) value(name string, rec *Record, params map[string]str
 	case "account":
 		return account, account != ""
 	}
-	v := params[lname]
+	v := params.get(lname)
 	for _, k := range paramAliases[lname] {
 		if v != "" {
 			break
 		}
-		v = params[k]
+		v = params.get(k)
 	}
 	if v == "" && lname == "usernamewithpath" && rec.UserIdentity.Type == "IAMUser" {
 		// IAM user calls without a user name act on the calling user.
@@ -377,9 +377,9 @@ func (r *ResourceResolver) value(name string, rec *Record, params map[string]str
 		// SQS and SNS name their queue and topic by URL and ARN.
 		switch lname {
 		case "queuename":
-			return lastPart(params["queueurl"], '/')
+			return lastPart(params.get("queueurl"), '/')
 		case "topicname":
-			return lastPart(params["topicarn"], ':')
+			return lastPart(params.get("topicarn"), ':')
 		}
 		return "", false
 	}
@@ -401,7 +401,7 @@ func (r *ResourceResolver) value(name string, rec *Record, params map[string]str
 			}
 			return strings.TrimPrefix(path, "/") + v, true
 		}
-		if p := params["path"]; p != "" {
+		if p := params.get("path"); p != "" {
 			return strings.TrimPrefix(p, "/") + v, true
 		}
 		return "", false
@@ -416,50 +416,6 @@ func lastPart(s string, sep byte) (string, bool) {
 		return "", false
 	}
 	return s[i+1:], true
-}
-
-// flattenParams returns the string-valued members of requestParameters,
-// keyed by lower-case name. Nested objects are searched one level deep;
-// names found at the top level win.
-func flattenParams(raw json.RawMessage) map[string]string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil
-	}
-	var top map[string]json.RawMessage
-	if gojson.Unmarshal(raw, &top) != nil {
-		return nil
-	}
-	out := make(map[string]string, len(top))
-	var nested []json.RawMessage
-	for k, v := range top {
-		v = bytes.TrimSpace(v)
-		if len(v) > 0 && v[0] == '"' {
-			var s string
-			if gojson.Unmarshal(v, &s) == nil {
-				out[strings.ToLower(k)] = s
-			}
-		} else if len(v) > 0 && v[0] == '{' {
-			nested = append(nested, v)
-		}
-	}
-	for _, v := range nested {
-		var m map[string]json.RawMessage
-		if gojson.Unmarshal(v, &m) != nil {
-			continue
-		}
-		for k, mv := range m {
-			lk := strings.ToLower(k)
-			if _, taken := out[lk]; taken {
-				continue
-			}
-			var s string
-			if gojson.Unmarshal(mv, &s) == nil {
-				out[lk] = s
-			}
-		}
-	}
-	return out
 }
 
 // versionedS3Actions maps S3 object actions to the action a call with a
@@ -482,7 +438,9 @@ var versionedS3Actions = map[string]string{
 func RefineActions(rec *Record, actions []string) []string {
 	if (rec.EventName == "CopyObject" || rec.EventName == "UploadPartCopy") && len(actions) == 2 && actions[1] == "s3:GetObject" {
 		// The copy source names a version: reading it needs GetObjectVersion.
-		if src := flattenParams(rec.RequestParameters)["x-amz-copy-source"]; strings.Contains(src, "versionId=") {
+		var params requestParams
+		params.parse(rec.RequestParameters)
+		if src := params.get("x-amz-copy-source"); strings.Contains(src, "versionId=") {
 			return []string{actions[0], "s3:GetObjectVersion"}
 		}
 		return actions
@@ -490,8 +448,9 @@ func RefineActions(rec *Record, actions []string) []string {
 	if len(actions) == 0 || !strings.HasPrefix(actions[0], "s3:") || !bytes.Contains(rec.RequestParameters, []byte(`"versionId"`)) {
 		return actions
 	}
-	params := flattenParams(rec.RequestParameters)
-	if params["versionid"] == "" || params["versionid"] == "null" {
+	var params requestParams
+	params.parse(rec.RequestParameters)
+	if v := params.get("versionid"); v == "" || v == "null" {
 		return actions
 	}
 	out := make([]string, len(actions))

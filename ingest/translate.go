@@ -267,8 +267,9 @@ func (t *Translator) requests(n int) []Request {
 // takes.
 func (t *Translator) secondaryResource(rec *Record, action string) ResolvedResource {
 	if (action == "s3:GetObject" || action == "s3:GetObjectVersion") && rec.EventSource == "s3.amazonaws.com" {
-		params := flattenParams(rec.RequestParameters)
-		if src := params["x-amz-copy-source"]; src != "" {
+		var params requestParams
+		params.parse(rec.RequestParameters)
+		if src := params.get("x-amz-copy-source"); src != "" {
 			src, _, _ = strings.Cut(src, "?")
 			if u, err := url.PathUnescape(src); err == nil {
 				src = u
