@@ -183,8 +183,11 @@ func (c *Context) SetUnknownKey(k Key) {
 }
 
 // SetValueUnknown records that key is present but its value is not known.
-func (c *Context) SetValueUnknown(key string, multi bool) {
-	e := c.entry(KeyOf(key))
+func (c *Context) SetValueUnknown(key string, multi bool) { c.SetValueUnknownKey(KeyOf(key), multi) }
+
+// SetValueUnknownKey is SetValueUnknown with a resolved key.
+func (c *Context) SetValueUnknownKey(k Key, multi bool) {
+	e := c.entry(k)
 	e.state, e.values, e.multi = keyValueUnknown, nil, multi
 }
 

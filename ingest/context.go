@@ -76,54 +76,54 @@ func fillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resource
 
 	if !rec.EventTime.IsZero() {
 		current, epoch := ts.at(rec.EventTime)
-		ctx.Set("aws:CurrentTime", current)
-		ctx.Set("aws:EpochTime", epoch)
+		ctx.SetKey(keyCurrentTime, current)
+		ctx.SetKey(keyEpochTime, epoch)
 	}
 	if rec.AWSRegion != "" {
-		ctx.Set("aws:RequestedRegion", rec.AWSRegion)
+		ctx.SetKey(keyRequestedRegion, rec.AWSRegion)
 	}
 	if rec.UserAgent != "" {
-		ctx.Set("aws:UserAgent", rec.UserAgent)
+		ctx.SetKey(keyUserAgent, rec.UserAgent)
 	}
 	if resourceAccount != "" {
-		ctx.Set("aws:ResourceAccount", resourceAccount)
+		ctx.SetKey(keyResourceAccount, resourceAccount)
 	}
 
 	// Network origin.
 	addr, isIP := netip.ParseAddr(rec.SourceIPAddress)
 	switch {
 	case rec.VPCEndpointID != "":
-		ctx.Set("aws:SourceVpce", rec.VPCEndpointID)
-		ctx.SetAbsent("aws:SourceIp")
+		ctx.SetKey(keySourceVpce, rec.VPCEndpointID)
+		ctx.SetAbsentKey(keySourceIp)
 		if isIP == nil {
-			ctx.Set("aws:VpcSourceIp", ipString(rec.SourceIPAddress, addr))
+			ctx.SetKey(keyVpcSourceIp, ipString(rec.SourceIPAddress, addr))
 		}
 	case isIP == nil:
-		ctx.Set("aws:SourceIp", ipString(rec.SourceIPAddress, addr))
-		ctx.SetAbsent("aws:SourceVpce")
-		ctx.SetAbsent("aws:SourceVpc")
-		ctx.SetAbsent("aws:VpcSourceIp")
+		ctx.SetKey(keySourceIp, ipString(rec.SourceIPAddress, addr))
+		ctx.SetAbsentKey(keySourceVpce)
+		ctx.SetAbsentKey(keySourceVpc)
+		ctx.SetAbsentKey(keyVpcSourceIp)
 	}
 	// TLS details are optional per service: their absence proves nothing.
 	if rec.TLSDetails != nil && rec.TLSDetails.TLSVersion != "" {
-		ctx.Set("aws:SecureTransport", "true")
+		ctx.SetKey(keySecureTransport, "true")
 	}
 
 	// The caller.
 	switch p.Kind {
 	case engine.PrincipalService:
-		ctx.Set("aws:PrincipalIsAWSService", "true")
-		ctx.Set("aws:PrincipalServiceName", p.ARN)
+		ctx.SetKey(keyPrincipalIsAWSService, "true")
+		ctx.SetKey(keyPrincipalServiceName, p.ARN)
 		return
 	case engine.PrincipalAnonymous:
-		ctx.Set("aws:PrincipalIsAWSService", "false")
+		ctx.SetKey(keyPrincipalIsAWSService, "false")
 		return
 	}
-	ctx.Set("aws:PrincipalIsAWSService", "false")
-	ctx.SetAbsent("aws:PrincipalServiceName")
-	ctx.Set("aws:PrincipalAccount", p.Account)
+	ctx.SetKey(keyPrincipalIsAWSService, "false")
+	ctx.SetAbsentKey(keyPrincipalServiceName)
+	ctx.SetKey(keyPrincipalAccount, p.Account)
 	if u.PrincipalID != "" {
-		ctx.Set("aws:userid", u.PrincipalID)
+		ctx.SetKey(keyUserid, u.PrincipalID)
 	}
 	principalArn := p.ARN
 	switch p.Kind {
@@ -133,57 +133,55 @@ func fillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resource
 		} else {
 			principalArn = ""
 		}
-		ctx.Set("aws:PrincipalType", "AssumedRole")
+		ctx.SetKey(keyPrincipalType, "AssumedRole")
 	case engine.PrincipalUser:
-		ctx.Set("aws:PrincipalType", "User")
+		ctx.SetKey(keyPrincipalType, "User")
 	case engine.PrincipalRoot, engine.PrincipalAssumedRoot:
-		ctx.Set("aws:PrincipalType", "Account")
+		ctx.SetKey(keyPrincipalType, "Account")
 	case engine.PrincipalFederatedUser:
-		ctx.Set("aws:PrincipalType", "FederatedUser")
+		ctx.SetKey(keyPrincipalType, "FederatedUser")
 	}
 	if principalArn != "" {
-		ctx.Set("aws:PrincipalArn", principalArn)
+		ctx.SetKey(keyPrincipalArn, principalArn)
 	}
 	if p.Kind == engine.PrincipalUser && u.UserName != "" {
-		ctx.Set("aws:username", u.UserName)
+		ctx.SetKey(keyUsername, u.UserName)
 	} else {
-		ctx.SetAbsent("aws:username")
+		ctx.SetAbsentKey(keyUsername)
 	}
 
 	// Session facts.
 	if sc == nil {
 		// Long-term credentials (or root): no session keys.
-		for _, k := range []string{"aws:MultiFactorAuthPresent", "aws:MultiFactorAuthAge", "aws:TokenIssueTime",
-			"aws:SourceIdentity", "aws:FederatedProvider", "aws:AssumedRoot", "aws:Ec2InstanceSourceVpc",
-			"aws:Ec2InstanceSourcePrivateIPv4"} {
-			ctx.SetAbsent(k)
+		for _, k := range noSessionKeys {
+			ctx.SetAbsentKey(k)
 		}
 	} else {
 		if a := sc.Attributes; a != nil {
 			switch a.MFAAuthenticated {
 			case "true":
-				ctx.Set("aws:MultiFactorAuthPresent", "true")
-				ctx.SetValueUnknown("aws:MultiFactorAuthAge", false)
+				ctx.SetKey(keyMultiFactorAuthPresent, "true")
+				ctx.SetValueUnknownKey(keyMultiFactorAuthAge, false)
 			case "false":
-				ctx.Set("aws:MultiFactorAuthPresent", "false")
-				ctx.SetAbsent("aws:MultiFactorAuthAge")
+				ctx.SetKey(keyMultiFactorAuthPresent, "false")
+				ctx.SetAbsentKey(keyMultiFactorAuthAge)
 			}
 			if a.CreationDate != "" {
-				ctx.Set("aws:TokenIssueTime", a.CreationDate)
+				ctx.SetKey(keyTokenIssueTime, a.CreationDate)
 			}
 		}
 		if sc.SourceIdentity != "" {
-			ctx.Set("aws:SourceIdentity", sc.SourceIdentity)
+			ctx.SetKey(keySourceIdentity, sc.SourceIdentity)
 		} else {
-			ctx.SetAbsent("aws:SourceIdentity")
+			ctx.SetAbsentKey(keySourceIdentity)
 		}
 		if w := sc.WebIDFederationData; w != nil && w.FederatedProvider != "" {
-			ctx.Set("aws:FederatedProvider", w.FederatedProvider)
+			ctx.SetKey(keyFederatedProvider, w.FederatedProvider)
 		}
 		if sc.AssumedRoot == "true" {
-			ctx.Set("aws:AssumedRoot", "true")
+			ctx.SetKey(keyAssumedRoot, "true")
 		} else {
-			ctx.SetAbsent("aws:AssumedRoot")
+			ctx.SetAbsentKey(keyAssumedRoot)
 		}
 		if sc.EC2RoleDelivery == "" {
 			ctx.SetAbsent("aws:Ec2InstanceSourceVpc")
@@ -194,12 +192,12 @@ func fillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resource
 	// A call made directly from an IP address was not made by a service on
 	// the caller's behalf.
 	if u.InvokedBy == "" && isIP == nil {
-		ctx.Set("aws:ViaAWSService", "false")
-		ctx.SetAbsent("aws:CalledVia")
-		ctx.SetAbsent("aws:CalledViaFirst")
-		ctx.SetAbsent("aws:CalledViaLast")
+		ctx.SetKey(keyViaAWSService, "false")
+		ctx.SetAbsentKey(keyCalledVia)
+		ctx.SetAbsentKey(keyCalledViaFirst)
+		ctx.SetAbsentKey(keyCalledViaLast)
 	} else if u.InvokedBy != "" {
-		ctx.Set("aws:ViaAWSService", "true")
+		ctx.SetKey(keyViaAWSService, "true")
 	}
 
 	setRequestTags(ctx, rec.RequestParameters)
@@ -224,7 +222,7 @@ var tagFields = []string{"tags", "Tags", "tagSet", "TagSet", "tagging", "Tagging
 func setRequestTags(ctx *engine.Context, params json.RawMessage) {
 	var m map[string]json.RawMessage
 	if !mayHoldTags(params) || json.Unmarshal(params, &m) != nil {
-		ctx.SetAbsent("aws:TagKeys")
+		ctx.SetAbsentKey(keyTagKeys)
 		ctx.MarkComplete("aws:RequestTag/")
 		return
 	}
@@ -236,7 +234,7 @@ func setRequestTags(ctx *engine.Context, params json.RawMessage) {
 		}
 	}
 	if raw == nil {
-		ctx.SetAbsent("aws:TagKeys")
+		ctx.SetAbsentKey(keyTagKeys)
 		ctx.MarkComplete("aws:RequestTag/")
 		return
 	}
@@ -250,7 +248,7 @@ func setRequestTags(ctx *engine.Context, params json.RawMessage) {
 		ctx.Set("aws:RequestTag/"+k, v)
 	}
 	sort.Strings(keys)
-	ctx.SetListShared("aws:TagKeys", keys) // keys is this request's own
+	ctx.SetListSharedKey(keyTagKeys, keys) // keys is this request's own
 	ctx.MarkComplete("aws:RequestTag/")
 }
 

@@ -107,9 +107,9 @@ func setPrincipalTags(ctx *engine.Context, tags []principalTag, kind engine.Prin
 		switch {
 		case overridden:
 		case complete:
-			ctx.Set(t.contextKey, t.value)
+			ctx.SetKey(t.contextKey, t.value)
 		default:
-			ctx.SetValueUnknown(t.contextKey, false)
+			ctx.SetValueUnknownKey(t.contextKey, false)
 		}
 	}
 	for k, v := range sessTags {
@@ -201,12 +201,12 @@ func (s *Snapshot) joinTo(req *engine.Request, sess *Session, ps *engine.PolicyS
 				ps.SCPs = chain.scps
 				ps.PrincipalInManagementAccount = p.Account == o.ManagementAccount
 				if ctx != nil {
-					ctx.Set("aws:PrincipalOrgID", o.ID)
-					ctx.SetListShared("aws:PrincipalOrgPaths", chain.paths)
+					ctx.SetKey(keyPrincipalOrgID, o.ID)
+					ctx.SetListSharedKey(keyPrincipalOrgPaths, chain.paths)
 				}
 			} else if ctx != nil {
-				ctx.SetAbsent("aws:PrincipalOrgID")
-				ctx.SetAbsent("aws:PrincipalOrgPaths")
+				ctx.SetAbsentKey(keyPrincipalOrgID)
+				ctx.SetAbsentKey(keyPrincipalOrgPaths)
 			}
 		}
 		if resAcct != "" {
@@ -214,8 +214,8 @@ func (s *Snapshot) joinTo(req *engine.Request, sess *Session, ps *engine.PolicyS
 				ps.RCPs = chain.rcps
 				ps.ResourceInManagementAccount = resAcct == o.ManagementAccount
 				if ctx != nil {
-					ctx.Set("aws:ResourceOrgID", o.ID)
-					ctx.SetListShared("aws:ResourceOrgPaths", chain.paths)
+					ctx.SetKey(keyResourceOrgID, o.ID)
+					ctx.SetListSharedKey(keyResourceOrgPaths, chain.paths)
 				}
 			}
 		}

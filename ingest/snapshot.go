@@ -74,7 +74,8 @@ type Entity struct {
 
 // principalTag is an IAM tag of an entity with its condition key.
 type principalTag struct {
-	key, contextKey, value string
+	key, value string
+	contextKey engine.Key // aws:PrincipalTag/key
 }
 
 // principalTags returns the entity's tags with their condition keys, made
@@ -89,7 +90,7 @@ func (e *Entity) principalTags() []principalTag {
 func principalTagsOf(tags map[string]string) []principalTag {
 	out := make([]principalTag, 0, len(tags))
 	for k, v := range tags {
-		out = append(out, principalTag{key: k, contextKey: strings.ToLower("aws:PrincipalTag/" + k), value: v})
+		out = append(out, principalTag{key: k, contextKey: engine.KeyOf("aws:PrincipalTag/" + k), value: v})
 	}
 	return out
 }
