@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"time"
+
 	"github.com/replay-iam/replay/analysis"
 	"github.com/replay-iam/replay/engine"
 	"github.com/replay-iam/replay/ingest"
@@ -16,6 +18,10 @@ type decisionWriter struct {
 	parts   *output.DayParts[analysis.DecisionRow]
 	pending map[string][]analysis.DecisionRow
 	err     error
+	// lastDay is the event day of the last row, yyyy-mm-dd, and lastDate
+	// its date: the rows of a file mostly share a day.
+	lastDay  string
+	lastDate [3]int
 }
 
 // newDecisionWriter names the group's files after the group, so that
@@ -35,15 +41,25 @@ func (w *decisionWriter) add(x *ingest.Translation, r *ingest.Request, ev *analy
 	}
 	rec := x.Record
 	row := DecisionRowOf(x, r, ev)
-	day := "unknown"
-	if !rec.EventTime.IsZero() {
-		day = rec.EventTime.UTC().Format("2006-01-02")
-	}
+	day := w.dayOf(rec.EventTime)
 	w.pending[day] = append(w.pending[day], row)
 	if len(w.pending[day]) >= decisionBatch {
 		w.err = w.parts.Write(day, w.pending[day])
 		w.pending[day] = w.pending[day][:0]
 	}
+}
+
+// dayOf returns the partition day of an event time: yyyy-mm-dd in UTC, or
+// "unknown" for a record without a time.
+func (w *decisionWriter) dayOf(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	y, m, d := t.UTC().Date()
+	if date := [3]int{y, int(m), d}; date != w.lastDate || w.lastDay == "" {
+		w.lastDate, w.lastDay = date, t.UTC().Format("2006-01-02")
+	}
+	return w.lastDay
 }
 
 // close writes what is pending and renames the day files into place.
