@@ -9,11 +9,15 @@ import (
 // CloudTrail may deliver an event more than once. Each worker replays a
 // group (the files of one account, region and delivery day) in delivery
 // order and remembers the event ids of the files delivered within the dedup
-// window before the current one, so the copy counted is always the first
-// delivered, whatever the number of workers. A group starts from the ids of
-// the previous day's files delivered within the window before its first
-// file, so a copy delivered after midnight is caught too. Memory holds the
-// ids of one window per worker: about 40 bytes per event delivered in it.
+// window before the current one: a record is a duplicate when a copy of it,
+// counted or itself a duplicate, was delivered within the window before it.
+// What a worker remembers is then the ids of the files in the window, which
+// a group that starts mid-stream reads again (its lookback), so the copies
+// counted are the same whatever the number of workers. A day's first group
+// starts from the ids of the previous day's files delivered within the
+// window before its first file, so a copy delivered after midnight is
+// caught too. Memory holds the ids of one window per worker: about 40
+// bytes per event delivered in it.
 
 // DefaultDedupWindow is how far apart in delivery time two copies of an
 // event may be and still be counted once, unless Config says otherwise.
@@ -47,10 +51,10 @@ func keyOf(id string) eventKey {
 // dedupWindow remembers the event ids of the files delivered within a
 // window before the current file.
 type dedupWindow struct {
-	window time.Duration // <= 0: remember every file
-	keys   map[eventKey]struct{}
-	files  []windowFile // oldest first; the last is the current file
-	spare  [][]eventKey // key slices of forgotten files, for reuse
+	window time.Duration      // <= 0: remember every file
+	keys   map[eventKey]int32 // how many records of the files remembered have each id
+	files  []windowFile       // oldest first; the last is the current file
+	spare  [][]eventKey       // key slices of forgotten files, for reuse
 }
 
 type windowFile struct {
@@ -59,7 +63,7 @@ type windowFile struct {
 }
 
 func newDedupWindow(window time.Duration) *dedupWindow {
-	return &dedupWindow{window: window, keys: map[eventKey]struct{}{}}
+	return &dedupWindow{window: window, keys: map[eventKey]int32{}}
 }
 
 // startFile begins a file delivered at t (zero when not known) and forgets
@@ -70,7 +74,9 @@ func (w *dedupWindow) startFile(t time.Time) {
 		n := 0
 		for n < len(w.files) && !w.files[n].delivered.IsZero() && w.files[n].delivered.Before(cut) {
 			for _, k := range w.files[n].keys {
-				delete(w.keys, k)
+				if w.keys[k]--; w.keys[k] <= 0 {
+					delete(w.keys, k)
+				}
 			}
 			w.spare = append(w.spare, w.files[n].keys[:0])
 			n++
@@ -85,21 +91,21 @@ func (w *dedupWindow) startFile(t time.Time) {
 	w.files = append(w.files, f)
 }
 
-// firstTime records id in the current file and reports whether it was new.
-// Records without an id are never duplicates.
+// firstTime records id in the current file and reports whether it was new
+// to the window. A duplicate is recorded too: a later copy within the
+// window of it is a duplicate as well. Records without an id are never
+// duplicates.
 func (w *dedupWindow) firstTime(id string) bool {
 	if id == "" {
 		return true
 	}
 	k := keyOf(id)
-	if _, ok := w.keys[k]; ok {
-		return false
-	}
-	w.keys[k] = struct{}{}
+	n := w.keys[k]
+	w.keys[k] = n + 1
 	if len(w.files) == 0 {
 		w.files = append(w.files, windowFile{})
 	}
 	cur := &w.files[len(w.files)-1]
 	cur.keys = append(cur.keys, k)
-	return true
+	return n == 0
 }

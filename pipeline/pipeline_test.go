@@ -157,6 +157,52 @@ func TestDuplicateDeliveryCountedOnce(t *testing.T) {
 	}
 }
 
+// TestDuplicateChainCountedOnce delivers one file three times, 50 and 100
+// minutes apart, under a window of an hour: the third copy lies outside
+// the window of the first but within that of the second, and is a
+// duplicate like the second, whatever the number of workers, also when
+// each file is a slice of its own (its lookback then holds the second copy
+// but not the first).
+func TestDuplicateChainCountedOnce(t *testing.T) {
+	rename := func(original, at string) string {
+		return strings.Replace(original, "_20261101T1805Z_", "_20261101T"+at+"Z_", 1)
+	}
+	sum, snap, base, original, second := copyLogFile(t,
+		func(path string) bool { return strings.Contains(path, "_20261101T1805Z_") },
+		func(original string) string { return rename(original, "1855") })
+	third := rename(original, "1945")
+	data, err := os.ReadFile(original)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(third, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs [][]FileStats
+	for _, run := range []struct{ workers, sliceFiles int }{{1, 0}, {4, 0}, {4, 1}} {
+		res, files := runLogged(t, Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: run.workers,
+			DedupWindow: time.Hour, sliceFiles: run.sliceFiles})
+		logs = append(logs, files)
+		copies := map[string]FileStats{}
+		for _, f := range files {
+			if f.Path == original || f.Path == second || f.Path == third {
+				copies[f.Path] = f
+			}
+		}
+		first, dup2, dup3 := copies[original], copies[second], copies[third]
+		if first.Records == 0 || first.Duplicates != 0 || dup2.Duplicates != dup2.Records || dup3.Duplicates != dup3.Records ||
+			dup3.Records != first.Records {
+			t.Errorf("%+v: copies %+v, %+v, %+v", run, first, dup2, dup3)
+		}
+		if res.Evaluated != base.Evaluated || res.Duplicates != 2*first.Records {
+			t.Errorf("%+v: evaluated %d, duplicates %d; want %d, %d", run, res.Evaluated, res.Duplicates, base.Evaluated, 2*first.Records)
+		}
+	}
+	if !reflect.DeepEqual(logs[0], logs[1]) || !reflect.DeepEqual(logs[0], logs[2]) {
+		t.Error("the file log differs between 1 and 4 workers, or with every file a group of its own")
+	}
+}
+
 func TestEventKey(t *testing.T) {
 	a := keyOf("3f1c7a52-9b0e-4d55-a2f1-0c6f1f5b7e11")
 	if a != keyOf("3F1C7A52-9B0E-4D55-A2F1-0C6F1F5B7E11") {
@@ -167,6 +213,10 @@ func TestEventKey(t *testing.T) {
 	}
 }
 
+// TestDedupWindow checks which copies of an id are firsts: a copy is a
+// duplicate when a copy, counted or not, lies in a file delivered within
+// the window before it (or earlier in its own file), so that what the
+// window holds depends only on the files within it.
 func TestDedupWindow(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	w := newDedupWindow(time.Hour)
@@ -179,11 +229,19 @@ func TestDedupWindow(t *testing.T) {
 		t.Error("an id of a file delivered within the window is not a first")
 	}
 	w.startFile(t0.Add(61 * time.Minute)) // the first file leaves the window
-	if !w.firstTime("a") || w.firstTime("b") {
+	if w.firstTime("a") || w.firstTime("b") || !w.firstTime("c") {
+		t.Error("a copy within the window of a duplicate must be a duplicate too")
+	}
+	w.startFile(t0.Add(111 * time.Minute)) // the second file leaves the window
+	if w.firstTime("b") || !w.firstTime("d") {
+		t.Error("the window must keep the ids of the files delivered within it")
+	}
+	w.startFile(t0.Add(170 * time.Minute)) // the third file leaves the window
+	if !w.firstTime("a") || !w.firstTime("c") || w.firstTime("d") {
 		t.Error("the window must forget the ids of files delivered before it, and only those")
 	}
-	if len(w.keys) != 2 || len(w.files) != 2 {
-		t.Errorf("window holds %d ids of %d files, want 2 of 2", len(w.keys), len(w.files))
+	if len(w.keys) != 4 || len(w.files) != 2 {
+		t.Errorf("window holds %d ids of %d files, want 4 of 2", len(w.keys), len(w.files))
 	}
 
 	all := newDedupWindow(0)

@@ -72,7 +72,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&o.from, "from", "", "replay events at or after this time (RFC 3339 or YYYY-MM-DD)")
 	fs.StringVar(&o.to, "to", "", "replay events before this time (RFC 3339 or YYYY-MM-DD)")
 	fs.IntVar(&o.workers, "workers", 0, "files read at once (default: the number of CPUs)")
-	fs.DurationVar(&o.dedupWindow, "dedup-window", pipeline.DefaultDedupWindow, "count an event delivered again within this `duration` of its first delivery once (per account and region, across midnight; 0: any copy in the same delivery day or the day before, holding a day's event ids)")
+	fs.DurationVar(&o.dedupWindow, "dedup-window", pipeline.DefaultDedupWindow, "count an event delivered again within this `duration` of its previous delivery once (per account and region, across midnight; 0: any copy in the same delivery day or the day before, holding a day's event ids)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
 	fs.BoolVar(&o.strict, "strict", false, "exit with status 3 when any file, record or snapshot part could not be read or replayed (reports are still written)")
 	fs.BoolVar(&o.decisions, "decisions", false, "also write decisions/: one row per replayed request, partitioned by day")
