@@ -44,7 +44,7 @@ type contextEntry struct {
 // and spares each request the resolution.
 type Key struct {
 	lkey string // lower case
-	slot int    // index into Context.global; -1 for other keys
+	slot int    // 1 + the index into Context.global; 0 for other keys (and the zero Key)
 }
 
 // KeyOf resolves a key name, spelled in any case.
@@ -60,10 +60,7 @@ func KeyOf(name string) Key {
 
 // keyOfLower resolves a lower-case key name.
 func keyOfLower(lkey string) Key {
-	if slot, ok := globalSlotOf[lkey]; ok {
-		return Key{lkey: lkey, slot: slot}
-	}
-	return Key{lkey: lkey, slot: -1}
+	return Key{lkey: lkey, slot: globalSlotOf[lkey]}
 }
 
 // String returns the key name in lower case.
@@ -80,8 +77,8 @@ func (k Key) String() string { return k.lkey }
 // other keys of a request are kept in a slice, searched linearly, rather
 // than in a map.
 type Context struct {
-	global   [len(globalKeyNames)]contextEntry // by Key.slot
-	set      uint64                            // bit slot: global[slot] is set
+	global   [len(globalKeyNames)]contextEntry // by Key.slot-1
+	set      uint64                            // bit i: global[i] is set
 	entries  []contextEntry                    // the other keys
 	present  [2]uint64                         // keyBit of every key in entries: most searches end here
 	def      KeyState
@@ -121,9 +118,9 @@ func (c *Context) MarkComplete(prefix string) {
 
 // entry returns the entry of k, adding it when k was not set.
 func (c *Context) entry(k Key) *contextEntry {
-	if k.slot >= 0 {
-		c.set |= 1 << k.slot
-		e := &c.global[k.slot]
+	if i := k.slot - 1; i >= 0 {
+		c.set |= 1 << i
+		e := &c.global[i]
 		e.lkey = k.lkey
 		return e
 	}
@@ -214,9 +211,9 @@ func (c *Context) find(k Key) (KeyState, []string, bool) {
 func (c *Context) findAt(k Key, hint int) (KeyState, []string, bool, int) {
 	var e *contextEntry
 	i := -1
-	if k.slot >= 0 {
-		if c.set&(1<<k.slot) != 0 {
-			e = &c.global[k.slot]
+	if g := k.slot - 1; g >= 0 {
+		if c.set&(1<<g) != 0 {
+			e = &c.global[g]
 		}
 	} else {
 		i = hint
@@ -330,17 +327,18 @@ var globalKeySlots = func() (t [256]struct {
 }) {
 	for i, k := range globalKeyNames {
 		if e := &t[globalKeySlot(k)]; e.name == "" {
-			e.name, e.key = k, Key{lkey: strings.ToLower(k), slot: i}
+			e.name, e.key = k, Key{lkey: strings.ToLower(k), slot: i + 1}
 		}
 	}
 	return t
 }()
 
-// globalSlotOf gives the slot of each global key, by its lower-case name.
+// globalSlotOf gives the Key.slot of each global key, by its lower-case
+// name.
 var globalSlotOf = func() map[string]int {
 	m := make(map[string]int, len(globalKeyNames))
 	for i, k := range globalKeyNames {
-		m[strings.ToLower(k)] = i
+		m[strings.ToLower(k)] = i + 1
 	}
 	return m
 }()
@@ -349,7 +347,7 @@ var globalSlotOf = func() map[string]int {
 var globalKeysAsSpelled = func() map[string]Key {
 	m := make(map[string]Key, len(globalKeyNames))
 	for i, k := range globalKeyNames {
-		m[k] = Key{lkey: strings.ToLower(k), slot: i}
+		m[k] = Key{lkey: strings.ToLower(k), slot: i + 1}
 	}
 	return m
 }()

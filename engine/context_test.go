@@ -38,13 +38,18 @@ func TestKeyOf(t *testing.T) {
 			// Not wrong, but slower: the hash needs other factors.
 			t.Errorf("%s is not found in globalKeySlots (taken by %s)", name, e.name)
 		}
-		if k.slot < 0 || slots[k.slot] != "" {
+		if k.slot <= 0 || slots[k.slot] != "" {
 			t.Errorf("%s: slot %d, already that of %q", name, k.slot, slots[k.slot])
 		}
 		slots[k.slot] = name
 	}
+	c := NewContext()
+	c.SetKey(Key{}, "x")
+	if st := c.State("aws:CalledVia"); st != KeyAbsent {
+		t.Errorf("the zero Key set a global key: aws:CalledVia is %v", st)
+	}
 	for _, name := range []string{"s3:x-amz-acl", "aws:PrincipalTag/team", "aws:SourceIpx", ""} {
-		if k := KeyOf(name); k.slot != -1 || k.String() != strings.ToLower(name) {
+		if k := KeyOf(name); k.slot != 0 || k.String() != strings.ToLower(name) {
 			t.Errorf("KeyOf(%q) = %+v, want no slot", name, k)
 		}
 	}

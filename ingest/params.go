@@ -15,8 +15,9 @@ import (
 // The parameters are read in document order, so that a name given twice
 // resolves the same way every time: at the top level, the last member
 // wins, as when decoding into a map; among nested objects, the first.
+//
+// Values without escapes are slices of one string holding the parameters.
 type requestParams struct {
-	text   string  // the parameters as one string; most values are slices of it
 	top    []param // top-level string members
 	nested []param // string members of top-level objects
 }
@@ -24,10 +25,10 @@ type requestParams struct {
 // param is one string member, its name as spelled.
 type param struct{ name, value string }
 
-// parse reads raw into p, reusing p's memory. Parameters that are not a
-// JSON object, or not valid JSON, give no members.
+// parse reads raw into p, reusing p's memory. Parameters that are not one
+// well-formed JSON object give no members.
 func (p *requestParams) parse(raw []byte) {
-	p.text, p.top, p.nested = "", p.top[:0], p.nested[:0]
+	p.top, p.nested = p.top[:0], p.nested[:0]
 	if len(raw) == 0 {
 		return
 	}
@@ -40,9 +41,7 @@ func (p *requestParams) parse(raw []byte) {
 	}
 	if !ok {
 		p.top, p.nested = p.top[:0], p.nested[:0]
-		return
 	}
-	p.text = text
 }
 
 // object reads an object's members at s, adding its string members to
