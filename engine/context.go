@@ -52,9 +52,6 @@ func KeyOf(name string) Key {
 	if e := &globalKeySlots[globalKeySlot(name)]; e.name == name && name != "" {
 		return e.key
 	}
-	if k, ok := globalKeysAsSpelled[name]; ok {
-		return k
-	}
 	return keyOfLower(strings.ToLower(name))
 }
 
@@ -320,7 +317,8 @@ func globalKeySlot(key string) uint8 {
 
 // globalKeySlots holds the global keys by globalKeySlot, for a lookup
 // without hashing the whole name; the factors of globalKeySlot are chosen
-// so that no two collide (TestKeyOf). globalKeysAsSpelled has them all too.
+// so that no two collide (TestKeyOf), so every global key spelled as
+// documented is found there.
 var globalKeySlots = func() (t [256]struct {
 	name string
 	key  Key
@@ -339,15 +337,6 @@ var globalSlotOf = func() map[string]int {
 	m := make(map[string]int, len(globalKeyNames))
 	for i, k := range globalKeyNames {
 		m[strings.ToLower(k)] = i + 1
-	}
-	return m
-}()
-
-// globalKeysAsSpelled has every global key by its documented spelling.
-var globalKeysAsSpelled = func() map[string]Key {
-	m := make(map[string]Key, len(globalKeyNames))
-	for i, k := range globalKeyNames {
-		m[k] = Key{lkey: strings.ToLower(k), slot: i + 1}
 	}
 	return m
 }()

@@ -57,7 +57,6 @@ type principalIdentity struct {
 	// sessionRead is set when a match looked at the session name: when it
 	// compared the caller with an entry naming a session of its role.
 	sessionRead bool
-	arn         string
 	entityArn   string
 	uniqueID    string
 	service     string
@@ -110,7 +109,7 @@ func ParsePrincipalARN(s string) (Principal, error) {
 }
 
 func (p *Principal) identity() principalIdentity {
-	id := principalIdentity{kind: p.Kind, account: p.Account, arn: p.ARN, entityArn: p.EntityARN, uniqueID: p.UniqueID}
+	id := principalIdentity{kind: p.Kind, account: p.Account, entityArn: p.EntityARN, uniqueID: p.UniqueID}
 	switch p.Kind {
 	case PrincipalService:
 		id.service = p.ARN
