@@ -2,6 +2,7 @@ package engine
 
 import (
 	"hash/maphash"
+	"math/bits"
 	"strings"
 )
 
@@ -107,12 +108,10 @@ func answersOf(pr *preparedRequest, matches []resourceMatch) resourceAnswers {
 		matches: matches}
 }
 
-// sameAnswers reports whether the resource of pr gives the recorded
-// answers, the context being the one the variant's key lookups matched.
+// sameAnswers reports whether the resource of pr, another than the one
+// they were recorded for, gives the recorded answers, the context being the
+// one the variant's key lookups matched.
 func (a *resourceAnswers) sameAnswers(pr *preparedRequest, ps *PolicySet) bool {
-	if pr.req.Resource == a.arn {
-		return true
-	}
 	if classifyResource(pr) != a.kind || awsOwnedResource(pr) != a.owned {
 		return false
 	}
@@ -180,31 +179,49 @@ func (c *Cache) Authorize(req *Request, ps *PolicySet) Decision {
 		c.stats.Uncacheable++
 		return Authorize(req, ps)
 	}
-	// The caller's part of the request is prepared only if it is evaluated.
-	pr := prepareResource(req)
 	key := shapeKey{principal: req.Principal, action: req.Action, partial: req.ResourcePartial}
 	var session string
 	if role, name, ok := req.Principal.splitSession(); ok {
 		key.principal.ARN, key.anySession, session = role, true, name
 	}
-	if key.general = pr.resource.isARN && !pr.resource.pattern; key.general {
-		key.resourceAccount = pr.resourceAccount
+	// A plain ARN is general, with the account evaluation derives for it
+	// (see prepareResource); anything else is part of the shape as given.
+	if fields, isARN := splitARN(req.Resource); isARN && !hasWildcard(req.Resource) {
+		key.general, key.resourceAccount = true, req.ResourceAccount
+		if key.resourceAccount == "" {
+			key.resourceAccount = fields[4]
+		}
 	} else {
 		key.resource, key.resourceAccount = req.Resource, req.ResourceAccount
 	}
 	h := c.hash(&key)
 	sh := c.shapes[h]
+	// The request is prepared when first needed: on a hit, only to check a
+	// resource other than the one a variant was recorded for.
+	var pr preparedRequest
+	prepared := false
 	if sh != nil && sh.key == key {
 		for i := range sh.variants {
 			v := &sh.variants[i]
-			if samePolicies(&v.policies, ps) && (!v.sessionRead || v.session == session) && v.matches(ctx) &&
-				(!key.general || v.resource.sameAnswers(&pr, ps)) {
-				c.stats.Hits++
-				return v.decision
+			if !samePolicies(&v.policies, ps) || (v.sessionRead && v.session != session) || !v.matches(ctx) {
+				continue
 			}
+			if key.general && req.Resource != v.resource.arn {
+				if !prepared {
+					pr, prepared = prepareResource(req), true
+				}
+				if !v.resource.sameAnswers(&pr, ps) {
+					continue
+				}
+			}
+			c.stats.Hits++
+			return v.decision
 		}
 	}
 	c.stats.Misses++
+	if !prepared {
+		pr = prepareResource(req)
+	}
 	pr.prepareCaller()
 	es := evalState{compat: &ps.Compat}
 	if sh == nil {
@@ -237,25 +254,33 @@ func (c *Cache) Authorize(req *Request, ps *PolicySet) Decision {
 	return d
 }
 
+// hash hashes the parts of a shape key that tell shapes apart in practice;
+// the others (the principal's account, entity and kind follow from its ARN)
+// are compared when the shape is found. Shapes that collide are still told
+// apart by that comparison: the later one is evaluated each time.
 func (c *Cache) hash(k *shapeKey) uint64 {
-	var h maphash.Hash
-	h.SetSeed(c.seed)
-	p := &k.principal
-	for _, s := range [...]string{p.ARN, p.Account, p.EntityARN, p.UniqueID, k.action, k.resource, k.resourceAccount} {
-		h.WriteString(s)
-		h.WriteByte(0)
-	}
-	h.WriteByte(byte(p.Kind))
+	h := maphash.String(c.seed, k.principal.ARN)
+	h = mixHash(h, maphash.String(c.seed, k.principal.UniqueID))
+	h = mixHash(h, maphash.String(c.seed, k.action))
+	h = mixHash(h, maphash.String(c.seed, k.resource))
+	h = mixHash(h, maphash.String(c.seed, k.resourceAccount))
+	var flags uint64
 	if k.partial {
-		h.WriteByte(1)
+		flags |= 1
 	}
 	if k.general {
-		h.WriteByte(2)
+		flags |= 2
 	}
 	if k.anySession {
-		h.WriteByte(3)
+		flags |= 4
 	}
-	return h.Sum64()
+	return mixHash(h, flags)
+}
+
+// mixHash combines a running hash with the hash of one more part, in an
+// order-dependent way.
+func mixHash(h, part uint64) uint64 {
+	return (bits.RotateLeft64(h, 23) ^ part) * 0x9e3779b97f4a7c15
 }
 
 func (c *Cache) remember(h uint64, key shapeKey, sh *shape, v variant) {

@@ -1,6 +1,6 @@
 package engine
 
-import "unicode/utf8"
+import "strings"
 
 // Requests whose resource is itself a pattern (such as arn:aws:s3:::bucket/*)
 // ask whether the action is allowed on some resource the pattern names. An
@@ -152,14 +152,8 @@ func resolveAll(p *pattern, ctx *Context) ([]seg, Tri) {
 	return p.resolve(nil, ctx)
 }
 
-// hasWildcard reports whether s holds * or ?.
+// hasWildcard reports whether s holds * or ?. Both are ASCII, and no byte
+// of a multi-byte UTF-8 sequence is ASCII, so a byte search finds them.
 func hasWildcard(s string) bool {
-	for i := 0; i < len(s); {
-		r, w := utf8.DecodeRuneInString(s[i:])
-		if r == '*' || r == '?' {
-			return true
-		}
-		i += w
-	}
-	return false
+	return strings.IndexByte(s, '*') >= 0 || strings.IndexByte(s, '?') >= 0
 }

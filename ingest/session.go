@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -9,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/replay-iam/replay/engine"
 )
 
@@ -187,7 +187,7 @@ func (s *Sessions) ObserveOn(rec *Record, day int) (bool, error) {
 		return false, nil
 	}
 	var resp stsResponse
-	if err := json.Unmarshal(rec.ResponseElements, &resp); err != nil || resp.Credentials == nil || resp.Credentials.AccessKeyID == "" {
+	if err := gojson.Unmarshal(rec.ResponseElements, &resp); err != nil || resp.Credentials == nil || resp.Credentials.AccessKeyID == "" {
 		if err == nil {
 			err = fmt.Errorf("no credentials in the response")
 		}
@@ -195,7 +195,7 @@ func (s *Sessions) ObserveOn(rec *Record, day int) (bool, error) {
 	}
 	var p stsParams
 	if len(rec.RequestParameters) > 0 {
-		if err := json.Unmarshal(rec.RequestParameters, &p); err != nil {
+		if err := gojson.Unmarshal(rec.RequestParameters, &p); err != nil {
 			return false, fmt.Errorf("%s %s: request parameters: %w", rec.EventName, rec.EventID, err)
 		}
 	}
