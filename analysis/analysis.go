@@ -69,6 +69,10 @@ type Usage struct {
 	prefix string
 	// Overflow is true when more distinct resources were seen than kept.
 	Overflow bool
+	// last is the resource added last, when hasLast: adding it again
+	// changes nothing, and a row's events often name one resource.
+	last    string
+	hasLast bool
 }
 
 func newUsage(typ, acct, resource string) *Usage {
@@ -78,6 +82,10 @@ func newUsage(typ, acct, resource string) *Usage {
 
 // addResource records one resource of the row.
 func (u *Usage) addResource(res string) {
+	if u.hasLast && res == u.last {
+		return
+	}
+	u.last, u.hasLast = res, true
 	if res < u.SampleResource {
 		u.SampleResource = res
 	}
