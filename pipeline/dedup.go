@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"encoding/hex"
 	"hash/fnv"
 	"time"
 )
@@ -30,17 +29,16 @@ type eventKey [16]byte
 func keyOf(id string) eventKey {
 	var k eventKey
 	if len(id) == 36 && id[8] == '-' && id[13] == '-' && id[18] == '-' && id[23] == '-' {
-		var digits [32]byte
-		n := 0
-		for i := 0; i < 36; i++ {
-			if id[i] != '-' {
-				digits[n] = id[i]
-				n++
-			}
+		ok := true
+		for n, i := range uuidPairs {
+			hi, lo := hexDigit[id[i]], hexDigit[id[i+1]]
+			ok = ok && hi < 16 && lo < 16
+			k[n] = hi<<4 | lo
 		}
-		if _, err := hex.Decode(k[:], digits[:]); err == nil {
+		if ok {
 			return k
 		}
+		k = eventKey{}
 	}
 	h := fnv.New128a()
 	h.Write([]byte(id))
@@ -48,13 +46,31 @@ func keyOf(id string) eventKey {
 	return k
 }
 
+// uuidPairs are where the 16 byte-sized digit pairs of a UUID begin.
+var uuidPairs = [16]int{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
+// hexDigit maps a hexadecimal digit of either case to its value, and any
+// other byte to 255.
+var hexDigit = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 255
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c], t[c-'a'+'A'] = byte(c-'a'+10), byte(c-'a'+10)
+	}
+	return t
+}()
+
 // dedupWindow remembers the event ids of the files delivered within a
 // window before the current file.
 type dedupWindow struct {
-	window time.Duration      // <= 0: remember every file
-	keys   map[eventKey]int32 // how many records of the files remembered have each id
-	files  []windowFile       // oldest first; the last is the current file
-	spare  [][]eventKey       // key slices of forgotten files, for reuse
+	window time.Duration // <= 0: remember every file
+	keys   *idCounts     // how many records of the files remembered have each id
+	files  []windowFile  // oldest first; the last is the current file
+	spare  [][]eventKey  // key slices of forgotten files, for reuse
 }
 
 type windowFile struct {
@@ -63,7 +79,7 @@ type windowFile struct {
 }
 
 func newDedupWindow(window time.Duration) *dedupWindow {
-	return &dedupWindow{window: window, keys: map[eventKey]int32{}}
+	return &dedupWindow{window: window, keys: newIDCounts()}
 }
 
 // startFile begins a file delivered at t (zero when not known) and forgets
@@ -74,9 +90,7 @@ func (w *dedupWindow) startFile(t time.Time) {
 		n := 0
 		for n < len(w.files) && !w.files[n].delivered.IsZero() && w.files[n].delivered.Before(cut) {
 			for _, k := range w.files[n].keys {
-				if w.keys[k]--; w.keys[k] <= 0 {
-					delete(w.keys, k)
-				}
+				w.keys.remove(k)
 			}
 			w.spare = append(w.spare, w.files[n].keys[:0])
 			n++
@@ -100,8 +114,7 @@ func (w *dedupWindow) firstTime(id string) bool {
 		return true
 	}
 	k := keyOf(id)
-	n := w.keys[k]
-	w.keys[k] = n + 1
+	n := w.keys.add(k)
 	if len(w.files) == 0 {
 		w.files = append(w.files, windowFile{})
 	}

@@ -1,8 +1,12 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -211,6 +215,49 @@ func TestEventKey(t *testing.T) {
 	if a == keyOf("3f1c7a52-9b0e-4d55-a2f1-0c6f1f5b7e12") || keyOf("id-1") == keyOf("id-2") {
 		t.Error("distinct ids share a key")
 	}
+	want, _ := hex.DecodeString("3f1c7a529b0e4d55a2f10c6f1f5b7e11")
+	if !bytes.Equal(a[:], want) {
+		t.Errorf("key of a UUID = %x, want its 16 bytes %x", a, want)
+	}
+	// Shaped like a UUID but not hexadecimal: hashed, as any other id.
+	odd := "3f1c7a52-9b0e-4d55-a2f1-0c6f1f5b7e1g"
+	if k := keyOf(odd); k == keyOf("3f1c7a52-9b0e-4d55-a2f1-0c6f1f5b7e10") || k != keyOf(odd) {
+		t.Error("an id shaped like a UUID with a non-hex digit must have a key of its own")
+	}
+}
+
+// TestIDCounts checks the dedup window's table against a map, through
+// growth and deletions that shift probe runs; a small key space makes
+// counts above one and removals of absent keys common.
+func TestIDCounts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	tab := newIDCounts()
+	model := map[eventKey]int32{}
+	keyN := func(n int) eventKey { return keyOf(fmt.Sprintf("id-%d", n)) }
+	for step := 0; step < 200_000; step++ {
+		k := keyN(rng.IntN(3000))
+		if rng.IntN(2) == 0 {
+			if got := tab.add(k); got != model[k] {
+				t.Fatalf("step %d: add returned %d, want %d", step, got, model[k])
+			}
+			model[k]++
+			continue
+		}
+		tab.remove(k)
+		if model[k] > 0 {
+			if model[k]--; model[k] == 0 {
+				delete(model, k)
+			}
+		}
+		if tab.Len() != len(model) {
+			t.Fatalf("step %d: %d keys, want %d", step, tab.Len(), len(model))
+		}
+	}
+	for k, n := range model {
+		if got := tab.add(k); got != n {
+			t.Fatalf("key %x counted %d, want %d", k, got, n)
+		}
+	}
 }
 
 // TestDedupWindow checks which copies of an id are firsts: a copy is a
@@ -240,8 +287,8 @@ func TestDedupWindow(t *testing.T) {
 	if !w.firstTime("a") || !w.firstTime("c") || w.firstTime("d") {
 		t.Error("the window must forget the ids of files delivered before it, and only those")
 	}
-	if len(w.keys) != 4 || len(w.files) != 2 {
-		t.Errorf("window holds %d ids of %d files, want 4 of 2", len(w.keys), len(w.files))
+	if w.keys.Len() != 4 || len(w.files) != 2 {
+		t.Errorf("window holds %d ids of %d files, want 4 of 2", w.keys.Len(), len(w.files))
 	}
 
 	all := newDedupWindow(0)
