@@ -113,6 +113,11 @@ func (c *Context) MarkComplete(prefix string) {
 	c.complete = append(c.complete, lowerKey(prefix))
 }
 
+// MarkCompleteKey is MarkComplete with a prefix resolved by KeyOf.
+func (c *Context) MarkCompleteKey(prefix Key) {
+	c.complete = append(c.complete, prefix.lkey)
+}
+
 // entry returns the entry of k, adding it when k was not set.
 func (c *Context) entry(k Key) *contextEntry {
 	if i := k.slot - 1; i >= 0 {

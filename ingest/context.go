@@ -220,22 +220,10 @@ var tagFields = []string{"tags", "Tags", "tagSet", "TagSet", "tagging", "Tagging
 // parameters hold no tag field passes no tags: the keys are absent. Tag
 // fields of a shape not understood leave them unknown.
 func setRequestTags(ctx *engine.Context, params json.RawMessage) {
-	var m map[string]json.RawMessage
-	if !mayHoldTags(params) || json.Unmarshal(params, &m) != nil {
-		ctx.SetAbsentKey(keyTagKeys)
-		ctx.MarkComplete("aws:RequestTag/")
-		return
-	}
-	var raw json.RawMessage
-	for _, f := range tagFields {
-		if v, ok := m[f]; ok {
-			raw = v
-			break
-		}
-	}
+	raw := tagField(params)
 	if raw == nil {
 		ctx.SetAbsentKey(keyTagKeys)
-		ctx.MarkComplete("aws:RequestTag/")
+		ctx.MarkCompleteKey(prefixRequestTag)
 		return
 	}
 	tags, ok := parseTags(raw)
@@ -249,7 +237,24 @@ func setRequestTags(ctx *engine.Context, params json.RawMessage) {
 	}
 	sort.Strings(keys)
 	ctx.SetListSharedKey(keyTagKeys, keys) // keys is this request's own
-	ctx.MarkComplete("aws:RequestTag/")
+	ctx.MarkCompleteKey(prefixRequestTag)
+}
+
+// tagField returns the first of tagFields the parameters hold, or nil.
+func tagField(params json.RawMessage) json.RawMessage {
+	if !mayHoldTags(params) {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(params, &m) != nil {
+		return nil
+	}
+	for _, f := range tagFields {
+		if v, ok := m[f]; ok {
+			return v
+		}
+	}
+	return nil
 }
 
 // quotedTagFields are tagFields as they appear in JSON.

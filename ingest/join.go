@@ -116,7 +116,7 @@ func setPrincipalTags(ctx *engine.Context, tags []principalTag, kind engine.Prin
 		ctx.Set("aws:PrincipalTag/"+k, v)
 	}
 	if complete {
-		ctx.MarkComplete("aws:PrincipalTag/")
+		ctx.MarkCompleteKey(prefixPrincipalTag)
 	}
 }
 
@@ -190,7 +190,7 @@ func (s *Snapshot) joinTo(req *engine.Request, sess *Session, ps *engine.PolicyS
 			for k, v := range tags {
 				ctx.Set("aws:ResourceTag/"+k, v)
 			}
-			ctx.MarkComplete("aws:ResourceTag/")
+			ctx.MarkCompleteKey(prefixResourceTag)
 		}
 	}
 	// Organizations.

@@ -39,6 +39,11 @@ var (
 	keyUsername                     = engine.KeyOf("aws:username")
 	keyViaAWSService                = engine.KeyOf("aws:ViaAWSService")
 	keyVpcSourceIp                  = engine.KeyOf("aws:VpcSourceIp")
+
+	// Prefixes marked complete.
+	prefixPrincipalTag = engine.KeyOf("aws:PrincipalTag/")
+	prefixRequestTag   = engine.KeyOf("aws:RequestTag/")
+	prefixResourceTag  = engine.KeyOf("aws:ResourceTag/")
 )
 
 // noSessionKeys are the keys that only a session's credentials carry:

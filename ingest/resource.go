@@ -75,6 +75,7 @@ type template struct {
 
 type tplPart struct {
 	text  string // literal text, or the variable name
+	lname string // the variable name in lower case
 	isVar bool
 }
 
@@ -96,7 +97,8 @@ func parseTemplate(typ string, required bool, s string) template {
 			t.parts = append(t.parts, tplPart{text: s[i:]})
 			break
 		}
-		t.parts = append(t.parts, tplPart{text: s[i+2 : i+j], isVar: true})
+		name := s[i+2 : i+j]
+		t.parts = append(t.parts, tplPart{text: name, lname: strings.ToLower(name), isVar: true})
 		s = s[i+j+1:]
 	}
 	return t
@@ -250,11 +252,19 @@ func bestFit(ts []template, resources []Resource) (ResolvedResource, bool) {
 
 // arnAccount returns the account field of an ARN, "" when it has none.
 func arnAccount(arn string) string {
-	f := strings.SplitN(arn, ":", 6)
-	if len(f) < 6 || f[4] == "aws" {
+	rest := arn
+	for range 4 {
+		i := strings.IndexByte(rest, ':')
+		if i < 0 {
+			return ""
+		}
+		rest = rest[i+1:]
+	}
+	acct, _, ok := strings.Cut(rest, ":")
+	if !ok || acct == "aws" {
 		return ""
 	}
-	return f[4]
+	return acct
 }
 
 // partition returns the ARN partition of a region.
@@ -301,12 +311,13 @@ func (r *ResourceResolver) fill(t *template, rec *Record, params *requestParams)
 	res.Source = ResourceFromParameters
 	account := rec.RecipientAccountID
 	var b strings.Builder
+	b.Grow(t.literals + 64)
 	for _, p := range t.parts {
 		if !p.isVar {
 			b.WriteString(p.text)
 			continue
 		}
-		v, exact, ok := r.variable(p.text, rec, params, account)
+		v, exact, ok := r.variable(p.lname, rec, params, account)
 		if !ok {
 			b.WriteByte('*')
 			res.Partial = true
@@ -337,11 +348,11 @@ func (r *ResourceResolver) fill(t *template, rec *Record, params *requestParams)
 	return res, missing
 }
 
-// variable returns the value of one template variable; exact is false when
-// the value is a pattern.
-func (r *ResourceResolver) variable(name string, rec *Record, params *requestParams, account string) (v string, exact, ok bool) {
-	v, ok = r.value(name, rec, params, account)
-	if ok && strings.EqualFold(name, "SecretId") {
+// variable returns the value of one template variable, named in lower
+// case; exact is false when the value is a pattern.
+func (r *ResourceResolver) variable(lname string, rec *Record, params *requestParams, account string) (v string, exact, ok bool) {
+	v, ok = r.value(lname, rec, params, account)
+	if ok && lname == "secretid" {
 		// A secret named without its ARN: the ARN adds a dash and six
 		// random characters.
 		return v + "-??????", false, true
@@ -349,9 +360,8 @@ func (r *ResourceResolver) variable(name string, rec *Record, params *requestPar
 	return v, true, ok
 }
 
-// value returns the value of one template variable.
-func (r *ResourceResolver) value(name string, rec *Record, params *requestParams, account string) (string, bool) {
-	lname := strings.ToLower(name)
+// value returns the value of one template variable, named in lower case.
+func (r *ResourceResolver) value(lname string, rec *Record, params *requestParams, account string) (string, bool) {
 	switch lname {
 	case "partition":
 		return partition(rec.AWSRegion), true

@@ -190,3 +190,20 @@ func TestRefineActions(t *testing.T) {
 		}
 	}
 }
+
+func TestARNAccount(t *testing.T) {
+	for _, c := range []struct{ arn, want string }{
+		{"arn:aws:iam::123456789012:role/app", "123456789012"},
+		{"arn:aws:kms:us-east-1:111122223333:key/a:b", "111122223333"},
+		{"arn:aws:s3:::bucket/key", ""},
+		{"arn:aws:iam::aws:policy/ReadOnlyAccess", ""},
+		{"arn:aws:sqs:us-east-1:222233334444", ""}, // no resource field
+		{"arn:a:b:c:d:", "d"},
+		{"not-an-arn", ""},
+		{"", ""},
+	} {
+		if got := arnAccount(c.arn); got != c.want {
+			t.Errorf("arnAccount(%q) = %q, want %q", c.arn, got, c.want)
+		}
+	}
+}
