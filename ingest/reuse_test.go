@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/replay-iam/replay/internal/sample"
@@ -41,8 +42,68 @@ func TestReaderRecordsOwnTheirStrings(t *testing.T) {
 				t.Fatalf("stream %v: record %d after the reader's buffers were overwritten:\n%+v\nwant\n%+v", stream, i, got[i], want[i])
 			}
 		}
+		// Every string field of Record must have been checked: one the
+		// inputs leave empty could still point into a buffer.
+		seen := map[string]bool{}
+		for i := range got {
+			stringsSet(reflect.ValueOf(got[i]), "Record", seen)
+		}
+		for _, path := range stringFields(reflect.TypeOf(Record{}), "Record") {
+			if !seen[path] {
+				t.Errorf("no input sets %s; add it to readerInputs", path)
+			}
+		}
 	}
 }
+
+// stringFields lists the paths of the string fields reachable from t.
+func stringFields(t reflect.Type, path string) []string {
+	switch t.Kind() {
+	case reflect.String:
+		return []string{path}
+	case reflect.Pointer, reflect.Slice:
+		return stringFields(t.Elem(), path)
+	case reflect.Struct:
+		if t == reflect.TypeOf(time.Time{}) {
+			return nil
+		}
+		var out []string
+		for i := 0; i < t.NumField(); i++ {
+			out = append(out, stringFields(t.Field(i).Type, path+"."+t.Field(i).Name)...)
+		}
+		return out
+	}
+	return nil
+}
+
+// stringsSet marks in seen the paths of the non-empty strings of v.
+func stringsSet(v reflect.Value, path string, seen map[string]bool) {
+	switch v.Kind() {
+	case reflect.String:
+		if v.Len() > 0 {
+			seen[path] = true
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			stringsSet(v.Elem(), path, seen)
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			stringsSet(v.Index(i), path, seen)
+		}
+	case reflect.Struct:
+		if v.Type() == reflect.TypeOf(time.Time{}) {
+			return
+		}
+		for i := 0; i < v.NumField(); i++ {
+			stringsSet(v.Field(i), path+"."+v.Type().Field(i).Name, seen)
+		}
+	}
+}
+
+// eventAllFields sets every field a record has, those the sample logs
+// leave out included.
+const eventAllFields = `{"eventVersion":"1.10","userIdentity":{"type":"AssumedRole","principalId":"AROAWEB:web-1","arn":"arn:aws:sts::111111111111:assumed-role/web/web-1","accountId":"111111111111","accessKeyId":"ASIAWEB","userName":"web-user","invokedBy":"ec2.amazonaws.com","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAWEB","arn":"arn:aws:iam::111111111111:role/web"},"webIdFederationData":{"federatedProvider":"arn:aws:iam::111111111111:oidc-provider/example.com"},"attributes":{"creationDate":"2026-11-20T09:00:00Z","mfaAuthenticated":"true"},"sourceIdentity":"alice@example.com","ec2RoleDelivery":"2.0","assumedRoot":"false"}},"eventTime":"2026-11-20T10:00:02Z","eventSource":"dynamodb.amazonaws.com","eventName":"GetItem","awsRegion":"eu-central-1","sourceIPAddress":"ec2.amazonaws.com","userAgent":"ec2.amazonaws.com","errorCode":"AccessDenied","errorMessage":"User is not authorized","requestParameters":{"tableName":"t"},"responseElements":null,"resources":[{"ARN":"arn:aws:dynamodb:eu-central-1:111111111111:table/t","accountId":"111111111111","type":"AWS::DynamoDB::Table"}],"eventID":"e3","eventType":"AwsApiCall","readOnly":true,"recipientAccountId":"111111111111","vpcEndpointId":"vpce-1234","tlsDetails":{"tlsVersion":"TLSv1.2"},"managementEvent":false,"eventCategory":"Data"}`
 
 // readerInputs returns the sample estate's delivery files and small inputs
 // of the other formats (lines, a Lake export, escaped strings).
@@ -64,7 +125,7 @@ func readerInputs(t *testing.T) [][]byte {
 	if err != nil || len(inputs) == 0 {
 		t.Fatalf("sample logs: %d files, %v", len(inputs), err)
 	}
-	delivery := `{"Records":[` + event1 + `,` + event2 + `]}`
+	delivery := `{"Records":[` + event1 + `,` + event2 + `,` + eventAllFields + `]}`
 	inputs = append(inputs, []byte(delivery), []byte(event1+"\n"+event2+"\n"),
 		[]byte(`{"Events":[{"EventId":"e1","CloudTrailEvent":`+quote(event1)+`}]}`),
 		[]byte(`{"Records":[`+strings.Replace(event1, `aws-cli/2`, `aws-cli/2 \"escaped\" \u00e9`, 1)+`]}`))
