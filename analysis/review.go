@@ -313,32 +313,53 @@ func wildcardAfter(prefix string) string {
 
 // ReviewAll reviews every principal, computing effective permissions on
 // workers goroutines, and hands the reviews to fn in the principals' order.
-// At most a few batches of reviews are held at once.
+// Reviews are computed in batches, the next batch while fn takes the one
+// before, so at most two batches are held at once.
 func (x *UsageIndex) ReviewAll(ctx context.Context, an *grants.Analyzer, cat *catalog.Catalog, principals []Principal, workers int, fn func(*Review) error) error {
-	batch := 4 * max(workers, 1)
-	for start := 0; start < len(principals); start += batch {
-		part := principals[start:min(start+batch, len(principals))]
-		reviews := make([]Review, len(part))
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(max(workers, 1))
-		for i := range part {
-			g.Go(func() error {
-				if err := gctx.Err(); err != nil {
-					return err
-				}
-				perms := an.Effective(part[i].Entity)
-				reviews[i] = x.Review(part[i], &perms, cat)
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return err
-		}
-		for i := range reviews {
-			if err := fn(&reviews[i]); err != nil {
+	workers = max(workers, 1)
+	batch := 4 * workers
+	g, gctx := errgroup.WithContext(ctx)
+	batches := make(chan []Review) // the consumer holds one, the producer fills the next
+	g.Go(func() error {
+		defer close(batches)
+		for start := 0; start < len(principals); start += batch {
+			part := principals[start:min(start+batch, len(principals))]
+			reviews := make([]Review, len(part))
+			w, wctx := errgroup.WithContext(gctx)
+			w.SetLimit(workers)
+			for i := range part {
+				w.Go(func() error {
+					if err := wctx.Err(); err != nil {
+						return err
+					}
+					perms := an.Effective(part[i].Entity)
+					reviews[i] = x.Review(part[i], &perms, cat)
+					return nil
+				})
+			}
+			if err := w.Wait(); err != nil {
 				return err
 			}
+			select {
+			case batches <- reviews:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
 		}
+		return nil
+	})
+	g.Go(func() error {
+		for reviews := range batches {
+			for i := range reviews {
+				if err := fn(&reviews[i]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	return ctx.Err()
 }

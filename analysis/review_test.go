@@ -1,8 +1,11 @@
 package analysis
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +13,7 @@ import (
 	"github.com/replay-iam/replay/catalog"
 	"github.com/replay-iam/replay/engine"
 	"github.com/replay-iam/replay/grants"
+	"github.com/replay-iam/replay/ingest"
 )
 
 func TestGeneralize(t *testing.T) {
@@ -182,5 +186,60 @@ func TestCoverageOf(t *testing.T) {
 		if got := c.cov.CoverageOf(act(c.action)); got != c.want {
 			t.Errorf("%s with %+v: %s, want %s", c.action, c.cov, got, c.want)
 		}
+	}
+}
+
+// TestReviewAllOrderAndErrors checks that ReviewAll hands the reviews over
+// in the principals' order across batches computed ahead, and that an
+// error of fn ends it with that error and no further call.
+func TestReviewAllOrderAndErrors(t *testing.T) {
+	snap, err := ingest.LoadSnapshot(filepath.Join("..", "grants", "testdata", "snapshot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entities []*ingest.Entity
+	for _, e := range snap.Roles {
+		entities = append(entities, e)
+	}
+	for _, e := range snap.Users {
+		entities = append(entities, e)
+	}
+	if len(entities) == 0 {
+		t.Fatal("the test snapshot holds no principal")
+	}
+	const workers = 2
+	var principals []Principal
+	for i := 0; i < 3*4*workers+1; i++ { // three batches and one more
+		principals = append(principals, Principal{ARN: fmt.Sprintf("p%02d", i), Type: "role", AccountID: "1", Entity: entities[i%len(entities)]})
+	}
+	idx := NewReport().Index()
+	an := grants.New(catalog.Default(), snap)
+	var got []string
+	err = idx.ReviewAll(context.Background(), an, catalog.Default(), principals, workers, func(rv *Review) error {
+		got = append(got, rv.Principal.ARN)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, p := range principals {
+		want = append(want, p.ARN)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("reviews in order %v, want %v", got, want)
+	}
+
+	stop := errors.New("stop")
+	calls := 0
+	err = idx.ReviewAll(context.Background(), an, catalog.Default(), principals, workers, func(rv *Review) error {
+		calls++
+		if calls == 10 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || calls != 10 {
+		t.Errorf("after an error at the 10th review: %v, %d calls", err, calls)
 	}
 }

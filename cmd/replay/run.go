@@ -187,6 +187,9 @@ func parseTime(s string) (time.Time, error) {
 }
 
 func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
+	// The action catalogue is decoded once, on first use; start it now, so
+	// that it overlaps loading the snapshot and listing the logs.
+	go catalog.Default()
 	var w ingest.Window
 	var err error
 	if w.From, err = parseTime(o.from); err != nil {
