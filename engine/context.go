@@ -109,9 +109,7 @@ func (c *Context) SetDefault(s KeyState) { c.def = s }
 // MarkComplete declares that every key beginning with prefix that was not set
 // is absent, even when the default is unknown. A prefix that is a whole key
 // name marks just that key known.
-func (c *Context) MarkComplete(prefix string) {
-	c.complete = append(c.complete, lowerKey(prefix))
-}
+func (c *Context) MarkComplete(prefix string) { c.MarkCompleteKey(KeyOf(prefix)) }
 
 // MarkCompleteKey is MarkComplete with a prefix resolved by KeyOf.
 func (c *Context) MarkCompleteKey(prefix Key) {
@@ -305,11 +303,6 @@ func keyBit(lkey string) uint {
 	h := uint(n)*0x9e + uint(lkey[n-1])*0x3d + uint(lkey[n/2])*0x11 + uint(lkey[(3*n)/4])
 	return h & 127
 }
-
-// lowerKey returns a key name in lower case. The global keys a log record
-// sets are spelled in mixed case; their lower-case forms come from a table
-// rather than a new string per request.
-func lowerKey(key string) string { return KeyOf(key).lkey }
 
 // globalKeySlot hashes a key name, as spelled, into globalKeySlots.
 func globalKeySlot(key string) uint8 {

@@ -11,8 +11,8 @@ import (
 // of global keys and otherwise, and that keys match case-insensitively.
 func TestLowerKey(t *testing.T) {
 	for _, k := range append(globalKeyNames[:], "s3:x-amz-ACL", "aws:PrincipalTag/Team", "AWS:CURRENTTIME", "aws:currenttime", "") {
-		if got := lowerKey(k); got != strings.ToLower(k) {
-			t.Errorf("lowerKey(%q) = %q", k, got)
+		if got := KeyOf(k).String(); got != strings.ToLower(k) {
+			t.Errorf("KeyOf(%q).String() = %q", k, got)
 		}
 	}
 	c := NewContext()
