@@ -63,9 +63,10 @@ type Usage struct {
 	LastSeen       time.Time
 	resources      distinctResources
 	SampleResource string
-	// kept holds up to MaxKeptResources resource names; prefix is the
-	// longest prefix of every resource seen.
-	kept   map[string]struct{}
+	// kept holds up to MaxKeptResources resource names, each mapped to
+	// itself (the report's own copy); prefix is the longest prefix of every
+	// resource seen.
+	kept   map[string]string
 	prefix string
 	// Overflow is true when more distinct resources were seen than kept.
 	Overflow bool
@@ -75,29 +76,34 @@ type Usage struct {
 	hasLast bool
 }
 
-func newUsage(typ, acct, resource string) *Usage {
-	return &Usage{PrincipalType: typ, AccountID: acct, resources: distinctResources{},
-		kept: map[string]struct{}{}, SampleResource: resource, prefix: resource}
+// newUsage returns a row without resources; the strings it is given are
+// its own.
+func newUsage(typ, acct string) *Usage {
+	return &Usage{PrincipalType: typ, AccountID: acct, resources: distinctResources{}, kept: map[string]string{}}
 }
 
-// addResource records one resource of the row.
+// addResource records one resource of the row, which keeps a copy of res.
 func (u *Usage) addResource(res string) {
 	if u.hasLast && res == u.last {
 		return
 	}
-	u.last, u.hasLast = res, true
-	if res < u.SampleResource {
-		u.SampleResource = res
-	}
-	u.prefix = commonPrefix(u.prefix, res)
-	u.resources.add(res)
-	if _, ok := u.kept[res]; !ok {
+	own, ok := u.kept[res]
+	if !ok {
+		own = strings.Clone(res)
 		if len(u.kept) < MaxKeptResources {
-			u.kept[res] = struct{}{}
+			u.kept[own] = own
 		} else {
 			u.Overflow = true
 		}
 	}
+	if !u.hasLast {
+		u.SampleResource, u.prefix = own, own
+	} else {
+		u.SampleResource = min(u.SampleResource, own)
+		u.prefix = commonPrefix(u.prefix, own)
+	}
+	u.last, u.hasLast = own, true
+	u.resources.add(own)
 }
 
 // distinctResources counts distinct resource names by hash, up to
@@ -271,6 +277,9 @@ type Report struct {
 	// "eventSource eventName".
 	Unmapped map[string]int64
 	Events   int64
+	// counted maps the keys of Coverage.DataEventSources and Unmapped to
+	// themselves (see count).
+	counted map[string]string
 }
 
 // NewReport returns an empty report.
@@ -287,11 +296,11 @@ func NewReport() *Report {
 }
 
 // AddRecord notes one record of the input, evaluated or not, for the
-// coverage of the trail.
+// coverage of the trail. The report keeps a copy of eventSource.
 func (r *Report) AddRecord(eventSource string, data bool, readOnly bool) {
 	switch {
 	case data:
-		r.Coverage.DataEventSources[eventSource]++
+		r.count(r.Coverage.DataEventSources, eventSource)
 	case readOnly:
 		r.Coverage.ReadOnly++
 	default:
@@ -299,8 +308,24 @@ func (r *Report) AddRecord(eventSource string, data bool, readOnly bool) {
 	}
 }
 
-// AddUnmapped counts a record whose event maps to no action.
-func (r *Report) AddUnmapped(eventSourceAndName string) { r.Unmapped[eventSourceAndName]++ }
+// AddUnmapped counts a record whose event maps to no action. The report
+// keeps a copy of eventSourceAndName.
+func (r *Report) AddUnmapped(eventSourceAndName string) { r.count(r.Unmapped, eventSourceAndName) }
+
+// count adds one to m[k]. Assigning to a map stores the key given, even
+// over an equal one, so k, which may be borrowed from a reader's buffers,
+// is swapped for the report's own copy first.
+func (r *Report) count(m map[string]int64, k string) {
+	own, ok := r.counted[k]
+	if !ok {
+		own = strings.Clone(k)
+		if r.counted == nil {
+			r.counted = map[string]string{}
+		}
+		r.counted[own] = own
+	}
+	m[own]++
+}
 
 func hashString(s string) uint64 {
 	h := fnv.New64a()
@@ -329,14 +354,17 @@ func widen(first, last *time.Time, t time.Time) {
 	}
 }
 
-// Add adds one event; eventID names it in agreement examples.
+// Add adds one event; eventID names it in agreement examples. The
+// event's strings and eventID need only live for the call (they may be
+// borrowed from a reader's buffers): the report copies those it keeps.
 func (r *Report) Add(ev *Event, eventID string) {
 	r.Events++
 	d := &ev.Decision
 	uk := UsageKey{ev.PrincipalARN, ev.Action, d.Verdict}
 	u := r.Usage[uk]
 	if u == nil {
-		u = newUsage(ev.PrincipalType, ev.AccountID, ev.Resource)
+		u = newUsage(strings.Clone(ev.PrincipalType), strings.Clone(ev.AccountID))
+		uk.PrincipalARN, uk.Action = strings.Clone(uk.PrincipalARN), strings.Clone(uk.Action)
 		r.Usage[uk] = u
 	}
 	u.Events++
@@ -351,6 +379,7 @@ func (r *Report) Add(ev *Event, eventID string) {
 		su := r.Statements[sk]
 		if su == nil {
 			su = &StatementUse{}
+			sk.PrincipalARN = strings.Clone(sk.PrincipalARN)
 			r.Statements[sk] = su
 		}
 		su.Events++
@@ -367,19 +396,22 @@ func (r *Report) Add(ev *Event, eventID string) {
 		dn := r.Denied[dk]
 		if dn == nil {
 			dn = newDenied()
+			dk.PrincipalARN, dk.Action = strings.Clone(dk.PrincipalARN), strings.Clone(dk.Action)
 			r.Denied[dk] = dn
 		}
 		dn.Explanation = leastNonEmpty(dn.Explanation, d.Explain())
 		dn.Events++
 		dn.addResource(ev.Resource)
 		widen(&dn.FirstSeen, &dn.LastSeen, ev.Time)
-		dn.LoggedError = leastNonEmpty(dn.LoggedError, ev.LoggedError)
+		if least := leastNonEmpty(dn.LoggedError, ev.LoggedError); least != dn.LoggedError {
+			dn.LoggedError = strings.Clone(least)
+		}
 	}
 
 	a := r.Principals[ev.PrincipalARN]
 	if a == nil {
-		a = &Activity{PrincipalType: ev.PrincipalType, AccountID: ev.AccountID}
-		r.Principals[ev.PrincipalARN] = a
+		a = &Activity{PrincipalType: strings.Clone(ev.PrincipalType), AccountID: strings.Clone(ev.AccountID)}
+		r.Principals[strings.Clone(ev.PrincipalARN)] = a
 	}
 	a.Events++
 	if ev.Time.After(a.LastSeen) {
@@ -414,7 +446,7 @@ func (g *Agreement) add(ev *Event, eventID string) {
 func (g *Agreement) disagree(class, eventID string) {
 	g.Disagree[class]++
 	if _, ok := g.Examples[class]; !ok || eventID < g.Examples[class] {
-		g.Examples[class] = eventID
+		g.Examples[class] = strings.Clone(eventID)
 	}
 }
 
@@ -442,7 +474,7 @@ func (r *Report) Merge(o *Report) {
 				continue
 			}
 			if len(u.kept) < MaxKeptResources {
-				u.kept[res] = struct{}{}
+				u.kept[res] = res
 			} else {
 				u.Overflow = true
 			}

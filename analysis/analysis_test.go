@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/replay-iam/replay/engine"
 )
@@ -137,5 +138,70 @@ func TestDeniedRowsBounded(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReportCopiesWhatItKeeps checks that a report copies the strings it
+// keeps: the events of events() are added with every string borrowed from
+// one buffer, which is then overwritten, and the report must equal that
+// of the same events with strings of their own.
+func TestReportCopiesWhatItKeeps(t *testing.T) {
+	var buf []byte
+	var spans [][2]int
+	lend := func(s *string) {
+		spans = append(spans, [2]int{len(buf), len(*s)})
+		buf = append(buf, *s...)
+	}
+	evs := events()
+	ids := make([]string, len(evs))
+	sources := make([]string, len(evs))
+	unmapped := make([]string, len(evs))
+	for i := range evs {
+		ids[i] = fmt.Sprintf("e%02d", i)
+		sources[i] = []string{"s3.amazonaws.com", "sqs.amazonaws.com"}[i%2]
+		unmapped[i] = fmt.Sprint("svc.amazonaws.com Event", i%3)
+	}
+	add := func(r *Report, evs []Event, ids, sources, unmapped []string) {
+		for i := range evs {
+			r.Add(&evs[i], ids[i])
+			r.AddRecord(sources[i], i%4 == 0, i%4 == 1)
+			r.AddUnmapped(unmapped[i])
+		}
+	}
+	want := NewReport()
+	add(want, evs, ids, sources, unmapped)
+
+	borrowed := slices.Clone(evs)
+	bIDs, bSources, bUnmapped := slices.Clone(ids), slices.Clone(sources), slices.Clone(unmapped)
+	var fields []*string
+	for i := range borrowed {
+		ev := &borrowed[i]
+		fields = append(fields, &ev.PrincipalARN, &ev.PrincipalType, &ev.AccountID, &ev.Action, &ev.Resource, &ev.LoggedError,
+			&bIDs[i], &bSources[i], &bUnmapped[i])
+	}
+	for _, f := range fields {
+		lend(f)
+	}
+	for i, f := range fields {
+		if n := spans[i][1]; n > 0 {
+			*f = unsafe.String(&buf[spans[i][0]], n)
+		}
+	}
+	got := NewReport()
+	add(got, borrowed, bIDs, bSources, bUnmapped)
+	for i := range buf {
+		buf[i] = 0xFF
+	}
+
+	if !reflect.DeepEqual(got.UsageRows(), want.UsageRows()) || !reflect.DeepEqual(got.DeniedRows(), want.DeniedRows()) ||
+		!reflect.DeepEqual(got.Agreement, want.Agreement) || !reflect.DeepEqual(got.Principals, want.Principals) ||
+		!reflect.DeepEqual(got.Statements, want.Statements) || !reflect.DeepEqual(got.Coverage, want.Coverage) ||
+		!reflect.DeepEqual(got.Unmapped, want.Unmapped) {
+		t.Errorf("the report of borrowed strings changed when they were overwritten")
+	}
+	for _, p := range []string{"arn:aws:iam::1:role/r0", "arn:aws:iam::1:role/r1", "arn:aws:iam::1:role/r2"} {
+		if !reflect.DeepEqual(got.Index().used(p), want.Index().used(p)) {
+			t.Errorf("%s: the resources kept changed when the strings were overwritten", p)
+		}
 	}
 }

@@ -158,7 +158,7 @@ func RunStage(c *Corpus, workers int, s Stage, sessions *ingest.Sessions) error 
 		rep := analysis.NewReport()
 		var fr pipeline.FileReader
 		for _, path := range files {
-			err := readWith(&fr, path, func(rec *ingest.Record) {
+			err := readBorrowing(&fr, path, func(rec *ingest.Record) {
 				if s < StageTranslate {
 					return
 				}
@@ -220,6 +220,14 @@ func ReadFile(path string, fn func(*ingest.Record)) error {
 func readWith(fr *pipeline.FileReader, path string, fn func(*ingest.Record)) error {
 	var bad error
 	err := fr.Read(context.Background(), path, nil, fn, func(e error) { bad = cmp.Or(bad, e) })
+	return errors.Join(err, bad)
+}
+
+// readBorrowing is readWith with the records' strings borrowed from the
+// reader's buffers, as a run reads the files it replays.
+func readBorrowing(fr *pipeline.FileReader, path string, fn func(*ingest.Record)) error {
+	var bad error
+	err := fr.Read(context.Background(), path, (*ingest.Reader).SetBorrowStrings, fn, func(e error) { bad = cmp.Or(bad, e) })
 	return errors.Join(err, bad)
 }
 

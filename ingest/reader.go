@@ -335,15 +335,39 @@ func (r *Reader) Next() (*Record, error) {
 func (r *Reader) SetFilter(keep func(raw []byte) bool) { r.keep = keep }
 
 // SetBorrowStrings makes Next decode records without copying their
-// strings, which then point into the reader's buffers and stay valid only
-// until the next call to Next. Decoding is the same otherwise, and so is
-// every record's outcome. A pass that keeps nothing of the records (reading
-// their event ids, say) saves the copies.
+// strings where it can: they may then point into the reader's buffers,
+// and stay valid only until the reader's next Reset. Decoding is the same
+// otherwise, and so is every record's outcome. A pass that copies what it
+// keeps of the records beyond their file saves the copies of the rest.
+//
+// Strings are borrowed from a file read whole, from which the records of a
+// delivery file up to 16 MiB are decoded, and from a record's own copy
+// (lines, lookup-events items); records streamed from a larger file own
+// their strings, since the stream's buffer moves on.
 func (r *Reader) SetBorrowStrings() { r.borrow = true }
 
-// unmarshal decodes data into v, borrowing strings when r does.
-func (r *Reader) unmarshal(data []byte, v any) error {
-	if r.borrow {
+// Scrub overwrites every buffer the reader keeps for the next file, those
+// records borrow their strings from (see SetBorrowStrings) among them,
+// with 0xFF bytes, which no valid UTF-8 text holds. Tests of code that
+// borrows call it after each file: a string kept past its file then reads
+// as garbage instead of as the next file's text.
+func (r *Reader) Scrub() {
+	fill := func(b []byte) {
+		b = b[:cap(b)]
+		for i := range b {
+			b[i] = 0xFF
+		}
+	}
+	fill(r.data)
+	if r.stream != nil {
+		fill(r.stream.buf)
+	}
+}
+
+// unmarshal decodes data into v, borrowing strings when r does and data
+// stays unchanged until the next Reset (stable).
+func (r *Reader) unmarshal(data []byte, v any, stable bool) error {
+	if r.borrow && stable {
 		return gojson.UnmarshalWithOption(data, v, gojson.DecodeNoCopyString())
 	}
 	return gojson.Unmarshal(data, v)
@@ -402,8 +426,11 @@ func (r *Reader) nextArrayItem() (*Record, error) {
 			return nil, &RecordError{File: r.name, Index: index, Offset: offset, Kind: ErrUnparseable, Err: err}
 		}
 		raw = []byte(wrap.CloudTrailEvent)
+		return r.decodeRecord(raw, index, offset, true)
 	}
-	return r.decodeRecord(raw, index, offset)
+	// Records cut from a file in memory keep their bytes until the next
+	// file; those of a stream do not.
+	return r.decodeRecord(raw, index, offset, r.scan == &r.mem)
 }
 
 // maxWholeFile bounds the decompressed size of a delivery file read whole;
@@ -433,7 +460,7 @@ func (r *Reader) readWhole() {
 	// length too, without zeroing them first.
 	recs := r.batch[:0]
 	clear(recs[:cap(recs)])
-	ok = start >= 0 && end > start && r.unmarshal(data[start:end+1], &recs) == nil
+	ok = start >= 0 && end > start && r.unmarshal(data[start:end+1], &recs, true) == nil
 	for i := 0; ok && i < len(recs); i++ {
 		ok = recs[i].EventName != "" && recs[i].EventSource != ""
 	}
@@ -636,7 +663,7 @@ func (r *Reader) nextLine() (*Record, error) {
 				line = []byte(*wrap.Message)
 			}
 		}
-		return r.decodeRecord(line, index, offset)
+		return r.decodeRecord(line, index, offset, true) // each line is a copy
 	}
 }
 
@@ -662,13 +689,14 @@ func (r *Reader) readLine() ([]byte, error) {
 	}
 }
 
-// decodeRecord decodes one event.
-func (r *Reader) decodeRecord(raw []byte, index int, offset int64) (*Record, error) {
+// decodeRecord decodes one event; stable tells that raw stays unchanged
+// until the next Reset.
+func (r *Reader) decodeRecord(raw []byte, index int, offset int64, stable bool) (*Record, error) {
 	if r.keep != nil && !r.keep(raw) {
 		return nil, nil
 	}
 	rec := &Record{}
-	if err := r.unmarshal(raw, rec); err != nil {
+	if err := r.unmarshal(raw, rec, stable); err != nil {
 		return nil, &RecordError{File: r.name, Index: index, Offset: offset, Kind: ErrUnparseable, Err: err}
 	}
 	if rec.EventName == "" || rec.EventSource == "" {

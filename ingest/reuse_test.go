@@ -11,8 +11,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/replay-iam/replay/catalog"
 	"github.com/replay-iam/replay/internal/sample"
 )
 
@@ -32,7 +34,7 @@ func TestReaderRecordsOwnTheirStrings(t *testing.T) {
 			recs := readCopies(t, r, data, stream)
 			got = append(got, recs...)
 			want = append(want, decodeReference(t, i, data)...)
-			poisonBuffers(r)
+			r.Scrub()
 		}
 		if len(got) != len(want) {
 			t.Fatalf("stream %v: %d records read, %d in the files", stream, len(got), len(want))
@@ -165,21 +167,6 @@ func drain(t *testing.T, r *Reader) []Record {
 	}
 }
 
-// poisonBuffers overwrites every buffer a reader keeps for the next file.
-func poisonBuffers(r *Reader) {
-	fill := func(b []byte) {
-		b = b[:cap(b)]
-		for i := range b {
-			b[i] = 'X'
-		}
-	}
-	fill(r.data)
-	fill(r.mem.buf)
-	if r.stream != nil {
-		fill(r.stream.buf)
-	}
-}
-
 // decodeReference decodes the records of a test input with encoding/json,
 // whatever its format.
 func decodeReference(t *testing.T, i int, data []byte) []Record {
@@ -281,5 +268,114 @@ func TestReaderBorrowedStrings(t *testing.T) {
 	}
 	if errorsSeen < 6 {
 		t.Errorf("%d errors met in the damaged inputs, want at least one per input and way of reading", errorsSeen)
+	}
+}
+
+// TestReaderBorrowsUntilReset checks the span of borrowed strings: a
+// reader borrowing them yields records that stay whole up to the end of
+// their file, whatever its format, as the code that keeps them until then
+// relies on; Scrub then garbles the records of a file read whole (so that
+// tests of such code can catch a string kept too long), and not those
+// streamed from a file over the size bound, which own their strings.
+func TestReaderBorrowsUntilReset(t *testing.T) {
+	filler := strings.Replace(event1, `"key":"k"`, `"key":"`+strings.Repeat("x", 1<<20)+`"`, 1)
+	over := []byte(`{"Records":[` + strings.Repeat(filler+",", maxWholeFile>>20) + event2 + `]}`)
+	inputs := append(readerInputs(t), over)
+	r := &Reader{}
+	garbled := 0
+	for i, data := range inputs {
+		if err := r.Reset(bytes.NewReader(data), "test.json"); err != nil {
+			t.Fatal(err)
+		}
+		r.SetBorrowStrings()
+		got := drain(t, r)
+		want := decodeReference(t, i, data)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("input %d: records borrowing strings, at the end of the file, differ from their decoding", i)
+		}
+		r.Scrub()
+		switch {
+		case i == len(inputs)-1:
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("records streamed from a file over the size bound change when the buffers are scrubbed")
+			}
+		case bytes.HasPrefix(data, []byte{0x1f, 0x8b}):
+			if reflect.DeepEqual(got, want) {
+				t.Errorf("input %d: the records of a delivery file read whole do not change when the buffers are scrubbed", i)
+			}
+			garbled++
+		}
+	}
+	if garbled == 0 {
+		t.Errorf("no delivery file among the inputs")
+	}
+}
+
+// TestTranslatorCopiesWhatItKeeps checks that the translator's memos keep
+// no string borrowed from a record: the sample estate's logs are read with
+// borrowed strings, translated, and the reader's buffers scrubbed after
+// each file; every call, ARN and missed session the translator remembers
+// must then read as a real one. A memo key left borrowed would not change a translation
+// while its bytes are garbage, but could once they hold the next file's
+// text: the map, rehashing as it grows, would file it under that text.
+func TestTranslatorCopiesWhatItKeeps(t *testing.T) {
+	sum, err := sample.Generate(t.TempDir(), sample.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := LoadSnapshot(sum.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No sessions are observed: every session looked up is a miss.
+	tr := NewTranslator(catalog.Default(), snap, NewSessions())
+	tr.TrackSessions(0)
+	r := &Reader{}
+	err = filepath.WalkDir(sum.Logs, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json.gz") || strings.Contains(path, "CloudTrail-Digest") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if err := r.Reset(bytes.NewReader(data), path); err != nil {
+			return err
+		}
+		r.SetBorrowStrings()
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			tr.Translate(rec)
+		}
+		r.Scrub()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := func(s string) bool { return s != "" && utf8.ValidString(s) }
+	for k := range tr.mapped {
+		if !real(k.source) || !real(k.name) {
+			t.Errorf("remembered call %q %q", k.source, k.name)
+		}
+	}
+	for arn := range tr.kinds {
+		if !strings.HasPrefix(arn, "arn:") || !real(arn) {
+			t.Errorf("remembered ARN %q", arn)
+		}
+	}
+	for key := range tr.misses {
+		if !real(key) {
+			t.Errorf("remembered session miss %q", key)
+		}
+	}
+	if len(tr.mapped) == 0 || len(tr.kinds) == 0 || len(tr.misses) == 0 {
+		t.Errorf("%d calls, %d ARNs and %d session misses remembered; the test needs some of each", len(tr.mapped), len(tr.kinds), len(tr.misses))
 	}
 }

@@ -115,7 +115,8 @@ func (t *Translator) mapEvent(source, name string) (ActionMapping, bool) {
 		t.mapped = make(map[eventKey]mappedEvent)
 	}
 	if len(t.mapped) < maxMappedEvents {
-		t.mapped[k] = mappedEvent{m, ok}
+		// The record's strings may be borrowed (see Reader.SetBorrowStrings).
+		t.mapped[eventKey{strings.Clone(source), strings.Clone(name)}] = mappedEvent{m, ok}
 	}
 	return m, ok
 }
@@ -150,7 +151,7 @@ func (t *Translator) arnKind(arn string) (engine.PrincipalKind, bool) {
 		t.kinds = make(map[string]arnKind)
 	}
 	if len(t.kinds) < maxKnownARNs {
-		t.kinds[arn] = arnKind{kind, ok}
+		t.kinds[strings.Clone(arn)] = arnKind{kind, ok}
 	}
 	return kind, ok
 }
@@ -179,7 +180,10 @@ var notAPICallTypes = map[string]bool{
 
 // Translate turns one record into its requests, or says why it has none.
 // The requests, their contexts and policy sets are the translator's: they
-// are valid until the next call. A Translator is not safe for concurrent use.
+// are valid until the next call. The record's strings may be borrowed
+// (see Reader.SetBorrowStrings): the translator copies those it keeps, and
+// the translation holds them as the record does. A Translator is not safe
+// for concurrent use.
 func (t *Translator) Translate(rec *Record) Translation {
 	tr := Translation{Record: rec}
 	tr.Outcome, tr.BlockedBy, tr.Explicit, tr.HasBlockedBy = ClassifyOutcome(rec)

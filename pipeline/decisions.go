@@ -49,6 +49,18 @@ func (w *decisionWriter) add(x *ingest.Translation, r *ingest.Request, ev *analy
 	}
 }
 
+// flush writes the rows pending, which may borrow their strings from the
+// file being read: it is called at the end of each file.
+func (w *decisionWriter) flush() {
+	for day, rows := range w.pending {
+		if w.err == nil && len(rows) > 0 {
+			w.err = w.parts.Write(day, rows)
+		}
+		clear(rows)
+		w.pending[day] = rows[:0]
+	}
+}
+
 // dayOf returns the partition day of an event time: yyyy-mm-dd in UTC, or
 // "unknown" for a record without a time.
 func (w *decisionWriter) dayOf(t time.Time) string {

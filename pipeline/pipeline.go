@@ -56,6 +56,33 @@ type Config struct {
 	// sliceFiles, when not 0, sets the plan's sliceFiles (tests cut groups
 	// small; negative: never).
 	sliceFiles int
+	// recordStrings chooses where replayed records keep their strings (the
+	// zero value borrows them from the readers' buffers; tests compare that
+	// with copies, and scrub the buffers to catch a string kept too long).
+	recordStrings recordStringMode
+}
+
+// recordStringMode is where the records a replay reads keep their strings.
+type recordStringMode uint8
+
+const (
+	// borrowStrings: in the reader's buffers, valid until the reader's
+	// next file. What outlives a file (reports, memos, sessions, decision
+	// rows not yet written) copies what it keeps.
+	borrowStrings recordStringMode = iota
+	// copyStrings: in strings of their own.
+	copyStrings
+	// borrowScrubbed: borrowed, with the buffers scrubbed before each file
+	// and after each group (see ingest.Reader.Scrub).
+	borrowScrubbed
+)
+
+// replaySetup returns the reader setup of the passes that replay records.
+func (cfg *Config) replaySetup() func(*ingest.Reader) {
+	if cfg.recordStrings == copyStrings {
+		return nil
+	}
+	return (*ingest.Reader).SetBorrowStrings
 }
 
 // EffectiveDedupWindow returns the dedup window a run uses; 0 means a
@@ -319,7 +346,7 @@ func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed
 	sessions := ingest.NewSessions()
 	// File readers (their buffers and decompressor) serve every group and
 	// session pass in turn; the rest of a worker is the group's own.
-	readers := &sync.Pool{New: func() any { return new(FileReader) }}
+	readers := &sync.Pool{New: func() any { return &FileReader{scrub: cfg.recordStrings == borrowScrubbed} }}
 	p := newPlan(inv, cfg.Window, cfg.EffectiveDedupWindow())
 	p.passes = cfg.passes
 	switch {
@@ -332,7 +359,10 @@ func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed
 	err := p.run(ctx, cfg.WorkerCount(), sessions, listed, collectSessions(ctx, sessions, readers), func(g fileGroup, pass groupPass) (groupOutcome, error) {
 		w := newWorker(cfg, sessions, pass)
 		w.files = readers.Get().(*FileReader)
-		defer readers.Put(w.files)
+		defer func() {
+			w.files.scrubBuffers()
+			readers.Put(w.files)
+		}()
 		w.lookBack(ctx, cfg, g.lookback)
 		out, err := fn(w, g, pass)
 		out.misses = w.tr.SessionMisses()
@@ -452,7 +482,9 @@ func (w *worker) read(ctx context.Context, f *ingest.LogFile, setup func(*ingest
 func (w *worker) replayFile(ctx context.Context, cfg Config, f *ingest.LogFile, st *FileStats,
 	rep *analysis.Report, dec *decisionWriter, records *atomic.Int64) error {
 	*st = FileStats{Path: f.Path, Size: f.Size}
-	err := w.read(ctx, f, nil, func(rec *ingest.Record) {
+	// Record strings may be borrowed: what outlives the file copies them
+	// (see borrowStrings), and the decision rows are written when it ends.
+	err := w.read(ctx, f, cfg.replaySetup(), func(rec *ingest.Record) {
 		w.observe(rec)
 		records.Add(1)
 		st.Records++
@@ -497,6 +529,9 @@ func (w *worker) replayFile(ctx context.Context, cfg Config, f *ingest.LogFile, 
 			st.Unparseable++
 		}
 	})
+	if dec != nil {
+		dec.flush()
+	}
 	var ferr *ingest.FileError
 	if errors.As(err, &ferr) {
 		st.Error = ferr.Error()
@@ -561,6 +596,16 @@ func ReadFile(ctx context.Context, path string, setup func(*ingest.Reader), onRe
 // buffers and decompressor. It is not safe for concurrent use.
 type FileReader struct {
 	rd *ingest.Reader
+	// scrub, set by tests, scrubs the reader's buffers before each file
+	// and when scrubBuffers is called (see ingest.Reader.Scrub).
+	scrub bool
+}
+
+// scrubBuffers scrubs the reader's buffers when fr.scrub is set.
+func (fr *FileReader) scrubBuffers() {
+	if fr.scrub && fr.rd != nil {
+		fr.rd.Scrub()
+	}
 }
 
 // Read is ReadFile.
@@ -573,6 +618,7 @@ func (fr *FileReader) Read(ctx context.Context, path string, setup func(*ingest.
 	if fr.rd == nil {
 		fr.rd = &ingest.Reader{}
 	}
+	fr.scrubBuffers()
 	r := fr.rd
 	if err := r.Reset(f, path); err != nil {
 		var fe *ingest.FileError

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 
 	"github.com/replay-iam/replay/engine"
@@ -34,7 +35,8 @@ func Verify(ctx context.Context, cfg Config, replacements map[string]*engine.Pol
 	_, err = forEachGroup(ctx, cfg, inv, nil, func(w *worker, g fileGroup, _ groupPass) (groupOutcome, error) {
 		local := map[string]*Verification{}
 		for _, f := range g.files {
-			err := w.read(ctx, f, nil, func(rec *ingest.Record) {
+			// Record strings may be borrowed: local copies what it keeps.
+			err := w.read(ctx, f, cfg.replaySetup(), func(rec *ingest.Record) {
 				w.observe(rec)
 				if cfg.outsideWindow(rec) {
 					return
@@ -61,12 +63,14 @@ func Verify(ctx context.Context, cfg Config, replacements map[string]*engine.Pol
 					v := local[arn]
 					if v == nil {
 						v = &Verification{}
-						local[arn] = v
+						local[strings.Clone(arn)] = v
 					}
 					v.Events++
 					if !w.cache.Authorize(&r.Request, &ps).Allowed() {
 						v.Failed++
-						v.Example = leastID(v.Example, rec.EventID)
+						if leastID(v.Example, rec.EventID) != v.Example {
+							v.Example = strings.Clone(rec.EventID)
+						}
 					}
 				}
 			}, nil)
