@@ -95,9 +95,9 @@ func BenchmarkFloorStdlib(b *testing.B) {
 	})
 }
 
-// BenchmarkDecode streams the files through ingest.Reader: format
-// detection, records cut by the scanner and decoded one by one, with file
-// positions for messages.
+// BenchmarkDecode reads the files through ingest.Reader as a run does:
+// format detection, then each file read whole and its records decoded in
+// one call, their strings borrowed from the reader's buffer.
 func BenchmarkDecode(b *testing.B) {
 	corpusPass(b, func(c *Corpus) error { return RunStage(c, runtime.GOMAXPROCS(0), StageDecode, nil) })
 }
