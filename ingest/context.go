@@ -105,7 +105,7 @@ func fillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resource
 		ctx.SetAbsentKey(keyVpcSourceIp)
 	}
 	// TLS details are optional per service: their absence proves nothing.
-	if rec.TLSDetails != nil && rec.TLSDetails.TLSVersion != "" {
+	if rec.TLSDetails.TLSVersion != "" {
 		ctx.SetKey(keySecureTransport, "true")
 	}
 
@@ -157,26 +157,24 @@ func fillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resource
 			ctx.SetAbsentKey(k)
 		}
 	} else {
-		if a := sc.Attributes; a != nil {
-			switch a.MFAAuthenticated {
-			case "true":
-				ctx.SetKey(keyMultiFactorAuthPresent, "true")
-				ctx.SetValueUnknownKey(keyMultiFactorAuthAge, false)
-			case "false":
-				ctx.SetKey(keyMultiFactorAuthPresent, "false")
-				ctx.SetAbsentKey(keyMultiFactorAuthAge)
-			}
-			if a.CreationDate != "" {
-				ctx.SetKey(keyTokenIssueTime, a.CreationDate)
-			}
+		switch sc.Attributes.MFAAuthenticated {
+		case "true":
+			ctx.SetKey(keyMultiFactorAuthPresent, "true")
+			ctx.SetValueUnknownKey(keyMultiFactorAuthAge, false)
+		case "false":
+			ctx.SetKey(keyMultiFactorAuthPresent, "false")
+			ctx.SetAbsentKey(keyMultiFactorAuthAge)
+		}
+		if sc.Attributes.CreationDate != "" {
+			ctx.SetKey(keyTokenIssueTime, sc.Attributes.CreationDate)
 		}
 		if sc.SourceIdentity != "" {
 			ctx.SetKey(keySourceIdentity, sc.SourceIdentity)
 		} else {
 			ctx.SetAbsentKey(keySourceIdentity)
 		}
-		if w := sc.WebIDFederationData; w != nil && w.FederatedProvider != "" {
-			ctx.SetKey(keyFederatedProvider, w.FederatedProvider)
+		if p := sc.WebIDFederationData.FederatedProvider; p != "" {
+			ctx.SetKey(keyFederatedProvider, p)
 		}
 		if sc.AssumedRoot == "true" {
 			ctx.SetKey(keyAssumedRoot, "true")

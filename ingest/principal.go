@@ -42,13 +42,13 @@ func principalOf(rec *Record, kindOf func(arn string) (engine.PrincipalKind, boo
 		p = engine.Principal{Kind: engine.PrincipalUser, ARN: u.ARN, Account: u.AccountID, UniqueID: u.PrincipalID}
 	case "AssumedRole":
 		p = engine.Principal{Kind: engine.PrincipalRoleSession, ARN: u.ARN, Account: u.AccountID}
-		if sc != nil && sc.SessionIssuer != nil {
+		if sc != nil {
 			p.EntityARN = sc.SessionIssuer.ARN
 			p.UniqueID = sc.SessionIssuer.PrincipalID
 		}
 	case "FederatedUser":
 		p = engine.Principal{Kind: engine.PrincipalFederatedUser, ARN: u.ARN, Account: u.AccountID}
-		if sc != nil && sc.SessionIssuer != nil {
+		if sc != nil {
 			p.EntityARN = sc.SessionIssuer.ARN
 		}
 	case "Root":

@@ -89,8 +89,8 @@ func TestReaderFormats(t *testing.T) {
 				t.Fatalf("%d records, want 2", len(recs))
 			}
 			a, b := recs[0], recs[1]
-			if a.EventName != "GetObject" || a.UserIdentity.UserName != "alice" || a.TLSDetails == nil || a.TLSDetails.TLSVersion != "TLSv1.3" ||
-				string(a.RequestParameters) != `{"bucketName":"b","key":"k"}` || a.ReadOnly == nil || !*a.ReadOnly {
+			if a.EventName != "GetObject" || a.UserIdentity.UserName != "alice" || a.TLSDetails.TLSVersion != "TLSv1.3" ||
+				string(a.RequestParameters) != `{"bucketName":"b","key":"k"}` || !a.ReadOnly {
 				t.Errorf("first record %+v", a)
 			}
 			if b.EventName != "SendMessage" || b.ErrorCode != "AccessDenied" || b.UserIdentity.SessionContext == nil ||

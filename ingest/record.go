@@ -8,7 +8,10 @@ import (
 )
 
 // Record is one CloudTrail event, with the fields replay reads: the
-// decoder passes over the others without making strings of them.
+// decoder passes over the others without making strings of them. A field
+// whose absence means the same as its empty value is a value, which the
+// decoder fills in place; the session context and managementEvent, whose
+// absence tells something, are pointers.
 type Record struct {
 	EventVersion       string          `json:"eventVersion"`
 	EventTime          time.Time       `json:"eventTime"`
@@ -24,10 +27,10 @@ type Record struct {
 	Resources          []Resource      `json:"resources"`
 	EventID            string          `json:"eventID"`
 	EventType          string          `json:"eventType"`
-	ReadOnly           *bool           `json:"readOnly"`
+	ReadOnly           bool            `json:"readOnly"`
 	RecipientAccountID string          `json:"recipientAccountId"`
 	VPCEndpointID      string          `json:"vpcEndpointId"`
-	TLSDetails         *TLSDetails     `json:"tlsDetails"`
+	TLSDetails         TLSDetails      `json:"tlsDetails"`
 	ManagementEvent    *bool           `json:"managementEvent"`
 	EventCategory      string          `json:"eventCategory"`
 	UserIdentity       UserIdentity    `json:"userIdentity"`
@@ -40,7 +43,7 @@ type Resource struct {
 	Type      string `json:"type"`
 }
 
-// TLSDetails is the record's TLS information; its presence shows the call
+// TLSDetails is the record's TLS information; a TLS version shows the call
 // used TLS.
 type TLSDetails struct {
 	TLSVersion string `json:"tlsVersion"`
@@ -60,12 +63,12 @@ type UserIdentity struct {
 
 // SessionContext describes temporary credentials.
 type SessionContext struct {
-	SessionIssuer       *SessionIssuer       `json:"sessionIssuer"`
-	WebIDFederationData *WebIDFederationData `json:"webIdFederationData"`
-	Attributes          *SessionAttributes   `json:"attributes"`
-	SourceIdentity      string               `json:"sourceIdentity"`
-	EC2RoleDelivery     string               `json:"ec2RoleDelivery"`
-	AssumedRoot         string               `json:"assumedRoot"`
+	SessionIssuer       SessionIssuer       `json:"sessionIssuer"`
+	WebIDFederationData WebIDFederationData `json:"webIdFederationData"`
+	Attributes          SessionAttributes   `json:"attributes"`
+	SourceIdentity      string              `json:"sourceIdentity"`
+	EC2RoleDelivery     string              `json:"ec2RoleDelivery"`
+	AssumedRoot         string              `json:"assumedRoot"`
 }
 
 // SessionIssuer is the entity that issued the session: a role, or the IAM

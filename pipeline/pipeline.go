@@ -498,7 +498,7 @@ func (w *worker) replayFile(ctx context.Context, cfg Config, f *ingest.LogFile, 
 		}
 		x := w.tr.Translate(rec)
 		if x.Skip != ingest.SkipNotAPICall {
-			rep.AddRecord(rec.EventSource, isDataEvent(rec), rec.ReadOnly != nil && *rec.ReadOnly)
+			rep.AddRecord(rec.EventSource, isDataEvent(rec), rec.ReadOnly)
 		}
 		if x.Skip != ingest.NotSkipped {
 			st.Skips[x.Skip]++
