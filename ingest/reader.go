@@ -343,12 +343,14 @@ func (r *Reader) SetFilter(keep func(raw []byte) bool) { r.keep = keep }
 // Strings are borrowed from a file read whole, from which the records of a
 // delivery file up to 16 MiB are decoded, and from a record's own copy
 // (lines, lookup-events items); records streamed from a larger file own
-// their strings, since the stream's buffer moves on.
+// their strings, since the stream's buffer moves on. The records of a
+// file read whole also borrow the arrays of their resources, parameters
+// and response elements, which the reader keeps for the next file.
 func (r *Reader) SetBorrowStrings() { r.borrow = true }
 
 // Scrub overwrites every buffer the reader keeps for the next file, those
-// records borrow their strings from (see SetBorrowStrings) among them,
-// with 0xFF bytes, which no valid UTF-8 text holds. Tests of code that
+// records borrow their strings and arrays from (see SetBorrowStrings)
+// among them, with 0xFF bytes, which no valid UTF-8 text holds. Tests of code that
 // borrows call it after each file: a string kept past its file then reads
 // as garbage instead of as the next file's text.
 func (r *Reader) Scrub() {
@@ -361,6 +363,19 @@ func (r *Reader) Scrub() {
 	fill(r.data)
 	if r.stream != nil {
 		fill(r.stream.buf)
+	}
+	if !r.borrow {
+		return // the records' arrays are theirs
+	}
+	batch := r.batch[:cap(r.batch)]
+	for i := range batch {
+		rec := &batch[i]
+		fill(rec.RequestParameters)
+		fill(rec.ResponseElements)
+		res := rec.Resources[:cap(rec.Resources)]
+		for j := range res {
+			res[j] = Resource{ARN: "\xff", AccountID: "\xff", Type: "\xff"}
+		}
 	}
 }
 
@@ -459,10 +474,15 @@ func (r *Reader) readWhole() {
 	// The decoder decodes into the array's elements, past the slice's
 	// length too, without zeroing them first.
 	recs := r.batch[:0]
-	clear(recs[:cap(recs)])
+	if r.borrow {
+		keepArrays(recs[:cap(recs)])
+	} else {
+		clear(recs[:cap(recs)])
+	}
 	ok = start >= 0 && end > start && r.unmarshal(data[start:end+1], &recs, true) == nil
 	for i := 0; ok && i < len(recs); i++ {
 		ok = recs[i].EventName != "" && recs[i].EventSource != ""
+		recs[i].dropEmpty()
 	}
 	r.batch = recs[:0]
 	if !ok {
@@ -471,6 +491,36 @@ func (r *Reader) readWhole() {
 	}
 	r.mem.pos = end + 1
 	r.inArr, r.batched, r.batch = true, true, recs
+}
+
+// keepArrays empties records to decode into, as clear does, but keeps the
+// arrays of their resources, parameters and response elements, which the
+// decoder then fills before it allocates any: records that borrow their
+// strings until the next file may borrow these arrays too. The resources
+// are zeroed, since the decoder decodes into them without zeroing them.
+func keepArrays(recs []Record) {
+	for i := range recs {
+		rec := &recs[i]
+		res, req, resp := rec.Resources[:0], rec.RequestParameters[:0], rec.ResponseElements[:0]
+		clear(res[:cap(res)])
+		*rec = Record{Resources: res, RequestParameters: req, ResponseElements: resp}
+	}
+}
+
+// dropEmpty sets the record's empty arrays to nil: a record decoded into
+// arrays kept by keepArrays then equals one decoded anew. A raw value is
+// never empty when present; a record's resources are nil both when it
+// lists none and when it has no resources field.
+func (rec *Record) dropEmpty() {
+	if len(rec.Resources) == 0 {
+		rec.Resources = nil
+	}
+	if len(rec.RequestParameters) == 0 {
+		rec.RequestParameters = nil
+	}
+	if len(rec.ResponseElements) == 0 {
+		rec.ResponseElements = nil
+	}
 }
 
 // readAll reads a delivery file whole, when it fits in maxWholeFile and
@@ -696,7 +746,9 @@ func (r *Reader) decodeRecord(raw []byte, index int, offset int64, stable bool) 
 		return nil, nil
 	}
 	rec := &Record{}
-	if err := r.unmarshal(raw, rec, stable); err != nil {
+	err := r.unmarshal(raw, rec, stable)
+	rec.dropEmpty()
+	if err != nil {
 		return nil, &RecordError{File: r.name, Index: index, Offset: offset, Kind: ErrUnparseable, Err: err}
 	}
 	if rec.EventName == "" || rec.EventSource == "" {
