@@ -118,12 +118,27 @@ func OpenCorpus(dir string, o sample.Options) (*Corpus, error) {
 
 // Floor inflates every file into a buffer reused by its worker and decodes
 // it whole with goccy/go-json (the fastest decoder measured) into the
-// record type, its strings left in the buffer rather than copied: the
+// record type, its strings left in the buffer rather than copied and its
+// records decoded into an array the worker reuses from file to file: the
 // least any tool must do to read the logs.
 func Floor(c *Corpus, workers int) error {
-	return eachFileBuffered(c.Files, workers, func(data []byte) error {
+	return forEachShare(c.Files, workers, func(files []string) error {
+		var buf bytes.Buffer
 		var doc struct{ Records []ingest.Record }
-		return gojson.UnmarshalWithOption(data, &doc, gojson.DecodeNoCopyString())
+		for _, path := range files {
+			buf.Reset()
+			if err := inflateInto(&buf, path); err != nil {
+				return err
+			}
+			// The decoder decodes into the array's elements without zeroing
+			// them first.
+			clear(doc.Records[:cap(doc.Records)])
+			doc.Records = doc.Records[:0]
+			if err := gojson.UnmarshalWithOption(buf.Bytes(), &doc, gojson.DecodeNoCopyString()); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+		}
+		return nil
 	})
 }
 
