@@ -92,14 +92,14 @@ func setPrincipalTags(ctx *engine.Context, tags []principalTag, kind engine.Prin
 	if needsSession(kind) {
 		complete = sess != nil && sess.TagsComplete
 	}
-	var sessTags map[string]string
+	var sessTags []principalTag
 	if sess != nil {
-		sessTags = sess.Tags
+		sessTags = sess.principalTags()
 	}
 	for _, t := range tags {
 		overridden := false
-		for sk := range sessTags {
-			if strings.EqualFold(sk, t.key) {
+		for _, st := range sessTags {
+			if strings.EqualFold(st.key, t.key) {
 				overridden = true
 				break
 			}
@@ -112,8 +112,8 @@ func setPrincipalTags(ctx *engine.Context, tags []principalTag, kind engine.Prin
 			ctx.SetValueUnknownKey(t.contextKey, false)
 		}
 	}
-	for k, v := range sessTags {
-		ctx.Set("aws:PrincipalTag/"+k, v)
+	for _, st := range sessTags {
+		ctx.SetKey(st.contextKey, st.value)
 	}
 	if complete {
 		ctx.MarkCompleteKey(prefixPrincipalTag)

@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -75,6 +77,74 @@ func TestPrincipalTagKeys(t *testing.T) {
 		}
 		if st := ctx.State("aws:PrincipalTag/other"); st != engine.KeyAbsent {
 			t.Errorf("%s: an untagged key is %s, want absent", name, st)
+		}
+	}
+}
+
+// TestSessionPrincipalTags checks how a session's tags combine with the
+// role's IAM tags: a session tag overrides the IAM tag of the same key,
+// compared without case; a session whose tags are not all known leaves the
+// IAM tag keys present with unknown values and every other key unknown; a
+// role session that was not seen knows none of its tags either. Sessions
+// come from an observed AssumeRole call and from a chained one that takes
+// the first one's transitive tags.
+func TestSessionPrincipalTags(t *testing.T) {
+	role := &Entity{Tags: map[string]string{"Team": "blue", "cost-center": "42"}}
+	(&Snapshot{}).assembleIdentity(role)
+	sessions := NewSessions()
+	assume := func(key, caller, params string) *Session {
+		t.Helper()
+		rec := &Record{EventSource: "sts.amazonaws.com", EventName: "AssumeRole", EventID: key,
+			RequestParameters: json.RawMessage(params),
+			ResponseElements:  json.RawMessage(`{"credentials":{"accessKeyId":"` + key + `"}}`)}
+		if caller != "" {
+			rec.UserIdentity = UserIdentity{Type: "AssumedRole", AccessKeyID: caller}
+		}
+		if ok, err := sessions.Observe(rec); !ok || err != nil {
+			t.Fatalf("observe %s: %v %v", key, ok, err)
+		}
+		s, ok := sessions.Lookup(key)
+		if !ok {
+			t.Fatalf("session %s not found", key)
+		}
+		return s
+	}
+	tagged := assume("ASIA1", "", `{"tags":[{"key":"team","value":"red"},{"key":"Project","value":"x"}],"transitiveTagKeys":["Project"]}`)
+	chained := assume("ASIA2", "ASIA1", `{"tags":[{"key":"stage","value":"prod"}]}`)
+	tests := []struct {
+		name string
+		sess *Session
+		want map[string]string // "" for a key present with an unknown value, "?" for an unknown key, "-" for an absent one
+	}{
+		{"no session tags", &Session{TagsComplete: true}, map[string]string{"team": "blue", "cost-center": "42", "project": "-"}},
+		{"session tags", tagged, map[string]string{"team": "red", "cost-center": "42", "project": "x", "stage": "-"}},
+		{"chained session", chained, map[string]string{"team": "blue", "cost-center": "42", "project": "x", "stage": "prod"}},
+		{"tags not all known", &Session{Tags: map[string]string{"TEAM": "green"}}, map[string]string{"team": "green", "cost-center": "", "project": "?"}},
+		{"session not seen", nil, map[string]string{"team": "", "cost-center": "", "project": "?"}},
+	}
+	for _, tt := range tests {
+		ctx := engine.NewContext()
+		ctx.SetDefault(engine.KeyUnknown)
+		setPrincipalTags(ctx, role.principalTags(), engine.PrincipalRoleSession, tt.sess)
+		for tag, want := range tt.want {
+			key := "aws:PrincipalTag/" + tag
+			st, v := ctx.State(key), ctx.Values(key)
+			var got string
+			switch {
+			case st == engine.KeyPresent && len(v) == 1:
+				got = v[0]
+			case st == engine.KeyValueUnknown:
+				got = ""
+			case st == engine.KeyUnknown:
+				got = "?"
+			case st == engine.KeyAbsent:
+				got = "-"
+			default:
+				got = fmt.Sprintf("%s %v", st, v)
+			}
+			if got != want {
+				t.Errorf("%s: %s = %q, want %q", tt.name, key, got, want)
+			}
 		}
 	}
 }

@@ -43,6 +43,17 @@ type Session struct {
 	// there is none, or when they are taken.
 	parent  uint64
 	chained bool
+	// tagKeys holds Tags with their condition keys (see principalTags).
+	tagKeys []principalTag
+}
+
+// principalTags returns the session's tags with their condition keys,
+// made anew when the session did not come from Sessions.
+func (s *Session) principalTags() []principalTag {
+	if len(s.tagKeys) == len(s.Tags) {
+		return s.tagKeys
+	}
+	return principalTagsOf(s.Tags)
 }
 
 // maxChain bounds the role chains resolved: a chain longer than that, or
@@ -247,6 +258,7 @@ func (s *Sessions) ObserveOn(rec *Record, day int) (bool, error) {
 		}
 	}
 	sess.expires, sess.day = expires, day
+	sess.tagKeys = principalTagsOf(sess.Tags)
 	k := s.key(resp.Credentials.AccessKeyID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -308,6 +320,7 @@ func (s *Session) inherit(parent *Session) *Session {
 			out.Transitive = append(out.Transitive, k)
 		}
 	}
+	out.tagKeys = principalTagsOf(out.Tags)
 	return &out
 }
 
