@@ -82,28 +82,38 @@ func newUsage(typ, acct string) *Usage {
 	return &Usage{PrincipalType: typ, AccountID: acct, resources: distinctResources{}, kept: map[string]string{}}
 }
 
-// addResource records one resource of the row, which keeps a copy of res.
+// addResource records one resource of the row, which keeps a copy of res
+// where it keeps res.
 func (u *Usage) addResource(res string) {
 	if u.hasLast && res == u.last {
 		return
 	}
-	own, ok := u.kept[res]
-	if !ok {
-		own = strings.Clone(res)
-		if len(u.kept) < MaxKeptResources {
-			u.kept[own] = own
-		} else {
-			u.Overflow = true
-		}
+	first := len(u.kept) == 0 // the first resource is always kept
+	own, kept := u.kept[res]
+	switch {
+	case kept:
+	case len(u.kept) < MaxKeptResources:
+		own, kept = strings.Clone(res), true
+		u.kept[own] = own
+	default:
+		u.Overflow = true
 	}
-	if !u.hasLast {
+	switch {
+	case first:
 		u.SampleResource, u.prefix = own, own
-	} else {
-		u.SampleResource = min(u.SampleResource, own)
-		u.prefix = commonPrefix(u.prefix, own)
+	case res < u.SampleResource:
+		if !kept {
+			own, kept = strings.Clone(res), true
+		}
+		u.SampleResource = own
+		fallthrough
+	default:
+		u.prefix = commonPrefix(u.prefix, res) // a part of u.prefix
 	}
-	u.last, u.hasLast = own, true
-	u.resources.add(own)
+	// A row that overflows may see a new resource at every event: it
+	// remembers the last one only when it has a copy anyway.
+	u.last, u.hasLast = own, kept
+	u.resources.add(res)
 }
 
 // distinctResources counts distinct resource names by hash, up to

@@ -153,6 +153,11 @@ func TestReportCopiesWhatItKeeps(t *testing.T) {
 		buf = append(buf, *s...)
 	}
 	evs := events()
+	// A row with more resources than it keeps, the smallest ones last.
+	for i := MaxKeptResources + 20; i > 0; i-- {
+		evs = append(evs, Event{PrincipalARN: "arn:aws:iam::1:role/many", PrincipalType: "role_session", AccountID: "1",
+			Action: "s3:GetObject", Resource: fmt.Sprintf("arn:aws:s3:::b/o%05d", i), LoggedDecided: true})
+	}
 	ids := make([]string, len(evs))
 	sources := make([]string, len(evs))
 	unmapped := make([]string, len(evs))
@@ -199,9 +204,12 @@ func TestReportCopiesWhatItKeeps(t *testing.T) {
 		!reflect.DeepEqual(got.Unmapped, want.Unmapped) {
 		t.Errorf("the report of borrowed strings changed when they were overwritten")
 	}
-	for _, p := range []string{"arn:aws:iam::1:role/r0", "arn:aws:iam::1:role/r1", "arn:aws:iam::1:role/r2"} {
+	for _, p := range []string{"arn:aws:iam::1:role/r0", "arn:aws:iam::1:role/r1", "arn:aws:iam::1:role/r2", "arn:aws:iam::1:role/many"} {
 		if !reflect.DeepEqual(got.Index().used(p), want.Index().used(p)) {
 			t.Errorf("%s: the resources kept changed when the strings were overwritten", p)
 		}
+	}
+	if u := want.Usage[UsageKey{"arn:aws:iam::1:role/many", "s3:GetObject", engine.VerdictAllow}]; u == nil || !u.Overflow || u.SampleResource != "arn:aws:s3:::b/o00001" {
+		t.Errorf("the row with many resources does not overflow with its smallest resource as sample: %+v", u)
 	}
 }
