@@ -1,10 +1,10 @@
 package ingest
 
 import (
-	"bytes"
 	"strings"
 
 	"github.com/replay-iam/replay/catalog"
+	"github.com/replay-iam/replay/internal/rarebyte"
 )
 
 // ResourceSource tells where a request's resource ARN came from.
@@ -488,21 +488,7 @@ func hasVersionedAction(actions []string) bool {
 // mentionsVersionID reports whether raw holds "versionId" in quotes, as
 // bytes.Contains does, but faster on JSON: it looks for the pattern's 'I',
 // which few parameters hold, rather than its first byte, a quote.
-func mentionsVersionID(raw []byte) bool {
-	const pattern = `"versionId"`
-	const at = len(`"version`) // the index of 'I' in pattern
-	for i := at; i < len(raw); i++ {
-		j := bytes.IndexByte(raw[i:], 'I')
-		if j < 0 {
-			return false
-		}
-		i += j
-		if start := i - at; start+len(pattern) <= len(raw) && string(raw[start:start+len(pattern)]) == pattern {
-			return true
-		}
-	}
-	return false
-}
+func mentionsVersionID(raw []byte) bool { return rarebyte.Contains(raw, `"versionId"`, 8) }
 
 // Wildcard returns a pattern over every resource the action takes, for an
 // action whose resource the record does not show: its first ARN template

@@ -5,7 +5,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"github.com/replay-iam/replay/catalog"
 	"github.com/replay-iam/replay/engine"
 	"github.com/replay-iam/replay/ingest"
+	"github.com/replay-iam/replay/internal/rarebyte"
 )
 
 // Config is what a run reads.
@@ -405,21 +405,7 @@ func collectSessions(ctx context.Context, sessions *ingest.Sessions, readers *sy
 // bytes.Contains does, but faster on JSON: it looks for the pattern's 'z',
 // which CloudTrail records hold a few times (in "amazonaws"), rather than
 // its first byte, which is everywhere.
-func mentionsSTS(raw []byte) bool {
-	const pattern = "sts.amazonaws.com"
-	const z = 7 // the index of 'z' in pattern
-	for i := z; i < len(raw); i++ {
-		j := bytes.IndexByte(raw[i:], 'z')
-		if j < 0 {
-			return false
-		}
-		i += j
-		if start := i - z; start+len(pattern) <= len(raw) && string(raw[start:start+len(pattern)]) == pattern {
-			return true
-		}
-	}
-	return false
-}
+func mentionsSTS(raw []byte) bool { return rarebyte.Contains(raw, "sts.amazonaws.com", 7) }
 
 // worker is what one goroutine of a replay keeps from file to file of its
 // group: the translator, the decision cache, the event ids seen, and a file
