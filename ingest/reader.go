@@ -114,6 +114,10 @@ type Reader struct {
 	mem     scanner
 	batch   []Record // the file's records; the array is kept for the next file
 	batched bool
+	// lent is set when the records of batch borrowed their arrays (see
+	// keepArrays), which the next file may then reuse: the arrays of
+	// records that own them are theirs.
+	lent bool
 }
 
 // maxKeptBatch bounds the records a Reader keeps room for from file to
@@ -152,7 +156,7 @@ func (rd *Reader) Reset(r io.Reader, name string) error {
 	if cap(batch) > maxKeptBatch {
 		batch = nil
 	}
-	*rd = Reader{raw: rd.raw, zr: rd.zr, br: rd.br, stream: rd.stream, data: rd.data[:0], batch: batch, name: name}
+	*rd = Reader{raw: rd.raw, zr: rd.zr, br: rd.br, stream: rd.stream, data: rd.data[:0], batch: batch, lent: rd.lent && batch != nil, name: name}
 	if rd.raw == nil {
 		rd.raw = bufio.NewReaderSize(r, 64<<10)
 	} else {
@@ -350,9 +354,9 @@ func (r *Reader) SetBorrowStrings() { r.borrow = true }
 
 // Scrub overwrites every buffer the reader keeps for the next file, those
 // records borrow their strings and arrays from (see SetBorrowStrings)
-// among them, with 0xFF bytes, which no valid UTF-8 text holds. Tests of code that
-// borrows call it after each file: a string kept past its file then reads
-// as garbage instead of as the next file's text.
+// among them, with 0xFF bytes, which no valid UTF-8 text holds. Tests of
+// code that borrows call it after each file: a string kept past its file
+// then reads as garbage instead of as the next file's text.
 func (r *Reader) Scrub() {
 	fill := func(b []byte) {
 		b = b[:cap(b)]
@@ -364,7 +368,7 @@ func (r *Reader) Scrub() {
 	if r.stream != nil {
 		fill(r.stream.buf)
 	}
-	if !r.borrow {
+	if !r.lent {
 		return // the records' arrays are theirs
 	}
 	batch := r.batch[:cap(r.batch)]
@@ -474,11 +478,12 @@ func (r *Reader) readWhole() {
 	// The decoder decodes into the array's elements, past the slice's
 	// length too, without zeroing them first.
 	recs := r.batch[:0]
-	if r.borrow {
+	if r.borrow && r.lent {
 		keepArrays(recs[:cap(recs)])
 	} else {
 		clear(recs[:cap(recs)])
 	}
+	r.lent = r.borrow
 	ok = start >= 0 && end > start && r.unmarshal(data[start:end+1], &recs, true) == nil
 	for i := 0; ok && i < len(recs); i++ {
 		ok = recs[i].EventName != "" && recs[i].EventSource != ""

@@ -387,3 +387,28 @@ func TestTranslatorCopiesWhatItKeeps(t *testing.T) {
 		t.Errorf("%d calls, %d ARNs and %d session misses remembered; the test needs some of each", len(tr.mapped), len(tr.kinds), len(tr.misses))
 	}
 }
+
+// TestReaderOwnedArraysSurviveBorrowing checks that records read without
+// borrowing keep their arrays when the same reader goes on to borrow: the
+// arrays it reuses are only those it lent.
+func TestReaderOwnedArraysSurviveBorrowing(t *testing.T) {
+	inputs := readerInputs(t)
+	r := &Reader{}
+	var owned, want []Record
+	for i, data := range inputs {
+		if i%2 == 0 {
+			owned = append(owned, readCopies(t, r, data, false)...)
+			want = append(want, decodeReference(t, i, data)...)
+			continue
+		}
+		if err := r.Reset(bytes.NewReader(data), "test.json"); err != nil {
+			t.Fatal(err)
+		}
+		r.SetBorrowStrings()
+		drain(t, r)
+		r.Scrub()
+	}
+	if !reflect.DeepEqual(owned, want) {
+		t.Errorf("records read without borrowing changed when the reader went on borrowing")
+	}
+}
