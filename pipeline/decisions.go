@@ -76,11 +76,7 @@ func (w *decisionWriter) dayOf(t time.Time) string {
 
 // close writes what is pending and renames the day files into place.
 func (w *decisionWriter) close() error {
-	for day, rows := range w.pending {
-		if w.err == nil && len(rows) > 0 {
-			w.err = w.parts.Write(day, rows)
-		}
-	}
+	w.flush()
 	if w.err != nil {
 		w.parts.Abort()
 		return w.err
