@@ -173,7 +173,7 @@ func RunStage(c *Corpus, workers int, s Stage, sessions *ingest.Sessions) error 
 		rep := analysis.NewReport()
 		var fr pipeline.FileReader
 		for _, path := range files {
-			err := readBorrowing(&fr, path, func(rec *ingest.Record) {
+			err := readWith(&fr, path, (*ingest.Reader).SetBorrowStrings, func(rec *ingest.Record) {
 				if s < StageTranslate {
 					return
 				}
@@ -207,7 +207,7 @@ func Sessions(c *Corpus) (*ingest.Sessions, error) {
 	err := forEachShare(c.Files, 1, func(files []string) error {
 		var fr pipeline.FileReader
 		for _, path := range files {
-			if err := readWith(&fr, path, func(rec *ingest.Record) { sessions.Observe(rec) }); err != nil {
+			if err := readWith(&fr, path, nil, func(rec *ingest.Record) { sessions.Observe(rec) }); err != nil {
 				return err
 			}
 		}
@@ -227,22 +227,16 @@ func Timed(fn func() error) (time.Duration, error) {
 // record; a record that cannot be read fails the measurement. The file gets
 // a reader of its own, so its records stay valid after it ends.
 func ReadFile(path string, fn func(*ingest.Record)) error {
-	return readWith(&pipeline.FileReader{}, path, fn)
+	return readWith(&pipeline.FileReader{}, path, nil, fn)
 }
 
 // readWith is ReadFile with a reader that goes on to other files, reusing
-// its buffers, as each worker of a run does.
-func readWith(fr *pipeline.FileReader, path string, fn func(*ingest.Record)) error {
+// its buffers, as each worker of a run does, and a setup of the reader for
+// each file (nil for none; a run borrows the strings of the records it
+// replays, see ingest.Reader.SetBorrowStrings).
+func readWith(fr *pipeline.FileReader, path string, setup func(*ingest.Reader), fn func(*ingest.Record)) error {
 	var bad error
-	err := fr.Read(context.Background(), path, nil, fn, func(e error) { bad = cmp.Or(bad, e) })
-	return errors.Join(err, bad)
-}
-
-// readBorrowing is readWith with the records' strings borrowed from the
-// reader's buffers, as a run reads the files it replays.
-func readBorrowing(fr *pipeline.FileReader, path string, fn func(*ingest.Record)) error {
-	var bad error
-	err := fr.Read(context.Background(), path, (*ingest.Reader).SetBorrowStrings, fn, func(e error) { bad = cmp.Or(bad, e) })
+	err := fr.Read(context.Background(), path, setup, fn, func(e error) { bad = cmp.Or(bad, e) })
 	return errors.Join(err, bad)
 }
 
