@@ -16,6 +16,9 @@ const (
 	keyPresent               // present with known values
 	keyUnknown               // neither presence nor value known
 	keyValueUnknown          // present, value not known
+	// keyDeferred marks a global key whose values a KeySource gives when
+	// it is first looked up (see Context.Defer). Lookups never return it.
+	keyDeferred
 )
 
 // Exported names of the key states.
@@ -27,7 +30,7 @@ const (
 )
 
 func (s KeyState) String() string {
-	return [...]string{"absent", "present", "unknown", "value-unknown"}[s]
+	return [...]string{"absent", "present", "unknown", "value-unknown", "deferred"}[s]
 }
 
 type contextEntry struct {
@@ -81,6 +84,25 @@ type Context struct {
 	def      KeyState
 	complete []string // lower-case prefixes under which unset keys are absent
 	reads    *readLog // when set, every lookup is recorded (see Cache)
+	deferred []deferral
+}
+
+// A KeySource gives the keys of a context that were deferred to it, when
+// the first of them is looked up: see Context.Defer.
+type KeySource interface {
+	// SetKeys sets the keys of part in c with c's Set methods, as they
+	// would have been set at once. It may leave some unset: they are then
+	// what the context's default makes them.
+	SetKeys(c *Context, part int)
+}
+
+// deferral is one part of a context whose keys a source gives.
+type deferral struct {
+	src     KeySource
+	part    int
+	globals uint64 // bit i: global[i] is one of the part's keys
+	keys    []Key  // the part's keys; those ending in "/" are prefixes
+	done    bool
 }
 
 // NewContext returns an empty context in which unset keys are absent.
@@ -101,6 +123,87 @@ func (c *Context) Reset() {
 	c.def = keyAbsent
 	c.complete = c.complete[:0]
 	c.reads = nil
+	clear(c.deferred)
+	c.deferred = c.deferred[:0]
+}
+
+// Defer leaves keys to src: the first lookup of one of them, or of a key
+// under one that ends in "/" (a prefix such as aws:RequestTag/), calls
+// src.SetKeys(c, part), and every lookup after it sees what SetKeys set.
+// Keys a request may not need spare it their cost: a policy set that never
+// reads them never has them computed. src must give the same keys whenever
+// it is called before c is reset, and nothing else may set them. keys is
+// kept until c is reset. Keys fills every deferred part.
+func (c *Context) Defer(src KeySource, part int, keys ...Key) {
+	d := deferral{src: src, part: part, keys: keys}
+	for _, k := range keys {
+		if i := k.slot - 1; i >= 0 && !isPrefix(k.lkey) {
+			d.globals |= 1 << i
+			c.set |= 1 << i
+			c.global[i] = contextEntry{lkey: k.lkey, state: keyDeferred}
+		}
+	}
+	c.deferred = append(c.deferred, d)
+}
+
+// isPrefix reports whether a lower-case key name is a prefix of keys, such
+// as aws:requesttag/.
+func isPrefix(lkey string) bool { return strings.HasSuffix(lkey, "/") }
+
+// FillDeferred has every deferred part set its keys now.
+func (c *Context) FillDeferred() {
+	for i := range c.deferred {
+		c.fill(i)
+	}
+}
+
+// fill has deferred part i set its keys, unless it did already.
+func (c *Context) fill(i int) {
+	d := &c.deferred[i]
+	if d.done {
+		return
+	}
+	d.done = true
+	// The part's keys become unset, then set by the source.
+	for set := d.globals; set != 0; set &= set - 1 {
+		g := bits.TrailingZeros64(set)
+		c.global[g] = contextEntry{}
+		c.set &^= 1 << g
+	}
+	d.src.SetKeys(c, d.part)
+}
+
+// fillGlobal fills the deferred part that global key slot g belongs to.
+func (c *Context) fillGlobal(g int) {
+	for i := range c.deferred {
+		if c.deferred[i].globals&(1<<g) != 0 {
+			c.fill(i)
+			return
+		}
+	}
+	// No part claims the slot (Reset or Set changed the parts): unset.
+	c.global[g] = contextEntry{}
+	c.set &^= 1 << g
+}
+
+// fillUnder fills the deferred parts with a prefix of lkey, and reports
+// whether there was one.
+func (c *Context) fillUnder(lkey string) bool {
+	filled := false
+	for i := range c.deferred {
+		d := &c.deferred[i]
+		if d.done {
+			continue
+		}
+		for _, k := range d.keys {
+			if isPrefix(k.lkey) && strings.HasPrefix(lkey, k.lkey) {
+				c.fill(i)
+				filled = true
+				break
+			}
+		}
+	}
+	return filled
 }
 
 // SetDefault sets the state of keys that were never set: KeyAbsent or KeyUnknown.
@@ -214,6 +317,10 @@ func (c *Context) findAt(k Key, hint int) (KeyState, []string, bool, int) {
 	if g := k.slot - 1; g >= 0 {
 		if c.set&(1<<g) != 0 {
 			e = &c.global[g]
+			if e.state == keyDeferred {
+				c.fillGlobal(g)
+				return c.findAt(k, hint)
+			}
 		}
 	} else {
 		i = hint
@@ -222,6 +329,8 @@ func (c *Context) findAt(k Key, hint int) (KeyState, []string, bool, int) {
 		}
 		if i >= 0 {
 			e = &c.entries[i]
+		} else if len(c.deferred) > 0 && c.fillUnder(k.lkey) {
+			return c.findAt(k, -1)
 		}
 	}
 	if e != nil {
@@ -266,8 +375,10 @@ func (c *Context) variable(lkey string) (string, KeyState) {
 	return vals[0], keyPresent
 }
 
-// Keys lists the keys set explicitly, in lower case, sorted.
+// Keys lists the keys set explicitly, in lower case, sorted, with the
+// deferred ones filled first.
 func (c *Context) Keys() []string {
+	c.FillDeferred()
 	out := make([]string, 0, len(c.entries)+bits.OnesCount64(c.set))
 	for set := c.set; set != 0; set &= set - 1 {
 		out = append(out, c.global[bits.TrailingZeros64(set)].lkey)

@@ -129,3 +129,146 @@ func TestContextManyKeys(t *testing.T) {
 		}
 	}
 }
+
+// countingSource is a KeySource that sets the time and request-tag keys of
+// a request and counts its calls per part.
+type countingSource struct{ calls [2]int }
+
+const (
+	partTimeKeys = iota
+	partTagKeys
+)
+
+var (
+	deferredTime = []Key{KeyOf("aws:CurrentTime"), KeyOf("aws:EpochTime")}
+	deferredTags = []Key{KeyOf("aws:TagKeys"), KeyOf("aws:RequestTag/")}
+)
+
+func (s *countingSource) SetKeys(c *Context, part int) {
+	s.calls[part]++
+	switch part {
+	case partTimeKeys:
+		c.Set("aws:CurrentTime", "2026-11-20T10:00:00Z") // aws:EpochTime left to the default
+	case partTagKeys:
+		c.Set("aws:RequestTag/team", "blue")
+		c.SetList("aws:TagKeys", []string{"team"})
+		c.MarkComplete("aws:RequestTag/")
+	}
+}
+
+// eagerContext is the context of countingSource with every key set at once.
+func eagerContext() *Context {
+	c := NewContext()
+	c.SetDefault(KeyUnknown)
+	c.Set("aws:SourceIp", "10.0.0.1")
+	(&countingSource{}).SetKeys(c, partTimeKeys)
+	(&countingSource{}).SetKeys(c, partTagKeys)
+	return c
+}
+
+// TestContextDefer checks that deferred keys read as if they had been set
+// at once, in any order of lookups, that a part's source is called once,
+// on the first lookup of one of its keys or of a key under its prefix,
+// and never for other keys; and that Reset and Keys handle deferred parts.
+func TestContextDefer(t *testing.T) {
+	keys := []string{"aws:CurrentTime", "aws:EpochTime", "aws:TagKeys", "aws:RequestTag/team",
+		"aws:RequestTag/other", "aws:SourceIp", "aws:UserAgent", "aws:PrincipalTag/team"}
+	eager := eagerContext()
+	orders := [][]string{keys, slices.Clone(keys), {"aws:RequestTag/other", "aws:EpochTime"}, {"aws:SourceIp", "aws:UserAgent"}}
+	slices.Reverse(orders[1])
+	for _, order := range orders {
+		src := &countingSource{}
+		c := NewContext()
+		c.SetDefault(KeyUnknown)
+		c.Set("aws:SourceIp", "10.0.0.1")
+		c.Defer(src, partTimeKeys, deferredTime...)
+		c.Defer(src, partTagKeys, deferredTags...)
+		var want [2]int
+		for _, k := range order {
+			if st, v := c.State(k), c.Values(k); st != eager.State(k) || !slices.Equal(v, eager.Values(k)) {
+				t.Errorf("order %v: %s is %v %v, set at once %v %v", order, k, st, v, eager.State(k), eager.Values(k))
+			}
+			switch {
+			case k == "aws:CurrentTime" || k == "aws:EpochTime":
+				want[partTimeKeys] = 1
+			case k == "aws:TagKeys" || strings.HasPrefix(k, "aws:RequestTag/"):
+				want[partTagKeys] = 1
+			}
+		}
+		if src.calls != want {
+			t.Errorf("order %v: source called %v times per part, want %v", order, src.calls, want)
+		}
+		if got, all := c.Keys(), eager.Keys(); !slices.Equal(got, all) {
+			t.Errorf("order %v: Keys %v, set at once %v", order, got, all)
+		}
+		if src.calls != [2]int{1, 1} {
+			t.Errorf("order %v: Keys left parts deferred or called them again: %v", order, src.calls)
+		}
+	}
+
+	src := &countingSource{}
+	c := NewContext()
+	c.Defer(src, partTimeKeys, deferredTime...)
+	c.Defer(src, partTagKeys, deferredTags...)
+	c.Reset()
+	if c.State("aws:CurrentTime") != KeyAbsent || c.State("aws:RequestTag/team") != KeyAbsent || src.calls != [2]int{} {
+		t.Errorf("after Reset: aws:CurrentTime %v, aws:RequestTag/team %v, calls %v",
+			c.State("aws:CurrentTime"), c.State("aws:RequestTag/team"), src.calls)
+	}
+}
+
+// TestCacheOnDeferredContexts checks that cached decisions over deferred
+// contexts are those of contexts set at once: a policy that reads a
+// deferred key tells requests apart by it, one that does not never has
+// it computed.
+func TestCacheOnDeferredContexts(t *testing.T) {
+	readsTime := parsePolicy(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*",
+		"Condition":{"DateLessThan":{"aws:CurrentTime":"2026-11-20T12:00:00Z"}}}]}`)
+	plain := parsePolicy(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`)
+	times := []string{"2026-11-20T10:00:00Z", "2026-11-20T13:00:00Z", "2026-11-20T10:00:00Z", "2026-11-20T13:00:00Z"}
+	for _, pol := range []*Policy{readsTime, plain} {
+		cache := NewCache(0)
+		ps := &PolicySet{Identity: []*Policy{pol}}
+		for i, tm := range times {
+			src := &timeSource{time: tm}
+			deferred := NewContext()
+			deferred.SetDefault(KeyUnknown)
+			deferred.Defer(src, 0, deferredTime...)
+			eager := NewContext()
+			eager.SetDefault(KeyUnknown)
+			src.SetKeys(eager, 0)
+			req := Request{Principal: Principal{Kind: PrincipalUser, ARN: "arn:aws:iam::111111111111:user/a", Account: "111111111111"},
+				Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k", Context: deferred}
+			got := cache.Authorize(&req, ps)
+			req.Context = eager
+			want := Authorize(&req, ps)
+			if got.Verdict != want.Verdict {
+				t.Errorf("request %d at %s: cached %v, evaluated %v", i, tm, got.Verdict, want.Verdict)
+			}
+			if computed := src.calls > 1; computed != (pol == readsTime) {
+				t.Errorf("request %d: time computed %v, want %v", i, computed, pol == readsTime)
+			}
+		}
+	}
+}
+
+// timeSource sets aws:CurrentTime; calls counts its calls, the one of
+// TestCacheOnDeferredContexts's eager context included.
+type timeSource struct {
+	time  string
+	calls int
+}
+
+func (s *timeSource) SetKeys(c *Context, part int) {
+	s.calls++
+	c.Set("aws:CurrentTime", s.time)
+}
+
+func parsePolicy(t *testing.T, doc string) *Policy {
+	t.Helper()
+	p, err := ParsePolicy("p", PolicyIdentity, []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

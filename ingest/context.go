@@ -23,7 +23,42 @@ func BuildContext(rec *Record, p *engine.Principal, resourceAccount string) *eng
 
 // FillContext is BuildContext into an empty (new or reset) context.
 func FillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resourceAccount string) {
-	fillContext(ctx, rec, p, resourceAccount, &timeStrings{})
+	keys := recordKeys{rec: rec}
+	fillContext(ctx, rec, p, resourceAccount, &keys)
+	ctx.FillDeferred() // keys lives no longer than this call
+}
+
+// recordKeys gives the keys of a record's context that fillContext
+// defers (see engine.Context.Defer): the time keys and the request tags,
+// which few policies read and which cost more to derive than the others.
+// It is valid while rec is.
+type recordKeys struct {
+	rec   *Record
+	times timeStrings
+}
+
+// The parts of a context recordKeys gives.
+const (
+	partTime = iota
+	partRequestTags
+)
+
+// The keys of each part.
+var (
+	timeKeys       = []engine.Key{keyCurrentTime, keyEpochTime}
+	requestTagKeys = []engine.Key{keyTagKeys, prefixRequestTag}
+)
+
+// SetKeys sets the keys of one part, as engine.KeySource.
+func (k *recordKeys) SetKeys(ctx *engine.Context, part int) {
+	switch part {
+	case partTime:
+		current, epoch := k.times.at(k.rec.EventTime)
+		ctx.SetKey(keyCurrentTime, current)
+		ctx.SetKey(keyEpochTime, epoch)
+	case partRequestTags:
+		setRequestTags(ctx, k.rec.RequestParameters)
+	}
 }
 
 // timeStrings holds the values of aws:CurrentTime and aws:EpochTime for one
@@ -68,16 +103,15 @@ func timeValues(t time.Time) (current, epoch string) {
 
 func digit(n int) byte { return byte('0' + n) }
 
-// fillContext is FillContext with the time values kept in ts.
-func fillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resourceAccount string, ts *timeStrings) {
+// fillContext is FillContext with some keys deferred to keys, whose record
+// must be rec.
+func fillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resourceAccount string, keys *recordKeys) {
 	ctx.SetDefault(engine.KeyUnknown)
 	u := &rec.UserIdentity
 	sc := u.SessionContext
 
 	if !rec.EventTime.IsZero() {
-		current, epoch := ts.at(rec.EventTime)
-		ctx.SetKey(keyCurrentTime, current)
-		ctx.SetKey(keyEpochTime, epoch)
+		ctx.Defer(keys, partTime, timeKeys...)
 	}
 	if rec.AWSRegion != "" {
 		ctx.SetKey(keyRequestedRegion, rec.AWSRegion)
@@ -198,7 +232,7 @@ func fillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resource
 		ctx.SetKey(keyViaAWSService, "true")
 	}
 
-	setRequestTags(ctx, rec.RequestParameters)
+	ctx.Defer(keys, partRequestTags, requestTagKeys...)
 }
 
 // ipString returns the canonical form of addr, parsed from s: s itself for

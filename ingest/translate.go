@@ -85,7 +85,7 @@ type Translator struct {
 	// reqs and contexts are reused from record to record.
 	reqs     []Request
 	contexts []*engine.Context
-	times    timeStrings
+	keys     recordKeys // the deferred keys of the record being translated
 	mapped   map[eventKey]mappedEvent
 	kinds    map[string]arnKind // see arnKind
 }
@@ -231,6 +231,7 @@ func (t *Translator) Translate(rec *Record) Translation {
 	}
 	actions := RefineActions(rec, m.Actions)
 	tr.Requests = t.requests(len(actions))
+	t.keys.rec = rec
 	for i, action := range actions {
 		r := &tr.Requests[i]
 		if i == 0 {
@@ -245,7 +246,7 @@ func (t *Translator) Translate(rec *Record) Translation {
 		r.ResourceAccount = r.Resource.Account
 		r.Context = t.contexts[i]
 		r.Context.Reset()
-		fillContext(r.Context, rec, &r.Principal, r.Resource.Account, &t.times)
+		fillContext(r.Context, rec, &r.Principal, r.Resource.Account, &t.keys)
 		r.Join = t.snap.joinTo(&r.Request, sess, &r.policies)
 	}
 	return tr

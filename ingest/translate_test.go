@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -155,5 +156,65 @@ func TestIPString(t *testing.T) {
 		if _, err := netip.ParseAddr(s); err == nil {
 			t.Errorf("netip.ParseAddr(%q) accepted a non-canonical IPv4 spelling", s)
 		}
+	}
+}
+
+// TestTranslatorDefersKeys checks that the contexts of a translator, whose
+// time and request-tag keys are derived only when looked up, read as
+// BuildContext's, which derives them at once: in either order of lookups,
+// for records with and without tags, times and callers that end the
+// context early, each record's keys its own.
+func TestTranslatorDefersKeys(t *testing.T) {
+	snap, err := LoadSnapshot(filepath.Join("testdata", "snapshot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := readRecords(t, filepath.Join("testdata", "records", "identities.json"))
+	const user = `"userIdentity":{"type":"IAMUser","principalId":"AIDA1","arn":"arn:aws:iam::111111111111:user/alice","accountId":"111111111111","userName":"alice"}`
+	for _, s := range []string{
+		`{"eventTime":"2026-11-20T10:00:01Z","eventSource":"ec2.amazonaws.com","eventName":"RunInstances","awsRegion":"us-east-1",` + user + `,
+		 "requestParameters":{"tagSpecificationSet":{"items":[{"resourceType":"instance","tags":[{"key":"team","value":"blue"},{"key":"env","value":"prod"}]}]}}}`,
+		`{"eventTime":"2026-11-20T10:00:02Z","eventSource":"iam.amazonaws.com","eventName":"TagRole",` + user + `,
+		 "requestParameters":{"roleName":"app","tags":[{"key":"cost","value":"7"}]}}`,
+		`{"eventTime":"2026-11-20T10:00:02Z","eventSource":"iam.amazonaws.com","eventName":"TagRole",` + user + `,
+		 "requestParameters":{"roleName":"app","tags":"not a list"}}`,
+		`{"eventSource":"sqs.amazonaws.com","eventName":"SendMessage","awsRegion":"eu-west-1",` + user + `,
+		 "requestParameters":{"queueUrl":"https://sqs.eu-west-1.amazonaws.com/111111111111/jobs"}}`,
+	} {
+		recs = append(recs, record(t, s))
+	}
+	tr := NewTranslator(catalog.Default(), snap, nil)
+	tagged, untimed := 0, 0
+	for _, reversed := range []bool{false, true} {
+		for _, rec := range recs {
+			x := tr.Translate(rec)
+			for i := range x.Requests {
+				r := &x.Requests[i]
+				eager := BuildContext(rec, &r.Principal, r.Resource.Account)
+				if len(eager.Values("aws:TagKeys")) > 0 {
+					tagged++
+				}
+				if eager.State("aws:CurrentTime") != engine.KeyPresent {
+					untimed++
+				}
+				keys := []string{"aws:CurrentTime", "aws:EpochTime", "aws:TagKeys", "aws:RequestTag/none"}
+				for _, k := range eager.Values("aws:TagKeys") {
+					keys = append(keys, "aws:RequestTag/"+k)
+				}
+				if reversed {
+					slices.Reverse(keys)
+				}
+				for _, k := range keys {
+					if st, v := r.Context.State(k), r.Context.Values(k); st != eager.State(k) || !slices.Equal(v, eager.Values(k)) {
+						t.Errorf("%s %s: %s is %v %v, derived at once %v %v", rec.EventName, r.Action, k, st, v, eager.State(k), eager.Values(k))
+					}
+				}
+			}
+		}
+	}
+	// Per pass: RunInstances and the ec2:CreateTags it needs, and TagRole,
+	// pass tags; SendMessage has no time.
+	if tagged != 6 || untimed != 2 {
+		t.Errorf("%d requests with tags, %d without a time; want 6 and 2", tagged, untimed)
 	}
 }
