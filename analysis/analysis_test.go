@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/parquet-go/parquet-go"
 	"github.com/replay-iam/replay/engine"
 )
 
@@ -211,5 +212,20 @@ func TestReportCopiesWhatItKeeps(t *testing.T) {
 	}
 	if u := want.Usage[UsageKey{"arn:aws:iam::1:role/many", "s3:GetObject", engine.VerdictAllow}]; u == nil || !u.Overflow || u.SampleResource != "arn:aws:s3:::b/o00001" {
 		t.Errorf("the row with many resources does not overflow with its smallest resource as sample: %+v", u)
+	}
+}
+
+// TestDecisionBoundedColumns checks that every column named to keep its
+// bounds is a top-level column of the decisions table: a misspelt name
+// would silently leave the column without them.
+func TestDecisionBoundedColumns(t *testing.T) {
+	var names []string
+	for _, path := range parquet.SchemaOf(new(DecisionRow)).Columns() {
+		names = append(names, path[0])
+	}
+	for _, c := range DecisionBoundedColumns() {
+		if !slices.Contains(names, c) {
+			t.Errorf("%s is not a column of the decisions table (%v)", c, names)
+		}
 	}
 }

@@ -261,7 +261,7 @@ func BenchmarkParquetDecisions(b *testing.B) {
 			done += n
 		}
 		return nil
-	})
+	}, output.BoundsOnly[analysis.DecisionRow](analysis.DecisionBoundedColumns()...))
 	if err != nil {
 		b.Fatal(err)
 	}

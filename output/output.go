@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -102,9 +103,9 @@ func WriteJSON(path string, v any) error {
 
 // StreamParquet writes a Parquet file whose rows produce hands, batch by
 // batch, to write; the file appears only when produce returns nil, whose
-// error is returned as is.
-func StreamParquet[T any](path string, produce func(write func(rows []T) error) error) error {
-	w, err := NewParquetWriter[T](path)
+// error is returned as is. options are NewParquetWriter's.
+func StreamParquet[T any](path string, produce func(write func(rows []T) error) error, options ...parquet.WriterOption) error {
+	w, err := NewParquetWriter[T](path, options...)
 	if err != nil {
 		return err
 	}
@@ -127,14 +128,38 @@ type ParquetWriter[T any] struct {
 // group, and so the memory it holds.
 const rowGroupRows = 1 << 17
 
-// NewParquetWriter starts the file at path.
-func NewParquetWriter[T any](path string) (*ParquetWriter[T], error) {
+// NewParquetWriter starts the file at path, with options added to the
+// defaults (such as BoundsOnly).
+func NewParquetWriter[T any](path string, options ...parquet.WriterOption) (*ParquetWriter[T], error) {
 	t, err := createTemp(path)
 	if err != nil {
 		return nil, err
 	}
-	return &ParquetWriter[T]{t: t, w: parquet.NewGenericWriter[T](t.File, parquet.Compression(&parquet.Zstd),
-		parquet.MaxRowsPerRowGroup(rowGroupRows))}, nil
+	options = append([]parquet.WriterOption{parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(rowGroupRows)}, options...)
+	return &ParquetWriter[T]{t: t, w: parquet.NewGenericWriter[T](t.File, options...)}, nil
+}
+
+// BoundsOnly writes the minimum and maximum values, of each page and each
+// row group, of the named top-level columns of T's schema only. Readers
+// skip pages and row groups by them, which pays only for columns whose
+// values a file shares or holds in order; for the others, computing the
+// bounds is work without use.
+func BoundsOnly[T any](columns ...string) parquet.WriterOption {
+	return boundsOnly{schema: parquet.SchemaOf(new(T)), columns: columns}
+}
+
+type boundsOnly struct {
+	schema  *parquet.Schema
+	columns []string
+}
+
+func (b boundsOnly) ConfigureWriter(config *parquet.WriterConfig) {
+	for _, path := range b.schema.Columns() {
+		if !slices.Contains(b.columns, path[0]) {
+			parquet.SkipPageBounds(path...).ConfigureWriter(config)
+			parquet.SkipPageStatistics(path...).ConfigureWriter(config)
+		}
+	}
 }
 
 // Write appends rows.
@@ -165,14 +190,16 @@ func (w *ParquetWriter[T]) Abort() { w.t.discard() }
 // give each producer its own name.
 type DayParts[T any] struct {
 	dir, name string
+	options   []parquet.WriterOption
 	open      map[string]*ParquetWriter[T]
 	order     []string
 	closed    []string // the files Close put in place
 }
 
-// NewDayParts returns a writer of dir/day=*/name.parquet files.
-func NewDayParts[T any](dir, name string) *DayParts[T] {
-	return &DayParts[T]{dir: dir, name: name, open: map[string]*ParquetWriter[T]{}}
+// NewDayParts returns a writer of dir/day=*/name.parquet files, each
+// written with options (see NewParquetWriter).
+func NewDayParts[T any](dir, name string, options ...parquet.WriterOption) *DayParts[T] {
+	return &DayParts[T]{dir: dir, name: name, options: options, open: map[string]*ParquetWriter[T]{}}
 }
 
 // Write appends rows to the file of day (YYYY-MM-DD).
@@ -180,7 +207,7 @@ func (d *DayParts[T]) Write(day string, rows []T) error {
 	w := d.open[day]
 	if w == nil {
 		var err error
-		if w, err = NewParquetWriter[T](filepath.Join(d.dir, "day="+day, d.name+".parquet")); err != nil {
+		if w, err = NewParquetWriter[T](filepath.Join(d.dir, "day="+day, d.name+".parquet"), d.options...); err != nil {
 			return err
 		}
 		d.open[day] = w

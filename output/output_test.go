@@ -2,8 +2,10 @@ package output
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -172,6 +174,55 @@ func TestDayPartsBoundRowGroups(t *testing.T) {
 	for _, g := range groups {
 		if g.NumRows() > rowGroupRows {
 			t.Errorf("row group of %d rows", g.NumRows())
+		}
+	}
+}
+
+// TestBoundsOnly checks that a file written with BoundsOnly has minimum
+// and maximum values for the named columns only, and the same rows.
+func TestBoundsOnly(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	rows := []row{{"b", 2, now, nil}, {"a", 1, now.Add(time.Hour), nil}}
+	for _, tt := range []struct {
+		bounded []string
+		options []parquet.WriterOption
+	}{
+		{[]string{"name", "count", "seen", "maybe"}, nil},
+		{[]string{"seen"}, []parquet.WriterOption{BoundsOnly[row]("seen")}},
+		{nil, []parquet.WriterOption{BoundsOnly[row]()}},
+	} {
+		path := filepath.Join(dir, fmt.Sprint(len(tt.bounded), ".parquet"))
+		err := StreamParquet(path, func(write func([]row) error) error { return write(rows) }, tt.options...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		st, _ := f.Stat()
+		pf, err := parquet.OpenFile(f, st.Size())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rg := range pf.Metadata().RowGroups {
+			for _, c := range rg.Columns {
+				name := c.MetaData.PathInSchema[0]
+				stats := c.MetaData.Statistics
+				hasBounds := stats.MinValue != nil || stats.MaxValue != nil
+				if name == "maybe" {
+					continue // all null: no bounds either way
+				}
+				if want := slices.Contains(tt.bounded, name); hasBounds != want {
+					t.Errorf("bounds %v: column %s has bounds %v, want %v", tt.bounded, name, hasBounds, want)
+				}
+			}
+		}
+		got, err := parquet.ReadFile[row](path)
+		if err != nil || len(got) != 2 || got[0].Name != "b" || got[1].Count != 1 {
+			t.Errorf("bounds %v: rows %+v, %v", tt.bounded, got, err)
 		}
 	}
 }

@@ -28,7 +28,8 @@ type decisionWriter struct {
 // reruns write the same files whatever the worker count.
 func newDecisionWriter(dir string, group string) *decisionWriter {
 	return &decisionWriter{
-		parts:   output.NewDayParts[analysis.DecisionRow](dir, "part-"+group),
+		parts: output.NewDayParts[analysis.DecisionRow](dir, "part-"+group,
+			output.BoundsOnly[analysis.DecisionRow](analysis.DecisionBoundedColumns()...)),
 		pending: map[string][]analysis.DecisionRow{},
 	}
 }
