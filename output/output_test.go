@@ -157,16 +157,7 @@ func TestDayPartsBoundRowGroups(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join(dir, "day=2026-11-01", "part-00001.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pf := openParquet(t, filepath.Join(dir, "day=2026-11-01", "part-00001.parquet"))
 	groups := pf.RowGroups()
 	if pf.NumRows() != int64(total) || len(groups) != 3 {
 		t.Fatalf("%d rows in %d row groups, want %d in 3", pf.NumRows(), len(groups), total)
@@ -197,16 +188,7 @@ func TestBoundsOnly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		st, _ := f.Stat()
-		pf, err := parquet.OpenFile(f, st.Size())
-		if err != nil {
-			t.Fatal(err)
-		}
+		pf := openParquet(t, path)
 		for _, rg := range pf.Metadata().RowGroups {
 			for _, c := range rg.Columns {
 				name := c.MetaData.PathInSchema[0]
@@ -225,4 +207,23 @@ func TestBoundsOnly(t *testing.T) {
 			t.Errorf("bounds %v: rows %+v, %v", tt.bounded, got, err)
 		}
 	}
+}
+
+// openParquet opens a Parquet file for the rest of the test.
+func openParquet(t *testing.T, path string) *parquet.File {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pf
 }
