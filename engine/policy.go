@@ -171,8 +171,20 @@ func (s *Statement) Ref() string {
 	if s.Sid != "" {
 		return s.Sid
 	}
+	if s.Index >= 0 && s.Index < len(indexRefs) {
+		return indexRefs[s.Index]
+	}
 	return "#" + strconv.Itoa(s.Index)
 }
+
+// indexRefs are the Refs of the first statements without a Sid, made
+// once: reports name the deciding statement of every request.
+var indexRefs = func() (refs [64]string) {
+	for i := range refs {
+		refs[i] = "#" + strconv.Itoa(i)
+	}
+	return refs
+}()
 
 // ParsePolicy parses and compiles a policy document used as the given type.
 // The document may be JSON text or a URL-encoded JSON string as IAM returns

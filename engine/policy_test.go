@@ -189,3 +189,23 @@ func TestGlobIntersectAndCover(t *testing.T) {
 		}
 	}
 }
+
+// TestStatementRef checks that a statement is named by its Sid, or else by
+// its index, within the table of first indexes and beyond it.
+func TestStatementRef(t *testing.T) {
+	for _, tt := range []struct {
+		sid   string
+		index int
+		want  string
+	}{
+		{"ReadOnly", 3, "ReadOnly"}, {"", 0, "#0"}, {"", 7, "#7"}, {"", 63, "#63"}, {"", 64, "#64"}, {"", 1000, "#1000"},
+	} {
+		st := &Statement{Sid: tt.sid, Index: tt.index}
+		if got := st.Ref(); got != tt.want {
+			t.Errorf("Sid %q index %d: Ref %q, want %q", tt.sid, tt.index, got, tt.want)
+		}
+	}
+	if got := (*Statement)(nil).Ref(); got != "" {
+		t.Errorf("nil statement: Ref %q", got)
+	}
+}
