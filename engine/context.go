@@ -181,7 +181,8 @@ func (c *Context) fillGlobal(g int) {
 			return
 		}
 	}
-	// No part claims the slot (Reset or Set changed the parts): unset.
+	// Only Defer marks a slot deferred, for a part that claims it; were
+	// none to, the slot becomes unset rather than looked up forever.
 	c.global[g] = contextEntry{}
 	c.set &^= 1 << g
 }

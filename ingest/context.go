@@ -23,7 +23,7 @@ func BuildContext(rec *Record, p *engine.Principal, resourceAccount string) *eng
 
 // FillContext is BuildContext into an empty (new or reset) context.
 func FillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resourceAccount string) {
-	keys := recordKeys{rec: rec}
+	var keys recordKeys
 	fillContext(ctx, rec, p, resourceAccount, &keys)
 	ctx.FillDeferred() // keys lives no longer than this call
 }
@@ -103,9 +103,10 @@ func timeValues(t time.Time) (current, epoch string) {
 
 func digit(n int) byte { return byte('0' + n) }
 
-// fillContext is FillContext with some keys deferred to keys, whose record
-// must be rec.
+// fillContext is FillContext with some keys deferred to keys, which it
+// points at rec.
 func fillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resourceAccount string, keys *recordKeys) {
+	keys.rec = rec
 	ctx.SetDefault(engine.KeyUnknown)
 	u := &rec.UserIdentity
 	sc := u.SessionContext

@@ -231,7 +231,6 @@ func (t *Translator) Translate(rec *Record) Translation {
 	}
 	actions := RefineActions(rec, m.Actions)
 	tr.Requests = t.requests(len(actions))
-	t.keys.rec = rec
 	for i, action := range actions {
 		r := &tr.Requests[i]
 		if i == 0 {
