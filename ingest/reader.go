@@ -105,7 +105,6 @@ type Reader struct {
 	done   bool
 	keep   func(raw []byte) bool
 	borrow bool // see SetBorrowStrings
-	line   int64
 
 	// A delivery file small enough is read whole into data and its
 	// records decoded in one call (see readWhole).
