@@ -55,14 +55,43 @@ type IAMPathLookup func(account, kind, name string) (path string, ok bool)
 type ResourceResolver struct {
 	cat      *catalog.Catalog
 	iamPaths IAMPathLookup
-	cache    map[*catalog.Action][]template
-	params   requestParams // of the record being resolved
-	arns     []Resource    // ARNs among them
+	// actions holds what the resolver looked up of each action name it
+	// was asked about: a few hundred entries stay in the processor's
+	// caches, where the catalogue's table of every action does not.
+	actions map[string]actionTemplates
+	params  requestParams // of the record being resolved
+	arns    []Resource    // ARNs among them
 }
 
 // NewResourceResolver returns a resolver over cat. paths may be nil.
 func NewResourceResolver(cat *catalog.Catalog, paths IAMPathLookup) *ResourceResolver {
-	return &ResourceResolver{cat: cat, iamPaths: paths, cache: map[*catalog.Action][]template{}}
+	return &ResourceResolver{cat: cat, iamPaths: paths, actions: map[string]actionTemplates{}}
+}
+
+// actionTemplates is an action of the catalogue (nil when it has none of
+// the name) and its ARN templates.
+type actionTemplates struct {
+	action    *catalog.Action
+	templates []template
+}
+
+// maxKnownActions bounds the action names a resolver remembers: those of
+// a log that names more than this are looked up anew each time.
+const maxKnownActions = 4096
+
+// action returns the catalogue's action of the name, with its templates.
+func (r *ResourceResolver) action(name string) (*catalog.Action, []template, bool) {
+	if at, ok := r.actions[name]; ok {
+		return at.action, at.templates, at.action != nil
+	}
+	var at actionTemplates
+	if a, ok := r.cat.Action(name); ok {
+		at = actionTemplates{action: a, templates: templatesOf(a)}
+	}
+	if len(r.actions) < maxKnownActions {
+		r.actions[strings.Clone(name)] = at
+	}
+	return at.action, at.templates, at.action != nil
 }
 
 // template is one ARN template split into literal text and variables.
@@ -104,13 +133,10 @@ func parseTemplate(typ string, required bool, s string) template {
 	return t
 }
 
-// templates returns an action's ARN templates, required types first and
+// templatesOf returns an action's ARN templates, required types first and
 // types named in the action's name (the instance of RunInstances, the
 // object of PutObject) before others.
-func (r *ResourceResolver) templates(a *catalog.Action) []template {
-	if ts, ok := r.cache[a]; ok {
-		return ts
-	}
+func templatesOf(a *catalog.Action) []template {
 	// Rank: required and named, required, named, the rest.
 	var ranked [4][]template
 	lname := strings.ToLower(a.Name)
@@ -132,9 +158,7 @@ func (r *ResourceResolver) templates(a *catalog.Action) []template {
 		}
 		ranked[rank] = append(ranked[rank], t)
 	}
-	ts := append(append(append(ranked[0], ranked[1]...), ranked[2]...), ranked[3]...)
-	r.cache[a] = ts
-	return ts
+	return append(append(append(ranked[0], ranked[1]...), ranked[2]...), ranked[3]...)
 }
 
 // match reports whether arn fits the template. A variable matches one or
@@ -173,14 +197,13 @@ func (t *template) match(arn string) bool {
 // action (a catalogue action name), and the actions it implies may differ
 // by parameters, see RefineActions.
 func (r *ResourceResolver) Resolve(rec *Record, action string) ResolvedResource {
-	a, ok := r.cat.Action(action)
+	a, ts, ok := r.action(action)
 	if !ok {
 		return ResolvedResource{ARN: "*", Partial: true, Account: rec.RecipientAccountID, Source: ResourceUnresolved}
 	}
 	if a.WildcardOnly() {
 		return ResolvedResource{ARN: "*", Account: rec.RecipientAccountID, Source: ResourceNone}
 	}
-	ts := r.templates(a)
 	if len(ts) == 0 {
 		return ResolvedResource{ARN: "*", Partial: true, Account: rec.RecipientAccountID, Source: ResourceUnresolved}
 	}
@@ -494,14 +517,13 @@ func mentionsVersionID(raw []byte) bool { return rarebyte.Contains(raw, `"versio
 // action whose resource the record does not show: its first ARN template
 // with each variable but the partition a wildcard.
 func (r *ResourceResolver) Wildcard(rec *Record, action string) ResolvedResource {
-	a, ok := r.cat.Action(action)
+	a, ts, ok := r.action(action)
 	if !ok {
 		return ResolvedResource{ARN: "*", Partial: true, Source: ResourceUnresolved}
 	}
 	if a.WildcardOnly() {
 		return ResolvedResource{ARN: "*", Account: rec.RecipientAccountID, Source: ResourceNone}
 	}
-	ts := r.templates(a)
 	if len(ts) == 0 {
 		return ResolvedResource{ARN: "*", Partial: true, Source: ResourceUnresolved}
 	}
