@@ -462,17 +462,32 @@ func (w *worker) read(ctx context.Context, f *ingest.LogFile, setup func(*ingest
 	return w.files.Read(ctx, f.Path, setup, onRecord, onBad)
 }
 
+// progressStep is how many records a worker counts before it adds them to
+// the run's progress.
+const progressStep = 1024
+
 // replayFile replays one file into rep, and into dec when not nil,
 // accounting for every record in st. A damaged file ends early with its
 // error noted in st; the error returned is fatal (cancellation).
 func (w *worker) replayFile(ctx context.Context, cfg Config, f *ingest.LogFile, st *FileStats,
 	rep *analysis.Report, dec *decisionWriter, records *atomic.Int64) error {
 	*st = FileStats{Path: f.Path, Size: f.Size}
+	// The progress count, which every worker adds to, takes the file's
+	// records in steps: a shared counter written per record would move
+	// between the processors' caches at every record.
+	var uncounted int64
+	count := func() {
+		if uncounted++; uncounted == progressStep {
+			records.Add(uncounted)
+			uncounted = 0
+		}
+	}
+	defer func() { records.Add(uncounted) }()
 	// Record strings may be borrowed: what outlives the file copies them
 	// (see borrowStrings), and the decision rows are written when it ends.
 	err := w.read(ctx, f, cfg.replaySetup(), func(rec *ingest.Record) {
 		w.observe(rec)
-		records.Add(1)
+		count()
 		st.Records++
 		if cfg.outsideWindow(rec) {
 			st.OutsideWindow++
@@ -506,7 +521,7 @@ func (w *worker) replayFile(ctx context.Context, cfg Config, f *ingest.LogFile, 
 			}
 		}
 	}, func(rerr error) {
-		records.Add(1)
+		count()
 		st.Records++
 		st.problem(rerr.Error())
 		if errors.Is(rerr, ingest.ErrNotCloudTrail) {

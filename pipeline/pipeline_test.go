@@ -53,12 +53,17 @@ func TestRunAccountsForDamagedInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(context.Background(), Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: 3})
+	var final Progress // the last report, which counts every record read
+	res, err := Run(context.Background(), Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: 3,
+		Progress: func(p Progress) { final = p }, ProgressEvery: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Records != int64(sum.Events)+1+3 {
 		t.Errorf("records %d, want %d", res.Records, sum.Events+4)
+	}
+	if !final.Done || final.Records != res.Records || final.FilesDone != final.Files {
+		t.Errorf("last progress %+v, run read %d records", final, res.Records)
 	}
 	if res.FileErrors != 2 || res.Unparseable != 1 || res.NotCloudTrail != 1 {
 		t.Errorf("file errors %d, unparseable %d, not CloudTrail %d", res.FileErrors, res.Unparseable, res.NotCloudTrail)
