@@ -217,8 +217,8 @@ func fillContext(ctx *engine.Context, rec *Record, p *engine.Principal, resource
 			ctx.SetAbsentKey(keyAssumedRoot)
 		}
 		if sc.EC2RoleDelivery == "" {
-			ctx.SetAbsent("aws:Ec2InstanceSourceVpc")
-			ctx.SetAbsent("aws:Ec2InstanceSourcePrivateIPv4")
+			ctx.SetAbsentKey(keyEc2InstanceSourceVpc)
+			ctx.SetAbsentKey(keyEc2InstanceSourcePrivateIPv4)
 		}
 	}
 

@@ -104,6 +104,9 @@ func TestBuildContext(t *testing.T) {
 		{"aws:PrincipalTag/team", engine.KeyUnknown, ""}, // needs the snapshot
 		{"aws:TagKeys", engine.KeyAbsent, ""},
 		{"aws:ViaAWSService", engine.KeyPresent, "false"},
+		// Credentials not delivered to an EC2 instance carry no instance keys.
+		{"aws:Ec2InstanceSourceVpc", engine.KeyAbsent, ""},
+		{"aws:Ec2InstanceSourcePrivateIPv4", engine.KeyAbsent, ""},
 	}
 	for _, c := range checks {
 		if got := ctx.State(c.key); got != c.state {
