@@ -140,6 +140,12 @@ func DecisionBoundedColumns() []string {
 	return []string{"event_time", "aws_region", "account_id", "principal_arn", "session_arn"}
 }
 
+// DecisionRandomColumns are the columns of the decisions table whose
+// values are random (event ids): no compressor finds repeats in them.
+func DecisionRandomColumns() []string {
+	return []string{"event_id"}
+}
+
 // DecisionRow is one row of the decisions table: one replayed request.
 type DecisionRow struct {
 	EventID         string    `parquet:"event_id"`

@@ -227,3 +227,53 @@ func openParquet(t *testing.T, path string) *parquet.File {
 	}
 	return pf
 }
+
+// TestHuffmanOnly checks that HuffmanOnly compresses the named columns with
+// GZIP, and compresses them, leaves the others to zstd, and keeps the
+// schema and the rows as they are.
+func TestHuffmanOnly(t *testing.T) {
+	type idRow struct {
+		ID    string   `parquet:"id"`
+		Name  string   `parquet:"name,dict"`
+		Count int64    `parquet:"count"`
+		Keys  []string `parquet:"keys,list"`
+	}
+	var rows []idRow
+	for i := range 5000 {
+		// Hex digits in no order: what is left to compress is their coding.
+		id := fmt.Sprintf("%016x%016x", uint64(i)*0x9e3779b97f4a7c15, uint64(i+7)*0xc2b2ae3d27d4eb4f)
+		rows = append(rows, idRow{ID: id, Name: fmt.Sprint("n", i%3), Count: int64(i), Keys: []string{"k", id[:4]}})
+	}
+	path := filepath.Join(t.TempDir(), "ids.parquet")
+	err := StreamParquet(path, func(write func([]idRow) error) error { return write(rows) },
+		BoundsOnly[idRow]("count"), HuffmanOnly[idRow]("id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf := openParquet(t, path)
+	if got, want := pf.Schema().String(), parquet.SchemaOf(new(idRow)).String(); got != want {
+		t.Errorf("schema\n%s\nwant\n%s", got, want)
+	}
+	for _, c := range pf.Metadata().RowGroups[0].Columns {
+		m := c.MetaData
+		want := "ZSTD"
+		if m.PathInSchema[0] == "id" {
+			want = "GZIP"
+			if ratio := float64(m.TotalCompressedSize) / float64(m.TotalUncompressedSize); ratio > 0.7 {
+				t.Errorf("column id compressed to %.2f of its size", ratio)
+			}
+		}
+		if got := m.Codec.String(); got != want {
+			t.Errorf("column %v: codec %s, want %s", m.PathInSchema, got, want)
+		}
+	}
+	got, err := parquet.ReadFile[idRow](path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(got, rows, func(a, b idRow) bool {
+		return a.ID == b.ID && a.Name == b.Name && a.Count == b.Count && slices.Equal(a.Keys, b.Keys)
+	}) {
+		t.Errorf("rows differ after a round trip")
+	}
+}

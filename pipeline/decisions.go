@@ -3,6 +3,8 @@ package pipeline
 import (
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/replay-iam/replay/analysis"
 	"github.com/replay-iam/replay/engine"
 	"github.com/replay-iam/replay/ingest"
@@ -24,12 +26,21 @@ type decisionWriter struct {
 	lastDate [3]int
 }
 
+// DecisionWriterOptions are the Parquet writer options of the decisions
+// table: bounds for the columns a query skips by only, and Huffman coding
+// alone for the columns of random values.
+func DecisionWriterOptions() []parquet.WriterOption {
+	return []parquet.WriterOption{
+		output.BoundsOnly[analysis.DecisionRow](analysis.DecisionBoundedColumns()...),
+		output.HuffmanOnly[analysis.DecisionRow](analysis.DecisionRandomColumns()...),
+	}
+}
+
 // newDecisionWriter names the group's files after the group, so that
 // reruns write the same files whatever the worker count.
 func newDecisionWriter(dir string, group string) *decisionWriter {
 	return &decisionWriter{
-		parts: output.NewDayParts[analysis.DecisionRow](dir, "part-"+group,
-			output.BoundsOnly[analysis.DecisionRow](analysis.DecisionBoundedColumns()...)),
+		parts:   output.NewDayParts[analysis.DecisionRow](dir, "part-"+group, DecisionWriterOptions()...),
 		pending: map[string][]analysis.DecisionRow{},
 	}
 }
