@@ -6,7 +6,6 @@ package catalog
 //go:generate bash internal/gen/gen.sh
 
 import (
-	"bufio"
 	_ "embed"
 	"fmt"
 	"sort"
@@ -96,16 +95,32 @@ var Default = sync.OnceValue(func() *Catalog {
 	return c
 })
 
-// Parse reads the catalogue's text form.
+// Parse reads the catalogue's text form. The strings it keeps are parts
+// of text, but for the actions' full names, which share one allocation, as
+// the actions share one array: a run parses the embedded catalogue before
+// it reads any log.
 func Parse(text string) (*Catalog, error) {
-	c := &Catalog{services: make(map[string]*Service), byName: make(map[string]*Action)}
+	// Counting first sizes the tables, so that they never grow. (Should
+	// actions or services outgrow their arrays, the pointers taken stay
+	// the only references to them, so nothing is lost.)
+	nServices := strings.Count(text, "\nS\t") + 1
+	nActions := strings.Count(text, "\nA\t") + 1
+	c := &Catalog{services: make(map[string]*Service, nServices), byName: make(map[string]*Action, nActions)}
+	actions := make([]Action, 0, nActions)
+	services := make([]Service, 0, nServices)
+	// The full names of the actions, each followed by its lower-case form,
+	// are written into one buffer and cut from one string made of it.
+	names := make([]byte, 0, nActions*64) // room for names of 32 bytes on average
+	type nameAt struct {
+		a                         *Action
+		line, prefix, full, lower int
+	}
+	pending := make([]nameAt, 0, nActions)
 	var svc *Service
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	line := 0
-	for sc.Scan() {
-		line++
-		t := sc.Text()
+	rest := text
+	for line := 1; rest != ""; line++ {
+		var t string
+		t, rest, _ = strings.Cut(rest, "\n")
 		if t == "" {
 			continue
 		}
@@ -115,58 +130,105 @@ func Parse(text string) (*Catalog, error) {
 			}
 			continue
 		}
-		f := strings.Split(t, "\t")
+		var f [5]string
+		n := fields(t, &f)
 		switch {
-		case f[0] == "S" && len(f) == 4:
+		case f[0] == "S" && n == 4:
 			if _, dup := c.services[f[1]]; dup {
 				return nil, fmt.Errorf("line %d: service %s listed twice", line, f[1])
 			}
-			svc = &Service{Prefix: f[1], RCPSupported: f[2] == "1", Name: f[3],
-				ResourceTypes: map[string]string{}, ConditionKeys: map[string]string{}, actions: map[string]*Action{}}
+			services = append(services, Service{Prefix: f[1], RCPSupported: f[2] == "1", Name: f[3],
+				ResourceTypes: map[string]string{}, ConditionKeys: map[string]string{}, actions: map[string]*Action{}})
+			svc = &services[len(services)-1]
 			c.services[f[1]] = svc
 		case svc == nil:
 			return nil, fmt.Errorf("line %d: record before the first service", line)
-		case f[0] == "R" && len(f) == 3:
+		case f[0] == "R" && n == 3:
 			svc.ResourceTypes[f[1]] = f[2]
-		case f[0] == "A" && len(f) == 4:
-			a := &Action{Service: svc, Name: f[1], fullName: svc.Prefix + ":" + f[1]}
-			switch f[2] {
-			case "L":
-				a.Level = List
-			case "R":
-				a.Level = Read
-			case "W":
-				a.Level = Write
-			case "T":
-				a.Level = Tagging
-			case "P":
-				a.Level = PermissionsManagement
-			default:
+		case f[0] == "A" && n == 4:
+			level, ok := levelOf(f[2])
+			if !ok {
 				return nil, fmt.Errorf("line %d: unknown access level %q", line, f[2])
 			}
+			actions = append(actions, Action{Service: svc, Name: f[1], Level: level, index: c.actions})
+			a := &actions[len(actions)-1]
+			c.actions++
 			if f[3] != "" {
-				for _, r := range strings.Split(f[3], ",") {
-					req := strings.HasSuffix(r, "+")
-					a.Resources = append(a.Resources, ResourceRef{Type: strings.TrimSuffix(r, "+"), Required: req})
+				a.Resources = make([]ResourceRef, 0, strings.Count(f[3], ",")+1)
+				for r := range strings.SplitSeq(f[3], ",") {
+					typ, req := strings.CutSuffix(r, "+")
+					a.Resources = append(a.Resources, ResourceRef{Type: typ, Required: req})
 				}
 			}
-			lower := strings.ToLower(a.Name)
-			if _, dup := svc.actions[lower]; dup {
-				return nil, fmt.Errorf("line %d: action %s listed twice", line, a.fullName)
-			}
-			a.lowerName = strings.ToLower(svc.Prefix) + ":" + lower
-			a.index = c.actions
-			c.actions++
+			at := nameAt{a: a, line: line, prefix: len(names)}
+			names = append(append(append(names, svc.Prefix...), ':'), f[1]...)
+			at.full = len(names)
+			names = appendLower(append(appendLower(names, svc.Prefix), ':'), f[1])
+			at.lower = len(names)
+			pending = append(pending, at)
 			svc.Actions = append(svc.Actions, a)
-			svc.actions[lower] = a
-			c.byName[a.fullName] = a
-		case f[0] == "K" && len(f) == 3:
+		case f[0] == "K" && n == 3:
 			svc.ConditionKeys[strings.ToLower(f[1])] = f[2]
 		default:
 			return nil, fmt.Errorf("line %d: malformed record %q", line, t)
 		}
 	}
-	return c, sc.Err()
+	all := string(names)
+	for _, at := range pending {
+		a, svc := at.a, at.a.Service
+		a.fullName, a.lowerName = all[at.prefix:at.full], all[at.full:at.lower]
+		lower := a.lowerName[len(svc.Prefix)+1:]
+		if _, dup := svc.actions[lower]; dup {
+			return nil, fmt.Errorf("line %d: action %s listed twice", at.line, a.fullName)
+		}
+		svc.actions[lower] = a
+		c.byName[a.fullName] = a
+	}
+	return c, nil
+}
+
+// levelOf reads an access level as the catalogue's text writes it.
+func levelOf(code string) (AccessLevel, bool) {
+	switch code {
+	case "L":
+		return List, true
+	case "R":
+		return Read, true
+	case "W":
+		return Write, true
+	case "T":
+		return Tagging, true
+	case "P":
+		return PermissionsManagement, true
+	}
+	return 0, false
+}
+
+// fields cuts a tab-separated line into f and returns how many fields it
+// has; a line of more than len(f) fields counts len(f).
+func fields(line string, f *[5]string) int {
+	n := 0
+	for n < len(f) {
+		var ok bool
+		f[n], line, ok = strings.Cut(line, "\t")
+		n++
+		if !ok {
+			return n
+		}
+	}
+	return n
+}
+
+// appendLower appends s to b in lower case (ASCII, as action names are).
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // Service returns the service with the given prefix (case-insensitive).

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -76,11 +77,77 @@ func TestParseRejects(t *testing.T) {
 		{"action before service", "A\tGetObject\tR\t\n", "before the first service"},
 		{"unknown level", "S\ts3\t1\tS3\nA\tGetObject\tX\t\n", "unknown access level"},
 		{"malformed", "S\ts3\t1\tS3\nZ\tx\n", "malformed"},
+		{"field too many", "S\ts3\t1\tS3\nR\tbucket\tarn:aws:s3:::b\tmore\n", "line 2: malformed"},
+		{"action fields too many", "S\ts3\t1\tS3\nA\tGetObject\tR\t\t\t\n", "line 2: malformed"},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.text)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: Parse error %v, want one containing %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestParseRecords checks every field each kind of record sets.
+func TestParseRecords(t *testing.T) {
+	c, err := Parse("# v1 (test)\n" +
+		"S\ts3\t1\tAmazon S3\n" +
+		"R\tbucket\tarn:${Partition}:s3:::${BucketName}\n" +
+		"R\tobject\tarn:${Partition}:s3:::${BucketName}/${ObjectName}\n" +
+		"A\tGetObject\tR\tobject+,bucket\n" +
+		"A\tListAllMyBuckets\tL\t\n" +
+		"A\tPutBucketPolicy\tP\tbucket+\n" +
+		"K\ts3:ExistingObjectTag/<key>\tString\n" +
+		"\n" +
+		"S\tiam\t0\tIdentity and Access Management\n" +
+		"A\tTagRole\tT\trole+\n" +
+		"A\tCreateRole\tW\trole+\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Version != "v1 (test)" || c.NumActions() != 5 {
+		t.Errorf("version %q, %d actions", c.Version, c.NumActions())
+	}
+	s3, ok := c.Service("S3")
+	if !ok || s3.Name != "Amazon S3" || !s3.RCPSupported || len(s3.Actions) != 3 {
+		t.Fatalf("s3: %+v", s3)
+	}
+	if got := s3.ResourceTypes["object"]; got != "arn:${Partition}:s3:::${BucketName}/${ObjectName}" {
+		t.Errorf("object template %q", got)
+	}
+	if got := s3.ConditionKeys["s3:existingobjecttag/<key>"]; got != "String" {
+		t.Errorf("condition key type %q (keys %v)", got, s3.ConditionKeys)
+	}
+	iam, ok := c.Service("iam")
+	if !ok || iam.RCPSupported || iam.Name != "Identity and Access Management" {
+		t.Fatalf("iam: %+v", iam)
+	}
+	tests := []struct {
+		name, full, lower string
+		level             AccessLevel
+		resources         []ResourceRef
+		service           *Service
+	}{
+		{"s3:getobject", "s3:GetObject", "s3:getobject", Read, []ResourceRef{{"object", true}, {"bucket", false}}, s3},
+		{"s3:ListAllMyBuckets", "s3:ListAllMyBuckets", "s3:listallmybuckets", List, nil, s3},
+		{"s3:PutBucketPolicy", "s3:PutBucketPolicy", "s3:putbucketpolicy", PermissionsManagement, []ResourceRef{{"bucket", true}}, s3},
+		{"iam:TagRole", "iam:TagRole", "iam:tagrole", Tagging, []ResourceRef{{"role", true}}, iam},
+		{"IAM:CreateRole", "iam:CreateRole", "iam:createrole", Write, []ResourceRef{{"role", true}}, iam},
+	}
+	seen := map[int]bool{}
+	for _, tt := range tests {
+		a, ok := c.Action(tt.name)
+		if !ok {
+			t.Errorf("%s: not found", tt.name)
+			continue
+		}
+		if a.FullName() != tt.full || a.LowerName() != tt.lower || a.Level != tt.level || a.Service != tt.service ||
+			!slices.Equal(a.Resources, tt.resources) || a.WildcardOnly() != (tt.resources == nil) {
+			t.Errorf("%s: %s %s %v %v service %s", tt.name, a.FullName(), a.LowerName(), a.Level, a.Resources, a.Service.Prefix)
+		}
+		if seen[a.Index()] || a.Index() >= c.NumActions() {
+			t.Errorf("%s: index %d taken or out of range", tt.name, a.Index())
+		}
+		seen[a.Index()] = true
 	}
 }
