@@ -9,7 +9,8 @@
 // in process, then runs the replay binary end to end with 1 and -workers
 // workers, with --decisions and with the verification pass, recording the
 // wall time and peak RSS of each, and prints the ratios the performance
-// targets are stated in.
+// targets are stated in. It measures all of them in -repeat rounds and
+// keeps the fastest of each.
 package main
 
 import (
@@ -49,7 +50,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("dir", "", "folder of the tree (default: replay-bench-vVERSION-EVENTS in the temporary folder, VERSION the generator's; kept for reruns)")
 	workers := fs.Int("workers", 2, "workers of the parallel measurements")
 	binary := fs.String("replay", "", "replay binary to run (default: built from this module into the tree's folder)")
-	repeat := fs.Int("repeat", 2, "runs of each in-process measurement; the fastest counts")
+	repeat := fs.Int("repeat", 2, "rounds of measurements, each measuring everything once; the fastest of each measurement counts")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -82,51 +83,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 
 	rate := func(d time.Duration) float64 { return float64(c.Events) / d.Seconds() }
-	best := func(name string, fn func() error) (time.Duration, error) {
-		var fastest time.Duration
-		for i := 0; i < max(1, *repeat); i++ {
-			d, err := benchmarks.Timed(fn)
-			if err != nil {
-				return 0, fmt.Errorf("%s: %w", name, err)
-			}
-			if fastest == 0 || d < fastest {
-				fastest = d
-			}
+	// Every measurement, the floor's and the runs' alike, keeps the fastest
+	// of its rounds, and each round measures them all in turn: the ratios
+	// compare like with like, and a machine that slows down for a while
+	// slows down the measurements of one round, not those of one kind.
+	fastest := func(kept *time.Duration, d time.Duration) {
+		if *kept == 0 || d < *kept {
+			*kept = d
 		}
-		logf("  %-28s %10.0f events/s", name, rate(fastest))
-		return fastest, nil
 	}
-
-	logf("floor (inflate + decode):")
-	floor1, err := best("floor, 1 worker", func() error { return benchmarks.Floor(c, 1) })
-	if err != nil {
-		return err
-	}
-	floorN, err := best(fmt.Sprintf("floor, %d workers", *workers), func() error { return benchmarks.Floor(c, *workers) })
-	if err != nil {
-		return err
-	}
-
-	logf("stages in process (%d workers, each including those before):", *workers)
-	sessions, err := benchmarks.Sessions(c)
-	if err != nil {
-		return err
-	}
-	stageTimes := map[benchmarks.Stage]time.Duration{}
-	for _, s := range benchmarks.Stages() {
-		d, err := best(s.String(), func() error { return benchmarks.RunStage(c, *workers, s, sessions) })
-		if err != nil {
-			return err
-		}
-		stageTimes[s] = d
-	}
-
-	logf("replay run end to end:")
 	type e2e struct {
 		name string
 		args []string
 		wall time.Duration
-		rss  int64 // KiB
+		rss  int64 // KiB, the largest of the rounds
 	}
 	runs := []*e2e{
 		{name: fmt.Sprintf("--workers %d --verify=false", *workers), args: []string{"--workers", fmt.Sprint(*workers), "--verify=false"}},
@@ -134,19 +104,53 @@ func run(args []string, stdout, stderr io.Writer) error {
 		{name: fmt.Sprintf("--workers %d --verify=false --decisions", *workers), args: []string{"--workers", fmt.Sprint(*workers), "--verify=false", "--decisions"}},
 		{name: fmt.Sprintf("--workers %d (verification pass)", *workers), args: []string{"--workers", fmt.Sprint(*workers)}},
 	}
-	for i, r := range runs {
-		out := filepath.Join(*dir, fmt.Sprintf("reports-%d", i))
-		if err := os.RemoveAll(out); err != nil {
+	sessions, err := benchmarks.Sessions(c)
+	if err != nil {
+		return err
+	}
+	var floor1, floorN time.Duration
+	stageTimes := map[benchmarks.Stage]time.Duration{}
+	for round := 1; round <= max(1, *repeat); round++ {
+		logf("round %d of %d", round, max(1, *repeat))
+		measure := func(name string, kept *time.Duration, fn func() error) error {
+			d, err := benchmarks.Timed(fn)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			fastest(kept, d)
+			logf("  %-40s %10.0f events/s", name, rate(d))
+			return nil
+		}
+		if err := measure("floor, 1 worker", &floor1, func() error { return benchmarks.Floor(c, 1) }); err != nil {
 			return err
 		}
-		args := append([]string{"run", "--logs", c.Logs, "--snapshot", c.SnapDir, "--out", out}, r.args...)
-		r.wall, r.rss, err = runMeasured(*binary, args)
-		if err != nil {
-			return fmt.Errorf("replay %v: %w", args, err)
-		}
-		logf("  %-40s %10.0f events/s, %s, peak RSS %d MiB", r.name, rate(r.wall), r.wall.Round(10*time.Millisecond), r.rss>>10)
-		if err := os.RemoveAll(out); err != nil {
+		if err := measure(fmt.Sprintf("floor, %d workers", *workers), &floorN, func() error { return benchmarks.Floor(c, *workers) }); err != nil {
 			return err
+		}
+		for _, s := range benchmarks.Stages() {
+			kept := stageTimes[s]
+			err := measure(fmt.Sprintf("stage %s, %d workers", s, *workers), &kept, func() error { return benchmarks.RunStage(c, *workers, s, sessions) })
+			if err != nil {
+				return err
+			}
+			stageTimes[s] = kept
+		}
+		for i, r := range runs {
+			out := filepath.Join(*dir, fmt.Sprintf("reports-%d", i))
+			if err := os.RemoveAll(out); err != nil {
+				return err
+			}
+			args := append([]string{"run", "--logs", c.Logs, "--snapshot", c.SnapDir, "--out", out}, r.args...)
+			wall, rss, err := runMeasured(*binary, args)
+			if err != nil {
+				return fmt.Errorf("replay %v: %w", args, err)
+			}
+			fastest(&r.wall, wall)
+			r.rss = max(r.rss, rss)
+			logf("  %-40s %10.0f events/s, %s, peak RSS %d MiB", "replay run "+r.name, rate(wall), wall.Round(10*time.Millisecond), rss>>10)
+			if err := os.RemoveAll(out); err != nil {
+				return err
+			}
 		}
 	}
 
