@@ -114,7 +114,7 @@ type Reader struct {
 	batch   []Record // the file's records; the array is kept for the next file
 	batched bool
 	// lent is set when the records of batch borrowed their arrays (see
-	// keepArrays), which the next file may then reuse: the arrays of
+	// ReuseRecords), which the next file may then reuse: the arrays of
 	// records that own them are theirs.
 	lent bool
 }
@@ -478,7 +478,7 @@ func (r *Reader) readWhole() {
 	// length too, without zeroing them first.
 	recs := r.batch[:0]
 	if r.borrow && r.lent {
-		keepArrays(recs[:cap(recs)])
+		ReuseRecords(recs[:cap(recs)])
 	} else {
 		clear(recs[:cap(recs)])
 	}
@@ -497,12 +497,13 @@ func (r *Reader) readWhole() {
 	r.inArr, r.batched, r.batch = true, true, recs
 }
 
-// keepArrays empties records to decode into, as clear does, but keeps the
-// arrays of their resources, parameters and response elements, which the
-// decoder then fills before it allocates any: records that borrow their
-// strings until the next file may borrow these arrays too. The resources
-// are zeroed, since the decoder decodes into them without zeroing them.
-func keepArrays(recs []Record) {
+// ReuseRecords empties records to decode into again, as clear does, but
+// keeps the arrays of their resources, parameters and response elements,
+// which goccy/go-json's decoder then fills before it allocates any:
+// records that borrow their strings until the next file may borrow these
+// arrays too. The resources are zeroed, since the decoder decodes into
+// them without zeroing them.
+func ReuseRecords(recs []Record) {
 	for i := range recs {
 		rec := &recs[i]
 		res, req, resp := rec.Resources[:0], rec.RequestParameters[:0], rec.ResponseElements[:0]
@@ -512,7 +513,7 @@ func keepArrays(recs []Record) {
 }
 
 // dropEmpty sets the record's empty arrays to nil: a record decoded into
-// arrays kept by keepArrays then equals one decoded anew. A raw value is
+// arrays kept by ReuseRecords then equals one decoded anew. A raw value is
 // never empty when present; a record's resources are nil both when it
 // lists none and when it has no resources field.
 func (rec *Record) dropEmpty() {
