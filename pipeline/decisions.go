@@ -37,10 +37,12 @@ func DecisionWriterOptions() []parquet.WriterOption {
 }
 
 // newDecisionWriter names the group's files after the group, so that
-// reruns write the same files whatever the worker count.
-func newDecisionWriter(dir string, group string) *decisionWriter {
+// reruns write the same files whatever the worker count. The options are
+// DecisionWriterOptions, made once per run: their codecs keep the
+// compressors they made for the files before.
+func newDecisionWriter(dir string, group string, options []parquet.WriterOption) *decisionWriter {
 	return &decisionWriter{
-		parts:   output.NewDayParts[analysis.DecisionRow](dir, "part-"+group, DecisionWriterOptions()...),
+		parts:   output.NewDayParts[analysis.DecisionRow](dir, "part-"+group, options...),
 		pending: map[string][]analysis.DecisionRow{},
 	}
 }

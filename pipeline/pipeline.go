@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/replay-iam/replay/analysis"
 	"github.com/replay-iam/replay/catalog"
 	"github.com/replay-iam/replay/engine"
@@ -219,6 +221,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer stopProgress()
 
 	var mu sync.Mutex
+	var decisionOptions []parquet.WriterOption
+	if cfg.Decisions != "" {
+		decisionOptions = DecisionWriterOptions()
+	}
 	listed := func(seq int, passed []ingest.LogFile) error {
 		filesDone.Add(int64(len(passed)))
 		return acct.passedOver(seq, passed)
@@ -227,7 +233,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		rep := analysis.NewReport()
 		var dec *decisionWriter
 		if cfg.Decisions != "" {
-			dec = newDecisionWriter(cfg.Decisions, g.name)
+			dec = newDecisionWriter(cfg.Decisions, g.name, decisionOptions)
 		}
 		counted := &records
 		if pass.again {

@@ -184,6 +184,24 @@ func checkDecisions(t *testing.T, out string, requests int64) {
 	if n != requests {
 		t.Errorf("%d decision rows, %d requests", n, requests)
 	}
+	// The random event ids are Huffman-coded (GZIP), the rest zstd.
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range pf.Metadata().RowGroups[0].Columns {
+		want := "ZSTD"
+		if c.MetaData.PathInSchema[0] == "event_id" {
+			want = "GZIP"
+		}
+		if got := c.MetaData.Codec.String(); got != want {
+			t.Errorf("decisions column %v: codec %s, want %s", c.MetaData.PathInSchema, got, want)
+		}
+	}
 	if !scpDeny || !session {
 		t.Errorf("decisions: an SCP denial found %v, an app session's allow found %v", scpDeny, session)
 	}
