@@ -95,8 +95,8 @@ var Default = sync.OnceValue(func() *Catalog {
 	return c
 })
 
-// Parse reads the catalogue's text form. The strings it keeps are parts
-// of text, but for the actions' full names, which share one allocation, as
+// Parse reads the catalogue's text form. Most strings it keeps are parts
+// of text; the actions' full and lower-case names share one allocation, as
 // the actions share one array: a run parses the embedded catalogue before
 // it reads any log.
 func Parse(text string) (*Catalog, error) {

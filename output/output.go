@@ -1,7 +1,7 @@
 // Package output writes replay's reports: Parquet files through parquet-go
-// (zstd-compressed, or Huffman-only GZIP for random values) and JSON. Every file is written to a temporary file in
-// the destination folder and renamed into place, so a report is either
-// complete or absent, never half-written.
+// (zstd-compressed, or Huffman-only GZIP for random values) and JSON. Every
+// file is written to a temporary file in the destination folder and renamed
+// into place, so a report is either complete or absent, never half-written.
 package output
 
 import (
