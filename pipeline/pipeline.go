@@ -55,8 +55,9 @@ type Config struct {
 	// passes chooses how sessions are observed (the zero value adapts;
 	// tests force either way).
 	passes sessionPassMode
-	// sliceFiles, when not 0, sets the plan's sliceFiles (tests cut groups
-	// small; negative: never).
+	// sliceFiles, when not 0, sets the plan's sliceFiles and cuts every
+	// group over that many files, whatever its share of its day (tests cut
+	// groups small; negative: never).
 	sliceFiles int
 	// recordStrings chooses where replayed records keep their strings (the
 	// zero value borrows them from the readers' buffers; tests compare that
@@ -357,7 +358,7 @@ func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed
 	p.passes = cfg.passes
 	switch {
 	case cfg.sliceFiles != 0:
-		p.sliceFiles = cfg.sliceFiles
+		p.sliceFiles, p.sliceAll = cfg.sliceFiles, true
 	case cfg.WorkerCount() > 1:
 		p.sliceFiles = maxSliceFiles
 	}

@@ -43,11 +43,12 @@ import (
 
 // fileGroup is a dedup group: the files of one account, region and delivery
 // day (or one file outside the layout), in delivery order, replayed in turn
-// by one worker. With more than one worker, the files of a busy account and
-// region in a day are cut into slices (see plan.slice), each a group of its
-// own, so that a log of few accounts and regions keeps every worker busy; a
-// slice looks back at the files delivered within the dedup window before
-// it, and its day gets a session pass.
+// by one worker. With more than one worker, the files of an account and
+// region that hold more than a worker's share of their day are cut into
+// slices (see plan.slice), each a group of its own, so that a log of few
+// accounts and regions keeps every worker busy; a slice looks back at the
+// files delivered within the dedup window before it, and its day gets a
+// session pass.
 type fileGroup struct {
 	// name identifies the group in file names: account_region_yyyymmdd
 	// (with -NN for the NNth slice of a day cut into slices), or
@@ -103,6 +104,9 @@ type plan struct {
 	// groups of at most that many, so that the workers share a log of few
 	// accounts and regions (see slice), in whole rounds of workers.
 	sliceFiles, workers int
+	// sliceAll cuts every stream's day of more than sliceFiles files, not
+	// only those the workers could not otherwise share (tests).
+	sliceAll bool
 	// passes chooses how each day's sessions are observed.
 	passes sessionPassMode
 	// againGroups and againFiles count the groups replayed again, and their
@@ -248,7 +252,7 @@ func (p *plan) listDay(d int) error {
 				before = prev.streams[stream{f.Account, f.Region}]
 			}
 		}
-		parts := p.slice(grp, before)
+		parts := p.slice(grp, before, len(day.files))
 		day.sliced = day.sliced || len(parts) > 1
 		for _, part := range parts {
 			part.seq = p.seqs
@@ -274,16 +278,23 @@ const minSliceWindows = 6
 // into the files delivered within the dedup window before its first: those
 // of before (the stream's files of the day before, when the window looks
 // back) and of the group's own earlier slices. A group of more than
-// p.sliceFiles files is cut into slices of equal size (give or take one),
+// p.sliceFiles files, and more than a worker's share of its day's dayFiles
+// (unless p.sliceAll), is cut into slices of equal size (give or take one),
 // as many as its files' deliveries span minSliceWindows windows (rounded
 // down to a multiple of p.workers when more, so that the slices of one
 // stream occupy the workers in whole rounds), when the
 // window is positive (under a window of 0 a slice would look back at every
 // file before it) and every file's delivery time is known.
-func (p *plan) slice(grp fileGroup, before []*ingest.LogFile) []fileGroup {
+//
+// Slicing has a price: a sliced day's sessions are collected by a pass of
+// their own, which inflates each of its files once more, and each slice
+// reads its lookback again. A day whose groups each hold at most a
+// worker's share of its files keeps the workers busy whole, so it is not
+// sliced.
+func (p *plan) slice(grp fileGroup, before []*ingest.LogFile, dayFiles int) []fileGroup {
 	n := len(grp.files)
 	parts := 1
-	if p.sliceFiles > 0 && p.window > 0 && n > p.sliceFiles &&
+	if p.sliceFiles > 0 && p.window > 0 && n > p.sliceFiles && (p.sliceAll || n*p.workers > dayFiles) &&
 		!slices.ContainsFunc(grp.files, func(f *ingest.LogFile) bool { return f.Delivered.IsZero() }) {
 		span := grp.files[n-1].Delivered.Sub(grp.files[0].Delivered)
 		parts = max(1, min((n+p.sliceFiles-1)/p.sliceFiles, int(span/(minSliceWindows*p.window))))

@@ -128,8 +128,9 @@ func TestPlanGroupsAndLookback(t *testing.T) {
 // size, in delivery order, each looking back at the files delivered within
 // the window before its first, on its own day and the day before. A
 // window of 0, one too long for the day's span, a file delivered at an
-// unknown time, or no slicing leave the group whole. More slices than
-// workers come in whole rounds of them.
+// unknown time, or no slicing leave the group whole, and so does a share
+// of its day's files the workers can take whole. More slices than workers
+// come in whole rounds of them.
 func TestPlanSlices(t *testing.T) {
 	day1 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	day2 := day1.AddDate(0, 0, 1)
@@ -164,7 +165,7 @@ func TestPlanSlices(t *testing.T) {
 			{"A_r_20261102-01", []string{"02/00:20", "02/00:30"}, []string{"01/23:30", "02/00:10"}, 4},
 			{"A_r_20261102-02", []string{"02/00:40", "02/23:00"}, []string{"02/00:10", "02/00:20", "02/00:30"}, 5},
 		}},
-		{110 * time.Minute, 0, []group{
+		{110 * time.Minute, 3, []group{
 			{"A_r_20261102-00", []string{"02/00:10", "02/00:20"}, []string{"01/23:30"}, 3},
 			{"A_r_20261102-01", []string{"02/00:30", "02/00:40", "02/23:00"}, []string{"01/23:30", "02/00:10", "02/00:20"}, 4},
 		}},
@@ -195,6 +196,35 @@ func TestPlanSlices(t *testing.T) {
 		if g := p.days[1].groups; len(g) != 1 || len(g[0].files) != 5 || g[0].name != "A_r_20261102" || p.days[1].sliced {
 			t.Errorf("%s: day 2 is %d groups, want one of 5 files", name, len(g))
 		}
+	}
+
+	// A second stream of five files on day 2: each stream holds half of
+	// the day, which two workers share whole, three only in slices.
+	shared := slices.Clone(files)
+	for _, hhmm := range []string{"00:05", "00:15", "00:25", "00:35", "22:00"} {
+		f := file(day2, hhmm)
+		f.Account, f.Path = "B", "B/"+f.Path
+		shared = append(shared, f)
+	}
+	whole := []group{
+		{"A_r_20261102", []string{"02/00:10", "02/00:20", "02/00:30", "02/00:40", "02/23:00"}, []string{"01/23:30"}, 3},
+		{"B_r_20261102", []string{"B/02/00:05", "B/02/00:15", "B/02/00:25", "B/02/00:35", "B/02/22:00"}, nil, 4},
+	}
+	if p := planned(time.Hour, 2, 2, shared); !reflect.DeepEqual(groupsOf(&p.days[1]), whole) || p.days[1].sliced {
+		t.Errorf("two streams of a day, two workers: day 2 groups (sliced %v)\n %+v\nwant\n %+v", p.days[1].sliced, groupsOf(&p.days[1]), whole)
+	}
+	if p := planned(time.Hour, 2, 3, shared); len(p.days[1].groups) <= 2 || !p.days[1].sliced {
+		t.Errorf("two streams of a day, three workers: day 2 groups %+v, want slices", groupsOf(&p.days[1]))
+	}
+	p := planOf(daysOf(shared, nil), nil, time.Hour)
+	p.sliceFiles, p.workers, p.sliceAll = 2, 2, true
+	for d := range p.days {
+		if err := p.listDay(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(p.days[1].groups) <= 2 || !p.days[1].sliced {
+		t.Errorf("two streams of a day, every group sliced: day 2 groups %+v, want slices", groupsOf(&p.days[1]))
 	}
 }
 
