@@ -77,13 +77,27 @@ const MaxSessionLifetime = 36 * time.Hour
 // Resolve and Expire are safe for concurrent use.
 type Sessions struct {
 	seed   maphash.Seed
+	shards [sessionShards]sessionShard
+	// empty is returned for sessions issued with no tags, no session policy
+	// and no source identity.
+	empty Session
+}
+
+// sessionShards is the number of parts the store is cut into by key, each
+// under its own lock. Workers look a session up for most records, and a
+// reader that meets a writer holding the lock parks its thread, which
+// takes longer to wake than the lookup takes; with the keys spread over
+// the parts, a lookup rarely meets the writer recording a session.
+const sessionShards = 64
+
+// sessionShard holds the sessions whose keys fall in one part. The padding
+// keeps the locks of two parts off one cache line.
+type sessionShard struct {
 	mu     sync.RWMutex
 	plain  map[uint64]plainSession
 	facts  map[uint64]*Session
 	issued int
-	// empty is returned for sessions issued with no tags, no session policy
-	// and no source identity.
-	empty Session
+	_      [64]byte
 }
 
 // plainSession is a session with nothing to remember but its expiry, as
@@ -95,9 +109,15 @@ type plainSession struct {
 
 // NewSessions returns an empty session store.
 func NewSessions() *Sessions {
-	return &Sessions{seed: maphash.MakeSeed(), plain: map[uint64]plainSession{}, facts: map[uint64]*Session{},
-		empty: Session{TagsComplete: true}}
+	s := &Sessions{seed: maphash.MakeSeed(), empty: Session{TagsComplete: true}}
+	for i := range s.shards {
+		s.shards[i].plain, s.shards[i].facts = map[uint64]plainSession{}, map[uint64]*Session{}
+	}
+	return s
 }
+
+// shard returns the part of the store that holds key k.
+func (s *Sessions) shard(k uint64) *sessionShard { return &s.shards[k%sessionShards] }
 
 // AllDays is the horizon of a lookup that sees every session observed.
 const AllDays = math.MaxInt
@@ -120,17 +140,27 @@ func IsSessionIssuer(rec *Record) bool {
 
 // Len returns the number of sessions held.
 func (s *Sessions) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.plain) + len(s.facts)
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		n += len(sh.plain) + len(sh.facts)
+		sh.mu.RUnlock()
+	}
+	return n
 }
 
 // Issued returns the number of distinct sessions observed, dropped ones
 // included.
 func (s *Sessions) Issued() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.issued
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		n += sh.issued
+		sh.mu.RUnlock()
+	}
+	return n
 }
 
 // Expire drops the sessions whose credentials expired before t (issued
@@ -138,18 +168,27 @@ func (s *Sessions) Issued() int {
 // Sessions issued by a call without a time are kept.
 func (s *Sessions) Expire(t time.Time) int {
 	cut := t.Unix()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	n := 0
-	for k, p := range s.plain {
+	for i := range s.shards {
+		n += s.shards[i].expire(cut)
+	}
+	return n
+}
+
+// expire drops the part's sessions that expired before cut (Unix seconds).
+func (sh *sessionShard) expire(cut int64) int {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	n := 0
+	for k, p := range sh.plain {
 		if p.expires != 0 && p.expires < cut {
-			delete(s.plain, k)
+			delete(sh.plain, k)
 			n++
 		}
 	}
-	for k, f := range s.facts {
+	for k, f := range sh.facts {
 		if f.expires != 0 && f.expires < cut {
-			delete(s.facts, k)
+			delete(sh.facts, k)
 			n++
 		}
 	}
@@ -260,22 +299,23 @@ func (s *Sessions) ObserveOn(rec *Record, day int) (bool, error) {
 	sess.expires, sess.day = expires, day
 	sess.tagKeys = principalTagsOf(sess.Tags)
 	k := s.key(resp.Credentials.AccessKeyID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, plain := s.plain[k]
-	f, facts := s.facts[k]
+	sh := s.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	old, plain := sh.plain[k]
+	f, facts := sh.facts[k]
 	switch {
 	case !plain && !facts:
-		s.issued++
+		sh.issued++
 	case plain && old.day <= day, facts && f.day <= day:
 		return true, nil
 	}
 	if sess.isEmpty() {
-		delete(s.facts, k)
-		s.plain[k] = plainSession{expires, day}
+		delete(sh.facts, k)
+		sh.plain[k] = plainSession{expires, day}
 	} else {
-		delete(s.plain, k)
-		s.facts[k] = sess
+		delete(sh.plain, k)
+		sh.facts[k] = sess
 	}
 	return true, nil
 }
@@ -384,18 +424,19 @@ func (s *Sessions) Settled(misses map[string]int, horizon int) bool {
 // on a later day than the chained one: a lookup with a nearer horizon must
 // still find the chained session unresolved.
 func (s *Sessions) resolve(k uint64, depth, horizon int, at int64) Resolution {
-	s.mu.RLock()
-	f, ok := s.facts[k]
+	sh := s.shard(k)
+	sh.mu.RLock()
+	f, ok := sh.facts[k]
 	var expires int64
 	if ok {
 		ok, expires = f.day <= horizon, f.expires
 	} else {
 		var p plainSession
-		p, ok = s.plain[k]
+		p, ok = sh.plain[k]
 		ok, expires = ok && p.day <= horizon, p.expires
 		f = &s.empty
 	}
-	s.mu.RUnlock()
+	sh.mu.RUnlock()
 	if !ok {
 		return Resolution{}
 	}
@@ -417,16 +458,16 @@ func (s *Sessions) resolve(k uint64, depth, horizon int, at int64) Resolution {
 		return Resolution{Session: out, Final: true, Links: 1 + up.Links}
 	}
 	empty := out.isEmpty()
-	s.mu.Lock()
-	if s.facts[k] == f {
+	sh.mu.Lock()
+	if sh.facts[k] == f {
 		if empty {
-			delete(s.facts, k)
-			s.plain[k] = plainSession{out.expires, out.day}
+			delete(sh.facts, k)
+			sh.plain[k] = plainSession{out.expires, out.day}
 		} else {
-			s.facts[k] = out
+			sh.facts[k] = out
 		}
 	}
-	s.mu.Unlock()
+	sh.mu.Unlock()
 	if empty {
 		return Resolution{Session: &s.empty, Final: true, Links: 1 + up.Links}
 	}

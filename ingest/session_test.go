@@ -6,6 +6,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -302,10 +303,19 @@ func TestSessionsChainOrder(t *testing.T) {
 		if sess, ok := s.Lookup("ASIACHILD"); !ok || sess != &s.empty {
 			t.Errorf("child of a plain session: %v, %+v; want the empty session", ok, sess)
 		}
-		if len(s.facts) != 0 || len(s.plain) != 2 {
-			t.Errorf("facts %d, plain %d; want 0, 2", len(s.facts), len(s.plain))
+		if facts, plain := held(s); facts != 0 || plain != 2 {
+			t.Errorf("facts %d, plain %d; want 0, 2", facts, plain)
 		}
 	})
+}
+
+// held counts the sessions s holds with facts to remember and the plain ones.
+func held(s *Sessions) (facts, plain int) {
+	for i := range s.shards {
+		facts += len(s.shards[i].facts)
+		plain += len(s.shards[i].plain)
+	}
+	return facts, plain
 }
 
 // TestSessionsDays observes sessions on numbered days: a lookup sees only
@@ -378,5 +388,69 @@ func TestSessionsDays(t *testing.T) {
 	}
 	if s.Issued() != 4 {
 		t.Errorf("Issued = %d, want 4", s.Issued())
+	}
+}
+
+// TestSessionsConcurrent observes chains of sessions from several
+// goroutines, in an order that puts children before their callers, while
+// others look sessions up: every session is then held once, and each chain
+// resolves to the tags a store filled in turn gives it.
+func TestSessionsConcurrent(t *testing.T) {
+	const chains = 100
+	var recs []*Record
+	for c := range chains {
+		key := func(i int) string { return fmt.Sprintf("ASIACHAIN%03dLINK%d", c, i) }
+		recs = append(recs,
+			assumeRole(t, key(0), "AKIAALICE", fmt.Sprintf(`,"tags":[{"key":"chain","value":"%d"}],"transitiveTagKeys":["chain"]`, c)),
+			assumeRole(t, key(1), key(0), `,"tags":[{"key":"link","value":"1"}]`),
+			assumeRole(t, key(2), key(1), ""))
+	}
+	want := NewSessions()
+	for _, rec := range recs {
+		if _, err := want.Observe(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s := NewSessions()
+	const observers, readers = 4, 4
+	var wg sync.WaitGroup
+	for o := range observers {
+		wg.Go(func() {
+			for i := len(recs) - 1 - o; i >= 0; i -= observers {
+				if _, err := s.Observe(recs[i]); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	for r := range readers {
+		wg.Go(func() {
+			for i := r; i < 20*len(recs); i += readers {
+				s.Resolve(recs[i%len(recs)].UserIdentity.AccessKeyID, AllDays)
+			}
+		})
+	}
+	wg.Wait()
+
+	if got := s.Issued(); got != len(recs) {
+		t.Errorf("Issued() = %d, want %d", got, len(recs))
+	}
+	if got := s.Len(); got != len(recs) {
+		t.Errorf("Len() = %d, want %d", got, len(recs))
+	}
+	for c := range chains {
+		for i := range 3 {
+			key := fmt.Sprintf("ASIACHAIN%03dLINK%d", c, i)
+			got, ok := s.Lookup(key)
+			exp, _ := want.Lookup(key)
+			if exp.Tags["chain"] != fmt.Sprint(c) {
+				t.Fatalf("%s: the store filled in turn gives tags %v", key, exp.Tags)
+			}
+			if !ok || !maps.Equal(got.Tags, exp.Tags) || !slices.Equal(got.Transitive, exp.Transitive) || got.TagsComplete != exp.TagsComplete {
+				t.Errorf("%s: found %v, tags %v %v complete %v; want tags %v %v complete %v", key, ok,
+					got.Tags, got.Transitive, got.TagsComplete, exp.Tags, exp.Transitive, exp.TagsComplete)
+			}
+		}
 	}
 }
