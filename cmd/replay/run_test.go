@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/replay-iam/replay/analysis"
 	"github.com/replay-iam/replay/catalog"
@@ -200,6 +202,9 @@ func checkDecisions(t *testing.T, out string, requests int64) {
 		}
 		if got := c.MetaData.Codec.String(); got != want {
 			t.Errorf("decisions column %v: codec %s, want %s", c.MetaData.PathInSchema, got, want)
+		}
+		if c.MetaData.PathInSchema[0] == "event_time" && !slices.Contains(c.MetaData.Encoding, format.DeltaBinaryPacked) {
+			t.Errorf("decisions column event_time: encodings %v, want DELTA_BINARY_PACKED", c.MetaData.Encoding)
 		}
 	}
 	if !scpDeny || !session {
