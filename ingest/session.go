@@ -140,24 +140,22 @@ func IsSessionIssuer(rec *Record) bool {
 
 // Len returns the number of sessions held.
 func (s *Sessions) Len() int {
-	n := 0
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.RLock()
-		n += len(sh.plain) + len(sh.facts)
-		sh.mu.RUnlock()
-	}
-	return n
+	return s.sum(func(sh *sessionShard) int { return len(sh.plain) + len(sh.facts) })
 }
 
 // Issued returns the number of distinct sessions observed, dropped ones
 // included.
 func (s *Sessions) Issued() int {
+	return s.sum(func(sh *sessionShard) int { return sh.issued })
+}
+
+// sum adds up f over the parts of the store, each read under its lock.
+func (s *Sessions) sum(f func(*sessionShard) int) int {
 	n := 0
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		n += sh.issued
+		n += f(sh)
 		sh.mu.RUnlock()
 	}
 	return n

@@ -143,15 +143,18 @@ func TestPlanSlices(t *testing.T) {
 		file(day1, "22:00"), file(day1, "23:30"),
 		file(day2, "23:00"), file(day2, "00:30"), file(day2, "00:10"), file(day2, "00:40"), file(day2, "00:20"),
 	}
-	planned := func(window time.Duration, sliceFiles, workers int, files []ingest.LogFile) *plan {
-		p := planOf(daysOf(files, nil), nil, window)
-		p.sliceFiles, p.workers = sliceFiles, workers
+	listed := func(p *plan) *plan {
 		for d := range p.days {
 			if err := p.listDay(d); err != nil {
 				t.Fatal(err)
 			}
 		}
 		return p
+	}
+	planned := func(window time.Duration, sliceFiles, workers int, files []ingest.LogFile) *plan {
+		p := planOf(daysOf(files, nil), nil, window)
+		p.sliceFiles, p.workers = sliceFiles, workers
+		return listed(p)
 	}
 	for _, tc := range []struct {
 		window  time.Duration
@@ -218,12 +221,7 @@ func TestPlanSlices(t *testing.T) {
 	}
 	p := planOf(daysOf(shared, nil), nil, time.Hour)
 	p.sliceFiles, p.workers, p.sliceAll = 2, 2, true
-	for d := range p.days {
-		if err := p.listDay(d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(p.days[1].groups) <= 2 || !p.days[1].sliced {
+	if listed(p); len(p.days[1].groups) <= 2 || !p.days[1].sliced {
 		t.Errorf("two streams of a day, every group sliced: day 2 groups %+v, want slices", groupsOf(&p.days[1]))
 	}
 }
