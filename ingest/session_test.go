@@ -397,13 +397,13 @@ func TestSessionsDays(t *testing.T) {
 // resolves to the tags a store filled in turn gives it.
 func TestSessionsConcurrent(t *testing.T) {
 	const chains = 100
+	key := func(chain, link int) string { return fmt.Sprintf("ASIACHAIN%03dLINK%d", chain, link) }
 	var recs []*Record
 	for c := range chains {
-		key := func(i int) string { return fmt.Sprintf("ASIACHAIN%03dLINK%d", c, i) }
 		recs = append(recs,
-			assumeRole(t, key(0), "AKIAALICE", fmt.Sprintf(`,"tags":[{"key":"chain","value":"%d"}],"transitiveTagKeys":["chain"]`, c)),
-			assumeRole(t, key(1), key(0), `,"tags":[{"key":"link","value":"1"}]`),
-			assumeRole(t, key(2), key(1), ""))
+			assumeRole(t, key(c, 0), "AKIAALICE", fmt.Sprintf(`,"tags":[{"key":"chain","value":"%d"}],"transitiveTagKeys":["chain"]`, c)),
+			assumeRole(t, key(c, 1), key(c, 0), `,"tags":[{"key":"link","value":"1"}]`),
+			assumeRole(t, key(c, 2), key(c, 1), ""))
 	}
 	want := NewSessions()
 	for _, rec := range recs {
@@ -440,15 +440,19 @@ func TestSessionsConcurrent(t *testing.T) {
 		t.Errorf("Len() = %d, want %d", got, len(recs))
 	}
 	for c := range chains {
-		for i := range 3 {
-			key := fmt.Sprintf("ASIACHAIN%03dLINK%d", c, i)
-			got, ok := s.Lookup(key)
-			exp, _ := want.Lookup(key)
-			if exp.Tags["chain"] != fmt.Sprint(c) {
-				t.Fatalf("%s: the store filled in turn gives tags %v", key, exp.Tags)
+		for link := range 3 {
+			k := key(c, link)
+			exp, ok := want.Lookup(k)
+			if !ok || exp.Tags["chain"] != fmt.Sprint(c) {
+				t.Fatalf("%s: the store filled in turn finds %v, tags %v", k, ok, exp)
 			}
-			if !ok || !maps.Equal(got.Tags, exp.Tags) || !slices.Equal(got.Transitive, exp.Transitive) || got.TagsComplete != exp.TagsComplete {
-				t.Errorf("%s: found %v, tags %v %v complete %v; want tags %v %v complete %v", key, ok,
+			got, ok := s.Lookup(k)
+			if !ok {
+				t.Errorf("%s: not found", k)
+				continue
+			}
+			if !maps.Equal(got.Tags, exp.Tags) || !slices.Equal(got.Transitive, exp.Transitive) || got.TagsComplete != exp.TagsComplete {
+				t.Errorf("%s: tags %v %v complete %v; want tags %v %v complete %v", k,
 					got.Tags, got.Transitive, got.TagsComplete, exp.Tags, exp.Transitive, exp.TagsComplete)
 			}
 		}
