@@ -297,16 +297,7 @@ func isTimestampPrefix(b []byte) bool {
 // ends the file. The record may be overwritten once the reader is reset
 // for another file.
 func (r *Reader) Next() (*Record, error) {
-	if !r.started {
-		r.started = true
-		switch {
-		case r.format != FormatDelivery:
-		case r.keep == nil:
-			r.readWhole()
-		default:
-			r.readFiltered()
-		}
-	}
+	r.Load()
 	for {
 		if r.done {
 			return nil, io.EOF
@@ -325,6 +316,26 @@ func (r *Reader) Next() (*Record, error) {
 			return rec, err
 		}
 		// A record the filter passed over.
+	}
+}
+
+// Load does what Next does first, unless done already: a delivery file up
+// to 16 MiB is read whole, and its records decoded at once when they all
+// decode. Calling it is optional. A reader loaded on one goroutine may be
+// handed to another, which then reads its records with Next: the slow
+// part of reading a file (inflating and decoding it) can so run ahead of
+// the use of its records.
+func (r *Reader) Load() {
+	if r.started {
+		return
+	}
+	r.started = true
+	switch {
+	case r.format != FormatDelivery:
+	case r.keep == nil:
+		r.readWhole()
+	default:
+		r.readFiltered()
 	}
 }
 

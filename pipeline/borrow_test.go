@@ -21,7 +21,8 @@ import (
 // borrowed from: with the buffers scrubbed before each file and after each
 // group (a string kept too long then reads as garbage), the replay, its
 // decisions and the verification pass give what they give when every
-// record owns its strings. The logs are the sample estate's, with damaged
+// record owns its strings, whether each group's files are read ahead or
+// not. The logs are the sample estate's, with damaged
 // files, JSON lines, a lookup-events export and an unmapped call added.
 func TestBorrowedStringsNotKept(t *testing.T) {
 	sum, snap := sampleEstate(t)
@@ -69,10 +70,10 @@ func TestBorrowedStringsNotKept(t *testing.T) {
 		decisions []analysis.DecisionRow
 		verified  map[string]*Verification
 	}
-	replay := func(workers int, mode recordStringMode) outcome {
+	replay := func(workers int, mode recordStringMode, ahead readAheadMode) outcome {
 		t.Helper()
 		dir := t.TempDir()
-		cfg := Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers, Decisions: dir, recordStrings: mode}
+		cfg := Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers, Decisions: dir, recordStrings: mode, readAhead: ahead}
 		res, files := runLogged(t, cfg)
 		// Every principal's identity policies replaced by one that allows
 		// reading S3 only: some requests fail, and examples are kept.
@@ -94,29 +95,36 @@ func TestBorrowedStringsNotKept(t *testing.T) {
 	}
 
 	for _, workers := range []int{1, 3} {
-		want, got := replay(workers, copyStrings), replay(workers, borrowScrubbed)
-		if diff := reportDiff(got.res.Report, want.res.Report); diff != "" {
-			t.Errorf("%d workers: the report differs in %s", workers, diff)
-		}
-		if diff := usageResourcesDiff(got.res.Report, want.res.Report); diff != "" {
-			t.Errorf("%d workers: %s", workers, diff)
-		}
-		got.res.Report, want.res.Report, got.res.Elapsed, want.res.Elapsed = nil, nil, 0, 0
-		if !reflect.DeepEqual(got.res, want.res) {
-			t.Errorf("%d workers: the result differs:\n%+v\nwant\n%+v", workers, got.res, want.res)
-		}
-		if !reflect.DeepEqual(got.files, want.files) {
-			t.Errorf("%d workers: the accounting of the files differs", workers)
-		}
-		if !reflect.DeepEqual(got.decisions, want.decisions) {
-			t.Errorf("%d workers: the decisions differ", workers)
-		}
-		if !reflect.DeepEqual(got.verified, want.verified) {
-			t.Errorf("%d workers: the verification differs", workers)
+		want := replay(workers, copyStrings, readAheadNever)
+		// Read ahead, a file's buffers are scrubbed as soon as the next
+		// file is handed out.
+		for _, ahead := range []readAheadMode{readAheadNever, readAheadAlways} {
+			got := replay(workers, borrowScrubbed, ahead)
+			name := fmt.Sprintf("%d workers, read-ahead %v", workers, ahead == readAheadAlways)
+			if diff := reportDiff(got.res.Report, want.res.Report); diff != "" {
+				t.Errorf("%s: the report differs in %s", name, diff)
+			}
+			if diff := usageResourcesDiff(got.res.Report, want.res.Report); diff != "" {
+				t.Errorf("%s: %s", name, diff)
+			}
+			g, w := got.res, want.res
+			g.Report, w.Report, g.Elapsed, w.Elapsed, g.FilesReadAhead, w.FilesReadAhead = nil, nil, 0, 0, 0, 0
+			if !reflect.DeepEqual(g, w) {
+				t.Errorf("%s: the result differs:\n%+v\nwant\n%+v", name, g, w)
+			}
+			if !reflect.DeepEqual(got.files, want.files) {
+				t.Errorf("%s: the accounting of the files differs", name)
+			}
+			if !reflect.DeepEqual(got.decisions, want.decisions) {
+				t.Errorf("%s: the decisions differ", name)
+			}
+			if !reflect.DeepEqual(got.verified, want.verified) {
+				t.Errorf("%s: the verification differs", name)
+			}
 		}
 
 		// The places that keep strings were reached.
-		rep := replay(workers, copyStrings).res.Report
+		rep := replay(workers, copyStrings, readAheadNever).res.Report
 		failed := 0
 		for _, v := range want.verified {
 			if v.Example != "" {

@@ -63,7 +63,23 @@ type Config struct {
 	// zero value borrows them from the readers' buffers; tests compare that
 	// with copies, and scrub the buffers to catch a string kept too long).
 	recordStrings recordStringMode
+	// readAhead chooses when a group's files are read ahead of their
+	// replay (the zero value: on a spare worker; tests force either way).
+	readAhead readAheadMode
 }
+
+// readAheadMode chooses when a group's replay reads its files ahead.
+type readAheadMode uint8
+
+const (
+	// readAheadAuto reads ahead on a worker no other work waits for.
+	readAheadAuto readAheadMode = iota
+	// readAheadAlways reads ahead on a goroutine of its own, whatever the
+	// number of workers.
+	readAheadAlways
+	// readAheadNever reads every file on the group's own worker.
+	readAheadNever
+)
 
 // recordStringMode is where the records a replay reads keep their strings.
 type recordStringMode uint8
@@ -157,6 +173,9 @@ type Result struct {
 	// replayed a second time because a session one of their records used
 	// was issued by a call read after that record.
 	GroupsReplayedAgain, FilesReplayedAgain int
+	// FilesReadAhead counts the files read ahead of their replay on a
+	// spare worker.
+	FilesReadAhead int
 	// Elapsed is the run's wall time.
 	Elapsed time.Duration
 	// Files counts the files found; FilesSkipped those not read, by reason.
@@ -242,6 +261,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		stats := make([]FileStats, len(g.files))
 		for i, f := range g.files {
+			w.readAheadFrom(ctx, g.files[i+1:], cfg.replaySetup())
 			err := w.replayFile(ctx, cfg, f, &stats[i], rep, dec, counted)
 			if !pass.again {
 				filesDone.Add(1)
@@ -279,6 +299,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.Sessions, res.SessionPassDays = seen.issued, seen.passDays
 	res.GroupsReplayedAgain, res.FilesReplayedAgain = seen.againGroups, seen.againFiles
+	res.FilesReadAhead = seen.readAhead
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
@@ -340,6 +361,7 @@ func (a *accounting) account(stats []FileStats) {
 type sessionsSeen struct {
 	issued, passDays        int
 	againGroups, againFiles int
+	readAhead               int // files read ahead on a spare worker
 }
 
 // forEachGroup surveys the logs and runs the plan of a run: it calls fn
@@ -354,6 +376,7 @@ func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed
 	// File readers (their buffers and decompressor) serve every group and
 	// session pass in turn; the rest of a worker is the group's own.
 	readers := &sync.Pool{New: func() any { return &FileReader{scrub: cfg.recordStrings == borrowScrubbed} }}
+	var readAhead atomic.Int64
 	p := newPlan(inv, cfg.Window, cfg.EffectiveDedupWindow())
 	p.passes = cfg.passes
 	switch {
@@ -365,8 +388,18 @@ func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed
 	p.workers = cfg.WorkerCount()
 	err := p.run(ctx, cfg.WorkerCount(), sessions, listed, collectSessions(ctx, sessions, readers), func(g fileGroup, pass groupPass) (groupOutcome, error) {
 		w := newWorker(cfg, sessions, pass)
-		w.files = readers.Get().(*FileReader)
+		w.files, w.readers = readers.Get().(*FileReader), readers
+		switch cfg.readAhead {
+		case readAheadAuto:
+			w.spare = pass.spare
+		case readAheadAlways:
+			w.spare = func(f func()) bool { go f(); return true }
+		}
 		defer func() {
+			if w.ahead != nil {
+				readAhead.Add(int64(w.ahead.taken))
+			}
+			w.ahead.close(readers)
 			w.files.scrubBuffers()
 			readers.Put(w.files)
 		}()
@@ -375,7 +408,7 @@ func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed
 		out.misses = w.tr.SessionMisses()
 		return out, err
 	})
-	seen := sessionsSeen{issued: sessions.Issued(), againGroups: p.againGroups, againFiles: p.againFiles}
+	seen := sessionsSeen{issued: sessions.Issued(), againGroups: p.againGroups, againFiles: p.againFiles, readAhead: int(readAhead.Load())}
 	for d := range p.days {
 		if p.days[d].sessionPass {
 			seen.passDays++
@@ -422,6 +455,12 @@ type worker struct {
 	cache *engine.Cache
 	seen  *dedupWindow
 	files *FileReader
+	// ahead, when not nil, reads the group's next files on a spare
+	// worker, which spare (may be nil) starts if it finds one; its
+	// readers come from readers.
+	ahead   *readAhead
+	spare   func(func()) bool
+	readers *sync.Pool
 	// sessions, when not nil, receives the sessions issued by the STS
 	// calls of the group's files, observed on day.
 	sessions *ingest.Sessions
@@ -463,10 +502,27 @@ func (w *worker) lookBack(ctx context.Context, cfg Config, files []*ingest.LogFi
 }
 
 // read streams one file of the worker's group (see ReadFile), the dedup
-// window moved to its delivery time.
+// window moved to its delivery time. A file read ahead was set up as
+// readAheadFrom was told.
 func (w *worker) read(ctx context.Context, f *ingest.LogFile, setup func(*ingest.Reader), onRecord func(*ingest.Record), onBad func(error)) error {
 	w.seen.startFile(f.Delivered)
+	if w.ahead.next(f) {
+		fr, err := w.ahead.take()
+		if err != nil {
+			return err
+		}
+		return fr.drain(ctx, onRecord, onBad)
+	}
 	return w.files.Read(ctx, f.Path, setup, onRecord, onBad)
+}
+
+// readAheadFrom has files (the rest of the group after the file about to
+// be read) read ahead with setup, when no file is read ahead yet and a
+// worker is spare.
+func (w *worker) readAheadFrom(ctx context.Context, files []*ingest.LogFile, setup func(*ingest.Reader)) {
+	if w.ahead == nil && w.spare != nil && len(files) > 0 {
+		w.ahead = newReadAhead(ctx, files, setup, w.readers, w.spare)
+	}
 }
 
 // progressStep is how many records a worker counts before it adds them to
@@ -601,9 +657,12 @@ func ReadFile(ctx context.Context, path string, setup func(*ingest.Reader), onRe
 }
 
 // FileReader reads files one after another as ReadFile does, reusing its
-// buffers and decompressor. It is not safe for concurrent use.
+// buffers and decompressor. It is not safe for concurrent use, but it may
+// be handed from one goroutine to another between files, or between
+// opening a file and draining it.
 type FileReader struct {
 	rd *ingest.Reader
+	f  *os.File // the file open, from open to the end of drain
 	// scrub, set by tests, scrubs the reader's buffers before each file
 	// and when scrubBuffers is called (see ingest.Reader.Scrub).
 	scrub bool
@@ -618,27 +677,50 @@ func (fr *FileReader) scrubBuffers() {
 
 // Read is ReadFile.
 func (fr *FileReader) Read(ctx context.Context, path string, setup func(*ingest.Reader), onRecord func(*ingest.Record), onBad func(error)) error {
+	if err := fr.open(ctx, path, setup); err != nil {
+		return err
+	}
+	return fr.drain(ctx, onRecord, onBad)
+}
+
+// open opens a file, and reads it as far as ingest.Reader.Load does: a
+// delivery file is then inflated and decoded, and drain only hands out
+// its records. It returns a *ingest.FileError when the file cannot be
+// opened, ctx's error when cancelled.
+func (fr *FileReader) open(ctx context.Context, path string, setup func(*ingest.Reader)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return &ingest.FileError{File: path, Err: err}
 	}
-	defer f.Close()
 	if fr.rd == nil {
 		fr.rd = &ingest.Reader{}
 	}
 	fr.scrubBuffers()
-	r := fr.rd
-	if err := r.Reset(f, path); err != nil {
+	if err := fr.rd.Reset(f, path); err != nil {
+		f.Close()
 		var fe *ingest.FileError
 		if errors.As(err, &fe) {
 			return err
 		}
 		return &ingest.FileError{File: path, Err: err}
 	}
-	defer r.Close()
+	fr.f = f
 	if setup != nil {
-		setup(r)
+		setup(fr.rd)
 	}
+	fr.rd.Load()
+	return nil
+}
+
+// drain calls onRecord for each record of the file open and onBad (when
+// not nil) for each record that cannot be read, then closes the file. It
+// returns what Read does.
+func (fr *FileReader) drain(ctx context.Context, onRecord func(*ingest.Record), onBad func(error)) error {
+	defer fr.close()
+	r := fr.rd
 	for n := 0; ; n++ {
 		if n%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -657,6 +739,16 @@ func (fr *FileReader) Read(ctx context.Context, path string, setup func(*ingest.
 		default:
 			return err
 		}
+	}
+}
+
+// close closes the file open, if any. The records read stay valid until
+// the next open.
+func (fr *FileReader) close() {
+	if fr.f != nil {
+		fr.rd.Close()
+		fr.f.Close()
+		fr.f = nil
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -43,8 +44,9 @@ import (
 
 // fileGroup is a dedup group: the files of one account, region and delivery
 // day (or one file outside the layout), in delivery order, replayed in turn
-// by one worker. With more than one worker, the files of an account and
-// region that hold more than a worker's share of their day are cut into
+// by one worker, and read ahead by another when one is spare (see
+// readAhead). With more than two workers, the files of an account and
+// region that hold more than two workers' share of their day are cut into
 // slices (see plan.slice), each a group of its own, so that a log of few
 // accounts and regions keeps every worker busy; a slice looks back at the
 // files delivered within the dedup window before it, and its day gets a
@@ -146,6 +148,9 @@ type groupPass struct {
 	// again is set on a second replay of the group, whose records and
 	// files the first one already counted in the run's progress.
 	again bool
+	// spare starts f on a worker, if one is free and no other work waits
+	// for it, and reports whether it did.
+	spare func(f func()) bool
 }
 
 // A groupOutcome is what a group's replay leaves to do once the sessions
@@ -278,8 +283,8 @@ const minSliceWindows = 6
 // into the files delivered within the dedup window before its first: those
 // of before (the stream's files of the day before, when the window looks
 // back) and of the group's own earlier slices. A group of more than
-// p.sliceFiles files, and more than a worker's share of its day's dayFiles
-// (unless p.sliceAll), is cut into slices of equal size (give or take one),
+// p.sliceFiles files, and more than two workers' share of its day's
+// dayFiles (unless p.sliceAll), is cut into slices of equal size (give or take one),
 // as many as its files' deliveries span minSliceWindows windows (rounded
 // down to a multiple of p.workers when more, so that the slices of one
 // stream occupy the workers in whole rounds), when the
@@ -288,13 +293,14 @@ const minSliceWindows = 6
 //
 // Slicing has a price: a sliced day's sessions are collected by a pass of
 // their own, which inflates each of its files once more, and each slice
-// reads its lookback again. A day whose groups each hold at most a
-// worker's share of its files keeps the workers busy whole, so it is not
-// sliced.
+// reads its lookback again. A group whose replay reads ahead on a spare
+// worker keeps two workers busy, so a day whose groups each hold at most
+// two workers' share of its files keeps the workers busy whole, and is not
+// sliced: with two workers, no day is.
 func (p *plan) slice(grp fileGroup, before []*ingest.LogFile, dayFiles int) []fileGroup {
 	n := len(grp.files)
 	parts := 1
-	if p.sliceFiles > 0 && p.window > 0 && n > p.sliceFiles && (p.sliceAll || n*p.workers > dayFiles) &&
+	if p.sliceFiles > 0 && p.window > 0 && n > p.sliceFiles && (p.sliceAll || n*p.workers > 2*dayFiles) &&
 		!slices.ContainsFunc(grp.files, func(f *ingest.LogFile) bool { return f.Delivered.IsZero() }) {
 		span := grp.files[n-1].Delivered.Sub(grp.files[0].Delivered)
 		parts = max(1, min((n+p.sliceFiles-1)/p.sliceFiles, int(span/(minSliceWindows*p.window))))
@@ -368,6 +374,19 @@ func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 	defer cancel(nil)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
+	// waiting counts the work submitted to g and not yet started; a group
+	// reads ahead on a free worker only when no work waits for it.
+	var waiting atomic.Int32
+	submit := func(f func() error) {
+		waiting.Add(1)
+		g.Go(func() error {
+			waiting.Add(-1)
+			return f()
+		})
+	}
+	spare := func(f func()) bool {
+		return waiting.Load() == 0 && g.TryGo(func() error { f(); return nil })
+	}
 	n := len(p.days)
 	collected := make([]sync.WaitGroup, n)
 	var mu sync.Mutex
@@ -412,7 +431,7 @@ func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 				return
 			}
 			collected[d].Add(1)
-			g.Go(func() error {
+			submit(func() error {
 				defer collected[d].Done()
 				return collect(f, d)
 			})
@@ -466,7 +485,7 @@ func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 			again.Add(1)
 			replayAgain := func() error {
 				defer again.Done()
-				outs[i], errs[i] = replay(h.group, groupPass{day: d, horizon: horizon(d), again: true})
+				outs[i], errs[i] = replay(h.group, groupPass{day: d, horizon: horizon(d), again: true, spare: spare})
 				return errs[i]
 			}
 			if !g.TryGo(replayAgain) {
@@ -527,7 +546,7 @@ func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 			if gctx.Err() != nil {
 				return
 			}
-			g.Go(func() error {
+			submit(func() error {
 				// The session passes of this day and the next, if any,
 				// were submitted before this group: wait for those still
 				// running.
@@ -537,7 +556,7 @@ func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 				if err := gctx.Err(); err != nil {
 					return err
 				}
-				out, err := replay(grp, groupPass{day: d, horizon: horizon(d), observe: !p.days[d].sessionPass})
+				out, err := replay(grp, groupPass{day: d, horizon: horizon(d), observe: !p.days[d].sessionPass, spare: spare})
 				if err != nil {
 					return err
 				}
@@ -545,7 +564,7 @@ func (p *plan) run(ctx context.Context, workers int, sessions *ingest.Sessions,
 			})
 		}
 		if ds := markReplayed(d, nil); len(ds) > 0 {
-			g.Go(func() error { return settleAll(ds) })
+			submit(func() error { return settleAll(ds) })
 		}
 	}
 	// The days are listed here, between submissions; a listing error

@@ -129,8 +129,9 @@ func TestPlanGroupsAndLookback(t *testing.T) {
 // the window before its first, on its own day and the day before. A
 // window of 0, one too long for the day's span, a file delivered at an
 // unknown time, or no slicing leave the group whole, and so does a share
-// of its day's files the workers can take whole. More slices than workers
-// come in whole rounds of them.
+// of its day's files the workers can take whole (two to a stream, one of
+// them reading ahead). More slices than workers come in whole rounds of
+// them.
 func TestPlanSlices(t *testing.T) {
 	day1 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	day2 := day1.AddDate(0, 0, 1)
@@ -159,27 +160,29 @@ func TestPlanSlices(t *testing.T) {
 	for _, tc := range []struct {
 		window  time.Duration
 		workers int
+		all     bool // slice whatever the stream's share of its day
 		want    []group
 	}{
 		// Later slices look back across midnight too. Four workers take
 		// the three slices in one round.
-		{time.Hour, 4, []group{
+		{time.Hour, 4, false, []group{
 			{"A_r_20261102-00", []string{"02/00:10"}, []string{"01/23:30"}, 3},
 			{"A_r_20261102-01", []string{"02/00:20", "02/00:30"}, []string{"01/23:30", "02/00:10"}, 4},
 			{"A_r_20261102-02", []string{"02/00:40", "02/23:00"}, []string{"02/00:10", "02/00:20", "02/00:30"}, 5},
 		}},
-		{110 * time.Minute, 3, []group{
+		{110 * time.Minute, 3, false, []group{
 			{"A_r_20261102-00", []string{"02/00:10", "02/00:20"}, []string{"01/23:30"}, 3},
 			{"A_r_20261102-01", []string{"02/00:30", "02/00:40", "02/23:00"}, []string{"01/23:30", "02/00:10", "02/00:20"}, 4},
 		}},
 		// Two workers would take three slices in two rounds: two slices.
-		{time.Hour, 2, []group{
+		{time.Hour, 2, true, []group{
 			{"A_r_20261102-00", []string{"02/00:10", "02/00:20"}, []string{"01/23:30"}, 3},
 			{"A_r_20261102-01", []string{"02/00:30", "02/00:40", "02/23:00"}, []string{"01/23:30", "02/00:10", "02/00:20"}, 4},
 		}},
 	} {
-		p := planned(tc.window, 2, tc.workers, files)
-		if got := groupsOf(&p.days[1]); !reflect.DeepEqual(got, tc.want) || !p.days[1].sliced {
+		p := planOf(daysOf(files, nil), nil, tc.window)
+		p.sliceFiles, p.workers, p.sliceAll = 2, tc.workers, tc.all
+		if got := groupsOf(&listed(p).days[1]); !reflect.DeepEqual(got, tc.want) || !p.days[1].sliced {
 			t.Errorf("window %s, %d workers: day 2 groups (sliced %v)\n %+v\nwant\n %+v", tc.window, tc.workers, p.days[1].sliced, got, tc.want)
 		}
 		if got := groupsOf(&p.days[0]); len(got) != 1 || got[0].Name != "A_r_20261101" || p.days[0].sliced {
@@ -190,11 +193,13 @@ func TestPlanSlices(t *testing.T) {
 	undated := slices.Clone(files)
 	undated[5].Delivered = time.Time{}
 	for name, p := range map[string]*plan{
-		"window 0":       planned(0, 2, 2, files),
-		"window 4h":      planned(4*time.Hour, 2, 2, files),
-		"no slicing":     planned(time.Hour, 0, 2, files),
-		"undated file":   planned(time.Hour, 2, 2, undated),
-		"slices of five": planned(time.Hour, 5, 2, files),
+		"window 0":       planned(0, 2, 4, files),
+		"window 4h":      planned(4*time.Hour, 2, 4, files),
+		"no slicing":     planned(time.Hour, 0, 4, files),
+		"undated file":   planned(time.Hour, 2, 4, undated),
+		"slices of five": planned(time.Hour, 5, 4, files),
+		// One replays, one reads ahead: two workers take the stream whole.
+		"two workers": planned(time.Hour, 2, 2, files),
 	} {
 		if g := p.days[1].groups; len(g) != 1 || len(g[0].files) != 5 || g[0].name != "A_r_20261102" || p.days[1].sliced {
 			t.Errorf("%s: day 2 is %d groups, want one of 5 files", name, len(g))
@@ -202,7 +207,8 @@ func TestPlanSlices(t *testing.T) {
 	}
 
 	// A second stream of five files on day 2: each stream holds half of
-	// the day, which two workers share whole, three only in slices.
+	// the day, which four workers share whole (two a stream, one of them
+	// reading ahead), five only in slices.
 	shared := slices.Clone(files)
 	for _, hhmm := range []string{"00:05", "00:15", "00:25", "00:35", "22:00"} {
 		f := file(day2, hhmm)
@@ -213,11 +219,13 @@ func TestPlanSlices(t *testing.T) {
 		{"A_r_20261102", []string{"02/00:10", "02/00:20", "02/00:30", "02/00:40", "02/23:00"}, []string{"01/23:30"}, 3},
 		{"B_r_20261102", []string{"B/02/00:05", "B/02/00:15", "B/02/00:25", "B/02/00:35", "B/02/22:00"}, nil, 4},
 	}
-	if p := planned(time.Hour, 2, 2, shared); !reflect.DeepEqual(groupsOf(&p.days[1]), whole) || p.days[1].sliced {
-		t.Errorf("two streams of a day, two workers: day 2 groups (sliced %v)\n %+v\nwant\n %+v", p.days[1].sliced, groupsOf(&p.days[1]), whole)
+	for _, workers := range []int{2, 4} {
+		if p := planned(time.Hour, 2, workers, shared); !reflect.DeepEqual(groupsOf(&p.days[1]), whole) || p.days[1].sliced {
+			t.Errorf("two streams of a day, %d workers: day 2 groups (sliced %v)\n %+v\nwant\n %+v", workers, p.days[1].sliced, groupsOf(&p.days[1]), whole)
+		}
 	}
-	if p := planned(time.Hour, 2, 3, shared); len(p.days[1].groups) <= 2 || !p.days[1].sliced {
-		t.Errorf("two streams of a day, three workers: day 2 groups %+v, want slices", groupsOf(&p.days[1]))
+	if p := planned(time.Hour, 2, 5, shared); len(p.days[1].groups) <= 2 || !p.days[1].sliced {
+		t.Errorf("two streams of a day, five workers: day 2 groups %+v, want slices", groupsOf(&p.days[1]))
 	}
 	p := planOf(daysOf(shared, nil), nil, time.Hour)
 	p.sliceFiles, p.workers, p.sliceAll = 2, 2, true

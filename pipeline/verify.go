@@ -34,7 +34,8 @@ func Verify(ctx context.Context, cfg Config, replacements map[string]*engine.Pol
 	var mu sync.Mutex
 	_, err = forEachGroup(ctx, cfg, inv, nil, func(w *worker, g fileGroup, _ groupPass) (groupOutcome, error) {
 		local := map[string]*Verification{}
-		for _, f := range g.files {
+		for i, f := range g.files {
+			w.readAheadFrom(ctx, g.files[i+1:], cfg.replaySetup())
 			// Record strings may be borrowed: local copies what it keeps.
 			err := w.read(ctx, f, cfg.replaySetup(), func(rec *ingest.Record) {
 				w.observe(rec)
