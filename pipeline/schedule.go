@@ -284,12 +284,12 @@ const minSliceWindows = 6
 // of before (the stream's files of the day before, when the window looks
 // back) and of the group's own earlier slices. A group of more than
 // p.sliceFiles files, and more than two workers' share of its day's
-// dayFiles (unless p.sliceAll), is cut into slices of equal size (give or take one),
-// as many as its files' deliveries span minSliceWindows windows (rounded
-// down to a multiple of p.workers when more, so that the slices of one
-// stream occupy the workers in whole rounds), when the
-// window is positive (under a window of 0 a slice would look back at every
-// file before it) and every file's delivery time is known.
+// dayFiles (unless p.sliceAll), is cut into slices of equal size (give or
+// take one), as many as its files' deliveries span minSliceWindows windows
+// (rounded down to a multiple of p.workers when more, so that the slices
+// of one stream occupy the workers in whole rounds), when the window is
+// positive (under a window of 0 a slice would look back at every file
+// before it) and every file's delivery time is known.
 //
 // Slicing has a price: a sliced day's sessions are collected by a pass of
 // their own, which inflates each of its files once more, and each slice
