@@ -249,7 +249,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		filesDone.Add(int64(len(passed)))
 		return acct.passedOver(seq, passed)
 	}
-	seen, err := forEachGroup(ctx, cfg, inv, listed, func(w *worker, g fileGroup, pass groupPass) (groupOutcome, error) {
+	counts, err := forEachGroup(ctx, cfg, inv, listed, func(w *worker, g fileGroup, pass groupPass) (groupOutcome, error) {
 		rep := analysis.NewReport()
 		var dec *decisionWriter
 		if cfg.Decisions != "" {
@@ -297,9 +297,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Sessions, res.SessionPassDays = seen.issued, seen.passDays
-	res.GroupsReplayedAgain, res.FilesReplayedAgain = seen.againGroups, seen.againFiles
-	res.FilesReadAhead = seen.readAhead
+	res.Sessions, res.SessionPassDays = counts.issued, counts.passDays
+	res.GroupsReplayedAgain, res.FilesReplayedAgain = counts.againGroups, counts.againFiles
+	res.FilesReadAhead = counts.readAhead
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
@@ -357,8 +357,9 @@ func (a *accounting) account(stats []FileStats) {
 	}
 }
 
-// sessionsSeen is how a run observed sessions.
-type sessionsSeen struct {
+// groupCounts is what forEachGroup counts of a run: how it observed
+// sessions, what it replayed again, and what it read ahead.
+type groupCounts struct {
 	issued, passDays        int
 	againGroups, againFiles int
 	readAhead               int // files read ahead on a spare worker
@@ -371,7 +372,7 @@ type sessionsSeen struct {
 // sessions it looked up changed. listed (may be nil) receives the files
 // passed over when a day is listed.
 func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed func(seq int, passed []ingest.LogFile) error,
-	fn func(w *worker, g fileGroup, pass groupPass) (groupOutcome, error)) (sessionsSeen, error) {
+	fn func(w *worker, g fileGroup, pass groupPass) (groupOutcome, error)) (groupCounts, error) {
 	sessions := ingest.NewSessions()
 	// File readers (their buffers and decompressor) serve every group and
 	// session pass in turn; the rest of a worker is the group's own.
@@ -408,13 +409,13 @@ func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed
 		out.misses = w.tr.SessionMisses()
 		return out, err
 	})
-	seen := sessionsSeen{issued: sessions.Issued(), againGroups: p.againGroups, againFiles: p.againFiles, readAhead: int(readAhead.Load())}
+	counts := groupCounts{issued: sessions.Issued(), againGroups: p.againGroups, againFiles: p.againFiles, readAhead: int(readAhead.Load())}
 	for d := range p.days {
 		if p.days[d].sessionPass {
-			seen.passDays++
+			counts.passDays++
 		}
 	}
-	return seen, err
+	return counts, err
 }
 
 // outsideWindow reports whether a record's time places it outside the

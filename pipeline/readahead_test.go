@@ -90,9 +90,7 @@ func TestReadAheadOnSpareWorker(t *testing.T) {
 			{3, readAheadAlways, -1},
 		} {
 			got := replay(run.workers, run.mode)
-			name := func() string {
-				return map[readAheadMode]string{readAheadAuto: "auto", readAheadAlways: "always", readAheadNever: "never"}[run.mode]
-			}()
+			name := map[readAheadMode]string{readAheadAuto: "auto", readAheadAlways: "always", readAheadNever: "never"}[run.mode]
 			if n := got.res.FilesReadAhead; n != run.readAhead && !(run.readAhead == -1 && n > 0) && run.readAhead != -2 {
 				t.Errorf("%d days, %d workers, read-ahead %s: %d files read ahead, want %d (-1: some)", days, run.workers, name, n, run.readAhead)
 			}
