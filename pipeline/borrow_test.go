@@ -20,7 +20,8 @@ import (
 // file points into the reader's buffers, where the records' strings are
 // borrowed from: with the buffers scrubbed before each file and after each
 // group (a string kept too long then reads as garbage), the replay, its
-// decisions and the verification pass give what they give when every
+// decisions and the verification of replacements (from the run's ledger
+// and by reading the logs again) give what they give when every
 // record owns its strings, whether each group's files are read ahead or
 // not. The logs are the sample estate's, with damaged
 // files, JSON lines, a lookup-events export and an unmapped call added.
@@ -73,7 +74,8 @@ func TestBorrowedStringsNotKept(t *testing.T) {
 	replay := func(workers int, mode recordStringMode, ahead readAheadMode) outcome {
 		t.Helper()
 		dir := t.TempDir()
-		cfg := Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers, Decisions: dir, recordStrings: mode, readAhead: ahead}
+		cfg := Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers, Decisions: dir, recordStrings: mode, readAhead: ahead,
+			Ledger: t.TempDir(), ledgerLimit: 50}
 		res, files := runLogged(t, cfg)
 		// Every principal's identity policies replaced by one that allows
 		// reading S3 only: some requests fail, and examples are kept.
@@ -90,6 +92,14 @@ func TestBorrowedStringsNotKept(t *testing.T) {
 		verified, err := Verify(context.Background(), cfg, replacements)
 		if err != nil {
 			t.Fatal(err)
+		}
+		fromLedger, err := VerifyLedger(context.Background(), cfg, res.Ledger, replacements)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(fromLedger, verified) {
+			t.Errorf("%d workers, strings %d, read-ahead %d: the ledger's verification differs from the replay's:\n%s",
+				workers, mode, ahead, verificationDiff(fromLedger, verified))
 		}
 		return outcome{*res, files, readDecisions(t, dir), verified}
 	}
@@ -109,6 +119,7 @@ func TestBorrowedStringsNotKept(t *testing.T) {
 			}
 			g, w := got.res, want.res
 			g.Report, w.Report, g.Elapsed, w.Elapsed, g.FilesReadAhead, w.FilesReadAhead = nil, nil, 0, 0, 0, 0
+			g.Ledger, w.Ledger = nil, nil
 			if !reflect.DeepEqual(g, w) {
 				t.Errorf("%s: the result differs:\n%+v\nwant\n%+v", name, g, w)
 			}

@@ -48,6 +48,10 @@ type Config struct {
 	// (account, region) with their files in delivery order. An error ends
 	// the run. The run itself keeps only totals.
 	FileLog func(*FileStats) error
+	// Ledger, when set, is an existing folder in which the run keeps what
+	// verifying suggested policies needs (Result.Ledger, VerifyLedger). The
+	// caller removes it.
+	Ledger string
 	// DedupWindow is how far apart in delivery time two copies of an event
 	// may be and still be counted once: 0 means DefaultDedupWindow, a
 	// negative value every copy within a group and its previous day.
@@ -66,6 +70,9 @@ type Config struct {
 	// readAhead chooses when a group's files are read ahead of their
 	// replay (the zero value: on a spare worker; tests force either way).
 	readAhead readAheadMode
+	// ledgerLimit, when positive, is the number of verification ledger
+	// entries a group holds before writing them (tests write often).
+	ledgerLimit int
 }
 
 // readAheadMode chooses when a group's replay reads its files ahead.
@@ -178,6 +185,8 @@ type Result struct {
 	FilesReadAhead int
 	// Elapsed is the run's wall time.
 	Elapsed time.Duration
+	// Ledger is what VerifyLedger reads, when Config.Ledger is set.
+	Ledger *Ledger
 	// Files counts the files found; FilesSkipped those not read, by reason.
 	Files        int
 	FilesSkipped map[string]int
@@ -240,6 +249,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	stopProgress := startProgress(cfg, inv.Files, &filesDone, &records, start)
 	defer stopProgress()
 
+	if cfg.Ledger != "" {
+		res.Ledger = newLedger(cfg.Ledger, cfg.ledgerLimit)
+	}
 	var mu sync.Mutex
 	var decisionOptions []parquet.WriterOption
 	if cfg.Decisions != "" {
@@ -255,6 +267,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if cfg.Decisions != "" {
 			dec = newDecisionWriter(cfg.Decisions, g.name, decisionOptions)
 		}
+		var gl *groupLedger
+		if res.Ledger != nil {
+			gl = res.Ledger.group()
+		}
 		counted := &records
 		if pass.again {
 			counted = new(atomic.Int64) // progress counted them once
@@ -262,7 +278,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		stats := make([]FileStats, len(g.files))
 		for i, f := range g.files {
 			w.readAheadFrom(ctx, g.files[i+1:], cfg.replaySetup())
-			err := w.replayFile(ctx, cfg, f, &stats[i], rep, dec, counted)
+			err := w.replayFile(ctx, cfg, f, &stats[i], rep, dec, gl, counted)
 			if !pass.again {
 				filesDone.Add(1)
 			}
@@ -270,6 +286,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				err = dec.err
 			}
 			if err != nil {
+				if dec != nil {
+					dec.abort()
+				}
+				return groupOutcome{}, err
+			}
+		}
+		if gl != nil {
+			if err := gl.close(); err != nil {
 				if dec != nil {
 					dec.abort()
 				}
@@ -285,6 +309,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			mu.Lock()
 			res.Report.Merge(rep)
 			mu.Unlock()
+			if gl != nil {
+				res.Ledger.commit(gl)
+			}
 			return acct.done(g.seq, stats)
 		}}
 		if dec != nil {
@@ -294,6 +321,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		return out, nil
 	})
+	if res.Ledger != nil {
+		if lerr := res.Ledger.close(); err == nil {
+			err = lerr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -534,7 +566,7 @@ const progressStep = 1024
 // accounting for every record in st. A damaged file ends early with its
 // error noted in st; the error returned is fatal (cancellation).
 func (w *worker) replayFile(ctx context.Context, cfg Config, f *ingest.LogFile, st *FileStats,
-	rep *analysis.Report, dec *decisionWriter, records *atomic.Int64) error {
+	rep *analysis.Report, dec *decisionWriter, gl *groupLedger, records *atomic.Int64) error {
 	*st = FileStats{Path: f.Path, Size: f.Size}
 	// The progress count, which every worker adds to, takes the file's
 	// records in steps: a shared counter written per record would move
@@ -582,6 +614,9 @@ func (w *worker) replayFile(ctx context.Context, cfg Config, f *ingest.LogFile, 
 			rep.Add(&ev, rec.EventID)
 			if dec != nil {
 				dec.add(&x, &x.Requests[j], &ev)
+			}
+			if gl != nil && ev.Decision.Allowed() {
+				gl.add(ev.PrincipalARN, &x.Requests[j], rec.EventID, w.cache)
 			}
 		}
 	}, func(rerr error) {

@@ -131,7 +131,8 @@ func readDecisions(t *testing.T, dir string) []analysis.DecisionRow {
 // file delivered just after midnight. Whether sessions are observed inline
 // (with groups replayed again), by a session pass, or as the run decides,
 // with any number of workers, and with each file a slice of its own, the
-// report and the decisions must be those of the untouched estate, and the
+// report, the decisions and the verification of replacement policies from
+// the run's ledger must be those of the untouched estate, and the
 // accounting the same in every run.
 func TestSessionsObservedInlineOrBeforehand(t *testing.T) {
 	sum, snap := sampleEstate(t)
@@ -141,6 +142,12 @@ func TestSessionsObservedInlineOrBeforehand(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRows := readDecisions(t, baseDecisions)
+	// Replacements some requests fail, verified on the untouched estate.
+	replacements := replacementMaps(t, base.Report)["every other action"]
+	wantVerified, err := Verify(context.Background(), Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: 2}, replacements)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var files []string
 	filepath.WalkDir(sum.Logs, func(path string, d fs.DirEntry, err error) error {
@@ -198,10 +205,19 @@ func TestSessionsObservedInlineOrBeforehand(t *testing.T) {
 			name := fmt.Sprintf("passes %d, %d workers, slices of %d files", passes, workers, run.sliceFiles)
 			decisions := t.TempDir()
 			var log []FileStats
-			res, err := runWith(t, Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers, Decisions: decisions, passes: passes,
-				sliceFiles: run.sliceFiles, FileLog: func(st *FileStats) error { log = append(log, *st); return nil }})
+			cfg := Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers, Decisions: decisions, passes: passes,
+				sliceFiles: run.sliceFiles, FileLog: func(st *FileStats) error { log = append(log, *st); return nil },
+				Ledger: t.TempDir(), ledgerLimit: 3}
+			res, err := runWith(t, cfg)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The ledger keeps what groups replayed again found the second
+			// time only.
+			if verified, err := VerifyLedger(context.Background(), cfg, res.Ledger, replacements); err != nil {
+				t.Fatal(err)
+			} else if !reflect.DeepEqual(verified, wantVerified) {
+				t.Errorf("%s: the verification differs from the untouched estate's:\n%s", name, verificationDiff(verified, wantVerified))
 			}
 			if diff := reportDiff(res.Report, base.Report); diff != "" {
 				t.Errorf("%s: the report differs from the untouched estate's in %s", name, diff)

@@ -24,7 +24,9 @@ type Verification struct {
 // decides it again with the replacement in place of the identity policies
 // (boundary, session policies, SCPs, RCPs and resource policies unchanged).
 // It reads the logs as Run does: the same files, window, sessions and
-// dedup, so cfg must be the run's.
+// dedup, so cfg must be the run's. VerifyLedger gives the same answers
+// from a run's ledger, without reading the logs, for replacements that
+// read no context and deny nothing.
 func Verify(ctx context.Context, cfg Config, replacements map[string]*engine.Policy) (map[string]*Verification, error) {
 	inv, err := ingest.Survey(cfg.Logs, cfg.Window, nil)
 	if err != nil {

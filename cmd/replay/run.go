@@ -45,7 +45,8 @@ type runOptions struct {
 	from, to string
 	workers  int
 	quiet    bool
-	// verify replays the logs again with each suggested policy in place.
+	// verify decides every allowed request again with its principal's
+	// suggested policy in place of its identity policies.
 	verify bool
 	// decisions writes the decisions table.
 	decisions bool
@@ -76,7 +77,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
 	fs.BoolVar(&o.strict, "strict", false, "exit with status 3 when any file, record or snapshot part could not be read or replayed (reports are still written)")
 	fs.BoolVar(&o.decisions, "decisions", false, "also write decisions/: one row per replayed request, partitioned by day")
-	fs.BoolVar(&o.verify, "verify", true, "replay the logs a second time to check each suggested policy (--verify=false skips it)")
+	fs.BoolVar(&o.verify, "verify", true, "check each suggested policy: decide every request it should allow again with the policy in place (--verify=false skips it)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (for 'go tool pprof')")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `file` when the logs have been read, before the reports (for 'go tool pprof')")
 	fs.Int64Var(&o.memoryLimit, "memory-limit", 768, "soft limit of the Go heap in `MiB`: the garbage collector runs rarely below it and as needed near it (GOGC or GOMEMLIMIT in the environment take precedence)")
@@ -216,6 +217,14 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 	}
 	if o.decisions {
 		cfg.Decisions = filepath.Join(stage, "decisions")
+	}
+	if o.verify {
+		// Kept in the stage, which is removed whatever happens, and
+		// removed once read, before the stage is published.
+		cfg.Ledger = filepath.Join(stage, "verification-ledger")
+		if err := os.Mkdir(cfg.Ledger, output.DirMode); err != nil {
+			return err
+		}
 	}
 	if !o.quiet {
 		cfg.Progress = progressPrinter(stderr)
@@ -607,7 +616,7 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 		return nil, err
 	}
 	if o.verify && len(replacements) > 0 {
-		checks, err := pipeline.Verify(ctx, cfg, replacements)
+		checks, err := pipeline.VerifyLedger(ctx, cfg, res.Ledger, replacements)
 		if err != nil {
 			return nil, fmt.Errorf("verify the suggested policies: %w", err)
 		}
@@ -619,6 +628,11 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 				ok = v.Failed == 0
 			}
 			sg.Verified = &ok
+		}
+	}
+	if cfg.Ledger != "" {
+		if err := os.RemoveAll(cfg.Ledger); err != nil {
+			return nil, err
 		}
 	}
 	if err := output.WriteParquet(filepath.Join(stage, "statements.parquet"), statements); err != nil {
