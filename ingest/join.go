@@ -180,7 +180,7 @@ func (s *Snapshot) joinTo(req *engine.Request, sess *Session, ps *engine.PolicyS
 		j.Complete = false
 	}
 	// Resource side.
-	if rp, ok := s.Resource[req.Resource]; ok {
+	if rp, ok := s.resourcePolicy(req.Resource); ok {
 		ps.Resource = rp
 	} else if role, ok := s.Roles[req.Resource]; ok && role.Trust != nil && strings.HasPrefix(strings.ToLower(req.Action), "sts:") {
 		ps.Resource = role.Trust
@@ -221,4 +221,41 @@ func (s *Snapshot) joinTo(req *engine.Request, sess *Session, ps *engine.PolicyS
 		}
 	}
 	return j
+}
+
+// resourcePolicy returns the resource policy that governs a resource: its
+// own, or for an S3 object its bucket's (a bucket policy decides the
+// requests on the bucket's objects; the snapshot lists it under the
+// bucket's ARN).
+func (s *Snapshot) resourcePolicy(arn string) (*engine.Policy, bool) {
+	if rp, ok := s.Resource[arn]; ok {
+		return rp, true
+	}
+	if bucket, ok := bucketOf(arn); ok {
+		rp, ok := s.Resource[bucket]
+		return rp, ok
+	}
+	return nil, false
+}
+
+// bucketOf returns the ARN of the bucket of an S3 object ARN
+// (arn:PARTITION:s3:::BUCKET/KEY). An ARN whose bucket is a pattern has
+// none.
+func bucketOf(arn string) (string, bool) {
+	rest, ok := strings.CutPrefix(arn, "arn:")
+	if !ok {
+		return "", false
+	}
+	_, rest, ok = strings.Cut(rest, ":")
+	if !ok {
+		return "", false
+	}
+	if rest, ok = strings.CutPrefix(rest, "s3:::"); !ok {
+		return "", false
+	}
+	bucket, _, ok := strings.Cut(rest, "/")
+	if !ok || bucket == "" || strings.ContainsAny(bucket, "*?") {
+		return "", false
+	}
+	return arn[:len(arn)-len(rest)+len(bucket)], true
 }

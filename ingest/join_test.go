@@ -32,6 +32,9 @@ func TestPolicySetFor(t *testing.T) {
 	if len(j.Policies.Identity) != 1 || len(j.Policies.SCPs) != 3 || len(j.Policies.RCPs) != 3 {
 		t.Errorf("policy set %+v", j.Policies)
 	}
+	if rp := j.Policies.Resource; rp == nil || rp.ID != "arn:aws:s3:::data" {
+		t.Errorf("resource policy %v, want the data bucket's", rp)
+	}
 	if d := engine.Authorize(req, j.Policies); d.Verdict != engine.VerdictAllow {
 		t.Errorf("decision %s: %s", d.Verdict, d.Explain())
 	}
@@ -57,6 +60,63 @@ func TestPolicySetFor(t *testing.T) {
 		Action: "s3:GetObject", Resource: "*", Context: engine.NewContext()}
 	if j3 := s.PolicySetFor(req3, nil); j3.Complete || j3.Entity != nil {
 		t.Errorf("ghost join %+v", j3)
+	}
+}
+
+// TestBucketPolicyGovernsObjects checks which resource policy the join
+// gives a request: the resource's own, or for an S3 object its bucket's,
+// found under the bucket's ARN in the same partition.
+func TestBucketPolicyGovernsObjects(t *testing.T) {
+	s, err := LoadSnapshot(filepath.Join("testdata", "snapshot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const a = "111111111111"
+	queue := "arn:aws:sqs:us-east-1:" + a + ":jobs/x"
+	s.Resource[queue] = s.Resource["arn:aws:s3:::data"]
+	for _, c := range []struct {
+		resource, want string
+	}{
+		{"arn:aws:s3:::data", "arn:aws:s3:::data"},
+		{"arn:aws:s3:::data/x", "arn:aws:s3:::data"},
+		{"arn:aws:s3:::data/reports/2026/q1.csv", "arn:aws:s3:::data"},
+		{"arn:aws:s3:::data/", "arn:aws:s3:::data"},
+		{"arn:aws:s3:::data/*", "arn:aws:s3:::data"}, // a partial resource in the bucket
+		{"arn:aws:s3:::data-old/x", ""},
+		{"arn:aws:s3:::dat/a/x", ""},
+		{"arn:aws:s3:::d*/x", ""},
+		{"arn:aws:s3:::*", ""},
+		{"arn:aws-cn:s3:::data/x", ""},
+		{"arn:aws:s3:us-east-1:" + a + ":accesspoint/data/object/x", ""},
+		{"arn:aws:sqs:us-east-1:" + a + ":jobs/x", "arn:aws:s3:::data"}, // its own, by exact ARN
+		{"arn:aws:sqs:us-east-1:" + a + ":jobs", ""},
+		{"data/x", ""},
+		{"*", ""},
+	} {
+		req := &engine.Request{
+			Principal: engine.Principal{Kind: engine.PrincipalRoleSession, ARN: "arn:aws:sts::" + a + ":assumed-role/app/i-1", Account: a},
+			Action:    "s3:GetObject", Resource: c.resource, ResourceAccount: a, Context: engine.NewContext(),
+		}
+		got := ""
+		if rp := s.PolicySetFor(req, &Session{TagsComplete: true}).Policies.Resource; rp != nil {
+			got = rp.ID
+		}
+		if got != c.want {
+			t.Errorf("%s: resource policy %q, want %q", c.resource, got, c.want)
+		}
+	}
+
+	// The bucket policy names the role: a session reads an object with no
+	// identity policy at all, as the bucket policy's grant.
+	req := &engine.Request{
+		Principal: engine.Principal{Kind: engine.PrincipalRoleSession, ARN: "arn:aws:sts::" + a + ":assumed-role/app/i-1", Account: a},
+		Action:    "s3:GetObject", Resource: "arn:aws:s3:::data/reports/q1.csv", ResourceAccount: a, Context: engine.NewContext(),
+	}
+	req.Context.Set("aws:SecureTransport", "true")
+	ps := s.PolicySetFor(req, &Session{TagsComplete: true}).Policies
+	ps.Identity = nil
+	if d := engine.Authorize(req, ps); d.Verdict != engine.VerdictAllow || d.By != engine.PolicyResource {
+		t.Errorf("object read with the bucket policy alone: %s", d.Explain())
 	}
 }
 
