@@ -24,15 +24,7 @@ func TestCacheGivesTheDecisionsOfEvaluation(t *testing.T) {
 	}
 	var shapes []shape
 	for len(shapes) < 150 {
-		s := g.scenario()
-		c, err := s.toCase("shape")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, ps, err := c.Build()
-		if err != nil {
-			continue // a scenario the case format refuses; the next one will do
-		}
+		s, _, ps := g.built(t, "shape")
 		shapes = append(shapes, shape{s, ps})
 	}
 	unknownKeys := []string{"aws:SourceIp", "aws:RequestedRegion", "aws:PrincipalTag/team", "aws:CurrentTime", "aws:TagKeys"}

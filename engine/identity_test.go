@@ -23,15 +23,7 @@ func TestDecisionDependsOnIdentityVerdictOnly(t *testing.T) {
 	allowAll := identityPolicy(t, "allow-all", doc{"Version": "2012-10-17", "Statement": []any{doc{"Effect": "Allow", "Action": "*", "Resource": "*"}}})
 	seen := map[[3]bool]int{}
 	for n := 0; n < 3000; n++ {
-		s := g.scenario()
-		c, err := s.toCase("replace")
-		if err != nil {
-			t.Fatal(err)
-		}
-		req, ps, err := c.Build()
-		if err != nil {
-			continue // a scenario the case format refuses
-		}
+		s, req, ps := g.built(t, "replace")
 		switch g.r.IntN(4) {
 		case 0:
 			req.Context.SetDefault(engine.KeyUnknown)

@@ -283,6 +283,22 @@ func (g gen) drawKeys(ctx map[string][]string) {
 	}
 }
 
+// built draws scenarios until one the case format accepts, and returns it
+// built: the request and its policy set.
+func (g gen) built(t *testing.T, name string) (*scenario, *engine.Request, *engine.PolicySet) {
+	t.Helper()
+	for {
+		s := g.scenario()
+		c, err := s.toCase(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req, ps, err := c.Build(); err == nil {
+			return s, req, ps
+		}
+	}
+}
+
 // toCase converts a scenario to replay's case format.
 func (s *scenario) toCase(name string) (*casefile.Case, error) {
 	c := map[string]any{

@@ -235,11 +235,12 @@ func appendString(b []byte, s string) []byte {
 // VerifyLedger verifies each replacement policy as Verify does, from the
 // ledger of the run whose configuration cfg is. A replacement that reads
 // the context or denies (which suggested policies do not) is verified by
-// reading the logs again (Verify), as are only those.
+// reading the logs again (Verify), as are only those; with no ledger (l
+// nil), every one is.
 func VerifyLedger(ctx context.Context, cfg Config, l *Ledger, replacements map[string]*engine.Policy) (map[string]*Verification, error) {
 	direct, again := map[string]*engine.Policy{}, map[string]*engine.Policy{}
 	for arn, p := range replacements {
-		if p.ReadsContext() || denies(p) {
+		if l == nil || p.ReadsContext() || denies(p) {
 			again[arn] = p
 		} else {
 			direct[arn] = p
@@ -251,6 +252,9 @@ func VerifyLedger(ctx context.Context, cfg Config, l *Ledger, replacements map[s
 		if out, err = Verify(ctx, cfg, again); err != nil {
 			return nil, err
 		}
+	}
+	if len(direct) == 0 {
+		return out, nil
 	}
 	for arn := range direct {
 		if n := l.allowed[arn]; n > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -36,19 +37,25 @@ func TestLedgerVerifiesAsReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		maps := replacementMaps(t, res.Report)
+		kinds := replacementMaps(t, res.Report)
 		passed, failed := 0, 0
-		for _, m := range slices.Sorted(keys(maps)) {
-			want, err := Verify(context.Background(), cfg, maps[m])
+		for _, m := range slices.Sorted(maps.Keys(kinds)) {
+			want, err := Verify(context.Background(), cfg, kinds[m])
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := VerifyLedger(context.Background(), cfg, res.Ledger, maps[m])
+			got, err := VerifyLedger(context.Background(), cfg, res.Ledger, kinds[m])
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("%s, %s: the ledger's verification differs from the replay's:\n%s", name, m, verificationDiff(got, want))
+			}
+			if m == "as used" {
+				// Without a ledger, the logs are read again.
+				if got, err := VerifyLedger(context.Background(), cfg, nil, kinds[m]); err != nil || !reflect.DeepEqual(got, want) {
+					t.Errorf("%s, %s: with no ledger, the verification differs from the replay's (%v):\n%s", name, m, err, verificationDiff(got, want))
+				}
 			}
 			for _, v := range want {
 				if v.Failed > 0 {
@@ -146,7 +153,7 @@ func replacementMaps(t *testing.T, rep *analysis.Report) map[string]map[string]*
 		},
 	}
 	out := map[string]map[string]*engine.Policy{"mixed": {}}
-	kindNames := slices.Sorted(keys(kinds))
+	kindNames := slices.Sorted(maps.Keys(kinds))
 	for _, kind := range kindNames {
 		m := map[string]*engine.Policy{}
 		for arn, uses := range used {
@@ -154,43 +161,24 @@ func replacementMaps(t *testing.T, rep *analysis.Report) map[string]map[string]*
 		}
 		out[kind] = m
 	}
-	for i, arn := range slices.Sorted(keys(used)) {
+	for i, arn := range slices.Sorted(maps.Keys(used)) {
 		out["mixed"][arn] = out[kindNames[i%len(kindNames)]][arn]
 	}
 	return out
 }
 
-func keys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // verificationDiff lists the principals whose verifications differ.
 func verificationDiff(got, want map[string]*Verification) string {
+	union := maps.Clone(got)
+	maps.Copy(union, want)
 	var b strings.Builder
-	for _, arn := range slices.Sorted(keys(mergeKeys(got, want))) {
+	for _, arn := range slices.Sorted(maps.Keys(union)) {
 		g, w := got[arn], want[arn]
 		if !reflect.DeepEqual(g, w) {
 			fmt.Fprintf(&b, "  %s: got %+v, want %+v\n", arn, g, w)
 		}
 	}
 	return b.String()
-}
-
-func mergeKeys(a, b map[string]*Verification) map[string]bool {
-	out := map[string]bool{}
-	for k := range a {
-		out[k] = true
-	}
-	for k := range b {
-		out[k] = true
-	}
-	return out
 }
 
 // TestLedgerDamaged checks that a ledger file cut short or altered gives
