@@ -14,6 +14,7 @@ import (
 
 	"github.com/replay-iam/replay/analysis"
 	"github.com/replay-iam/replay/engine"
+	"github.com/replay-iam/replay/ingest"
 )
 
 // TestLedgerVerifiesAsReplay checks the verification of replacement
@@ -213,5 +214,83 @@ func TestLedgerDamaged(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), filepath.Base(path)) {
 			t.Errorf("%s: error %v, want one naming %s", c.name, err, filepath.Base(path))
 		}
+	}
+}
+
+// TestLedgerEntries checks the ledger on requests made by hand, against
+// evaluation with the replacement in place: objects named exactly and
+// resources known only as a pattern (partial: some object of the bucket),
+// which a replacement covering part of the bucket allows only when named
+// exactly or covered whole; requests the replacement does not allow, kept
+// with their least event id; and a request allowed by its bucket policy
+// alone, which no replacement can fail.
+func TestLedgerEntries(t *testing.T) {
+	policy := func(id string, typ engine.PolicyType, doc string) *engine.Policy {
+		p, err := engine.ParsePolicy(id, typ, []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const acct = "111111111111"
+	identity := policy("id", engine.PolicyIdentity, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`)
+	bucket := policy("arn:aws:s3:::logs", engine.PolicyResource, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+		"Principal":{"AWS":"arn:aws:iam::`+acct+`:user/alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::logs/*"}]}`)
+	replacement := policy("replacement", engine.PolicyIdentity, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+		"Action":"s3:GetObject","Resource":"arn:aws:s3:::data/reports/*"}]}`)
+	alice := engine.Principal{Kind: engine.PrincipalUser, ARN: "arn:aws:iam::" + acct + ":user/alice", Account: acct}
+	calls := []struct {
+		id, action, resource string
+		partial              bool
+		resourcePolicy       *engine.Policy
+	}{
+		{"e06", "s3:GetObject", "arn:aws:s3:::data/*", true, nil},
+		{"e01", "s3:GetObject", "arn:aws:s3:::data/reports/q1.csv", false, nil},
+		{"e02", "s3:GetObject", "arn:aws:s3:::data/*", true, nil},
+		{"e03", "s3:GetObject", "arn:aws:s3:::data/reports/*", true, nil},
+		{"e04", "s3:GetObject", "arn:aws:s3:::data/*", false, nil},
+		{"e07", "s3:PutObject", "arn:aws:s3:::data/reports/x", false, nil},
+		{"e05", "s3:PutObject", "arn:aws:s3:::data/reports/x", false, nil},
+		{"e08", "s3:GetObject", "arn:aws:s3:::logs/x", false, bucket},
+	}
+	l := newLedger(t.TempDir(), 2)
+	g := l.group()
+	cache := engine.NewCache(0)
+	want := &Verification{}
+	for _, c := range calls {
+		r := &ingest.Request{Request: engine.Request{Principal: alice, Action: c.action, Resource: c.resource,
+			ResourcePartial: c.partial, ResourceAccount: acct, Context: engine.NewContext()}}
+		r.Join.Policies = &engine.PolicySet{Identity: []*engine.Policy{identity}, Resource: c.resourcePolicy}
+		if !engine.Authorize(&r.Request, r.Join.Policies).Allowed() {
+			t.Fatalf("%s: not allowed by its own policies", c.id)
+		}
+		g.add(alice.ARN, r, c.id, cache)
+		replaced := *r.Join.Policies
+		replaced.Identity = []*engine.Policy{replacement}
+		want.Events++
+		if !engine.Authorize(&r.Request, &replaced).Allowed() {
+			want.Failed++
+			want.Example = leastID(want.Example, c.id)
+		}
+	}
+	if want.Failed != 4 || want.Example != "e02" {
+		t.Fatalf("evaluation fails %d calls, the least %q: the calls should fail e02, e05, e06 and e07", want.Failed, want.Example)
+	}
+	if err := g.close(); err != nil {
+		t.Fatal(err)
+	}
+	l.commit(g)
+	if err := l.close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := VerifyLedger(context.Background(), Config{Workers: 1}, l, map[string]*engine.Policy{alice.ARN: replacement})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := got[alice.ARN]; v == nil || *v != *want {
+		t.Errorf("verification %+v, want %+v", v, want)
+	}
+	if n := l.blocks.Load(); n < 2 {
+		t.Errorf("%d blocks written holding 2 entries at a time", n)
 	}
 }
