@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/s2"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/replay-iam/replay/analysis"
 	"github.com/replay-iam/replay/engine"
 	"github.com/replay-iam/replay/ingest"
 )
@@ -34,11 +35,12 @@ import (
 // allows its action on its resource, or when the request is allowed with
 // no identity policy at all.
 //
-// The ledger therefore counts each principal's allowed requests and keeps,
-// of those that no other policy allows, the action, resource, count and
-// least event id, once per distinct action and resource. Entries go to
-// files in the ledger's folder as a group's replay collects them: a group
-// holds a bounded number at a time, so memory does not grow with the logs.
+// The ledger therefore keeps, of the allowed requests that no other policy
+// allows, the principal, action, resource, count and least event id, once
+// per distinct principal, action and resource; the run's report gives each
+// principal's allowed requests. Entries go to files in the ledger's folder
+// as a group's replay collects them: a group holds a bounded number at a
+// time, so memory does not grow with the logs.
 type Ledger struct {
 	dir      string
 	limit    int // the entries a group holds before writing them
@@ -49,7 +51,9 @@ type Ledger struct {
 	free      []*ledgerFile // files no group is writing to
 	files     []*ledgerFile
 	committed map[int64]struct{} // the attempts whose groups were committed
-	allowed   map[string]int64   // allowed requests per principal
+	// allowed counts each principal's allowed requests, from the run's
+	// report (see close).
+	allowed map[string]int64
 }
 
 // maxLedgerEntries bounds the entries a group holds before writing them.
@@ -100,25 +104,30 @@ func (l *Ledger) give(lf *ledgerFile) {
 // commit adds a group's attempt to the ledger.
 func (l *Ledger) commit(g *groupLedger) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.committed[g.attempt] = struct{}{}
-	for arn, n := range g.allowed {
-		l.allowed[arn] += *n
-	}
+	l.mu.Unlock()
 }
 
-// close ends every file; the ledger can then be read.
-func (l *Ledger) close() error {
+// close ends every file and takes each principal's allowed requests from
+// the run's report, which counts every replayed request by principal and
+// verdict; the ledger can then be read.
+func (l *Ledger) close(rep *analysis.Report) error {
+	var first error
 	for _, lf := range l.files {
 		err := lf.z.Close()
 		if cerr := lf.f.Close(); err == nil {
 			err = cerr
 		}
-		if err != nil {
-			return fmt.Errorf("verification ledger: %s: %w", lf.path, err)
+		if err != nil && first == nil {
+			first = fmt.Errorf("verification ledger: %s: %w", lf.path, err)
 		}
 	}
-	return nil
+	for k, u := range rep.Usage {
+		if k.Decision == engine.VerdictAllow {
+			l.allowed[k.PrincipalARN] += u.Events
+		}
+	}
+	return first
 }
 
 // ledgerKey is an allowed request as verification sees it.
@@ -138,24 +147,17 @@ type ledgerEntry struct {
 type groupLedger struct {
 	l       *Ledger
 	attempt int64
-	allowed map[string]*int64 // per principal; values, so lookups never replace a key
 	entries map[ledgerKey]*ledgerEntry
 	err     error
 }
 
 func (l *Ledger) group() *groupLedger {
-	return &groupLedger{l: l, attempt: l.attempts.Add(1), allowed: map[string]*int64{}, entries: map[ledgerKey]*ledgerEntry{}}
+	return &groupLedger{l: l, attempt: l.attempts.Add(1), entries: map[ledgerKey]*ledgerEntry{}}
 }
 
 // add records one request its policies allowed. The strings may be
 // borrowed: what the ledger keeps, it copies.
 func (g *groupLedger) add(entity string, r *ingest.Request, eventID string, cache *engine.Cache) {
-	n := g.allowed[entity]
-	if n == nil {
-		n = new(int64)
-		g.allowed[strings.Clone(entity)] = n
-	}
-	*n++
 	ps := r.Join.Policies
 	if len(ps.Identity) == 0 {
 		return // allowed with no identity policy

@@ -256,14 +256,17 @@ func TestLedgerEntries(t *testing.T) {
 	l := newLedger(t.TempDir(), 2)
 	g := l.group()
 	cache := engine.NewCache(0)
+	rep := analysis.NewReport()
 	want := &Verification{}
 	for _, c := range calls {
 		r := &ingest.Request{Request: engine.Request{Principal: alice, Action: c.action, Resource: c.resource,
 			ResourcePartial: c.partial, ResourceAccount: acct, Context: engine.NewContext()}}
 		r.Join.Policies = &engine.PolicySet{Identity: []*engine.Policy{identity}, Resource: c.resourcePolicy}
-		if !engine.Authorize(&r.Request, r.Join.Policies).Allowed() {
+		d := engine.Authorize(&r.Request, r.Join.Policies)
+		if !d.Allowed() {
 			t.Fatalf("%s: not allowed by its own policies", c.id)
 		}
+		rep.Add(&analysis.Event{PrincipalARN: alice.ARN, Action: c.action, Resource: c.resource, Decision: d}, c.id)
 		g.add(alice.ARN, r, c.id, cache)
 		replaced := *r.Join.Policies
 		replaced.Identity = []*engine.Policy{replacement}
@@ -280,7 +283,7 @@ func TestLedgerEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.commit(g)
-	if err := l.close(); err != nil {
+	if err := l.close(rep); err != nil {
 		t.Fatal(err)
 	}
 	got, err := VerifyLedger(context.Background(), Config{Workers: 1}, l, map[string]*engine.Policy{alice.ARN: replacement})

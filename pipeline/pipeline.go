@@ -322,7 +322,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return out, nil
 	})
 	if res.Ledger != nil {
-		if lerr := res.Ledger.close(); err == nil {
+		if lerr := res.Ledger.close(res.Report); err == nil {
 			err = lerr
 		}
 	}
