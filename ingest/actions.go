@@ -15,6 +15,15 @@ type ActionMapping struct {
 	// NoAction, when set, says why the call is authorized by no IAM action
 	// (a sign-in event, a service-internal event).
 	NoAction string
+	// PartiQL means the action and the resource are those of the
+	// call's DynamoDB PartiQL statement (see parsePartiQL); Actions is nil.
+	PartiQL bool
+}
+
+// partiQLCalls are the calls that run one DynamoDB PartiQL statement,
+// logged in requestParameters.statement.
+var partiQLCalls = map[string]bool{
+	"dynamodb:ExecuteStatement": true,
 }
 
 // sourcePrefixes maps event sources whose host name is not the service's
@@ -238,6 +247,9 @@ func (m *ActionMapper) Map(eventSource, eventName string) (ActionMapping, bool) 
 	}
 	if acts, ok := renamedCalls[key]; ok {
 		return ActionMapping{Actions: acts}, true
+	}
+	if partiQLCalls[key] {
+		return ActionMapping{PartiQL: true}, true
 	}
 	if a, ok := m.cat.Action(key); ok {
 		return ActionMapping{Actions: []string{a.FullName()}}, true

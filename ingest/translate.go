@@ -88,6 +88,7 @@ type Translator struct {
 	keys     recordKeys // the deferred keys of the record being translated
 	mapped   map[eventKey]mappedEvent
 	kinds    map[string]arnKind // see arnKind
+	params   requestParams      // a PartiQL call's parameters
 }
 
 // eventKey names an API call as a record logs it.
@@ -196,6 +197,15 @@ func (t *Translator) Translate(rec *Record) Translation {
 		return tr
 	}
 	m, ok := t.mapEvent(rec.EventSource, rec.EventName)
+	var statement partiQLStatement
+	if ok && m.PartiQL {
+		// A statement not logged, or not understood, leaves the call
+		// unmapped.
+		t.params.parse(rec.RequestParameters)
+		if statement, ok = parsePartiQL(t.params.get("statement")); ok {
+			m.Actions = statement.actions
+		}
+	}
 	switch {
 	case !ok:
 		tr.Skip, tr.Detail = SkipUnmappedEvent, rec.EventSource+" "+rec.EventName
@@ -233,7 +243,9 @@ func (t *Translator) Translate(rec *Record) Translation {
 	tr.Requests = t.requests(len(actions))
 	for i, action := range actions {
 		r := &tr.Requests[i]
-		if i == 0 {
+		if m.PartiQL {
+			r.Resource = statement.resource(rec)
+		} else if i == 0 {
 			r.Resource = t.resolver.Resolve(rec, action)
 		} else {
 			r.Resource = t.secondaryResource(rec, action)
