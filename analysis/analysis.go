@@ -247,8 +247,47 @@ type Coverage struct {
 type Activity struct {
 	PrincipalType string
 	AccountID     string
-	Events        int64
-	LastSeen      time.Time
+	// Events counts the principal's evaluated requests.
+	Events   int64
+	LastSeen time.Time
+	// Unchecked counts the principal's calls that replay could not
+	// evaluate, no action being known for them, and that the log does not
+	// show denied: calls that may have been allowed, and that no policy was
+	// checked against. UncheckedCalls counts them by "eventSource
+	// eventName", for the MaxUncheckedCalls least names.
+	Unchecked      int64
+	UncheckedCalls map[string]int64
+}
+
+// MaxUncheckedCalls bounds the call names an Activity counts its unchecked
+// calls by. Keeping the least names, rather than the first seen, makes the
+// names kept and their counts independent of the order of the input.
+const MaxUncheckedCalls = 16
+
+// addUnchecked counts n unchecked calls named call.
+func (a *Activity) addUnchecked(call string, n int64) {
+	a.Unchecked += n
+	if a.UncheckedCalls == nil {
+		a.UncheckedCalls = map[string]int64{}
+	}
+	if _, ok := a.UncheckedCalls[call]; !ok && len(a.UncheckedCalls) == MaxUncheckedCalls {
+		greatest := slices.Max(slices.Collect(maps.Keys(a.UncheckedCalls)))
+		if call > greatest {
+			return
+		}
+		delete(a.UncheckedCalls, greatest)
+	}
+	a.UncheckedCalls[call] += n
+}
+
+// UncheckedCallNames returns the names UncheckedCalls counts, most
+// frequent first.
+func (a *Activity) UncheckedCallNames() []string {
+	names := slices.Collect(maps.Keys(a.UncheckedCalls))
+	slices.SortFunc(names, func(x, y string) int {
+		return cmp.Or(cmp.Compare(a.UncheckedCalls[y], a.UncheckedCalls[x]), cmp.Compare(x, y))
+	})
+	return names
 }
 
 // Agreement compares replayed verdicts with logged outcomes.
@@ -287,8 +326,8 @@ type Report struct {
 	// "eventSource eventName".
 	Unmapped map[string]int64
 	Events   int64
-	// counted maps the keys of Coverage.DataEventSources and Unmapped to
-	// themselves (see count).
+	// counted maps the keys of Coverage.DataEventSources, Unmapped and
+	// the activities' UncheckedCalls to themselves (see intern).
 	counted map[string]string
 }
 
@@ -322,10 +361,37 @@ func (r *Report) AddRecord(eventSource string, data bool, readOnly bool) {
 // keeps a copy of eventSourceAndName.
 func (r *Report) AddUnmapped(eventSourceAndName string) { r.count(r.Unmapped, eventSourceAndName) }
 
+// AddUnchecked counts, for the principal that made it, an unmapped call
+// (see AddUnmapped) that the log does not show denied: see
+// Activity.Unchecked. The principal's activity is seen at t, like that of
+// an event. The report keeps copies of the strings.
+func (r *Report) AddUnchecked(principalARN, principalType, accountID, eventSourceAndName string, t time.Time) {
+	a := r.activity(principalARN, principalType, accountID)
+	if t.After(a.LastSeen) {
+		a.LastSeen = t
+	}
+	a.addUnchecked(r.intern(eventSourceAndName), 1)
+}
+
+// activity returns the activity of a principal, made on first use.
+func (r *Report) activity(principalARN, principalType, accountID string) *Activity {
+	a := r.Principals[principalARN]
+	if a == nil {
+		a = &Activity{PrincipalType: strings.Clone(principalType), AccountID: strings.Clone(accountID)}
+		r.Principals[strings.Clone(principalARN)] = a
+	}
+	return a
+}
+
 // count adds one to m[k]. Assigning to a map stores the key given, even
 // over an equal one, so k, which may be borrowed from a reader's buffers,
 // is swapped for the report's own copy first.
 func (r *Report) count(m map[string]int64, k string) {
+	m[r.intern(k)]++
+}
+
+// intern returns the report's own copy of k.
+func (r *Report) intern(k string) string {
 	own, ok := r.counted[k]
 	if !ok {
 		own = strings.Clone(k)
@@ -334,7 +400,7 @@ func (r *Report) count(m map[string]int64, k string) {
 		}
 		r.counted[own] = own
 	}
-	m[own]++
+	return own
 }
 
 func hashString(s string) uint64 {
@@ -418,11 +484,7 @@ func (r *Report) Add(ev *Event, eventID string) {
 		}
 	}
 
-	a := r.Principals[ev.PrincipalARN]
-	if a == nil {
-		a = &Activity{PrincipalType: strings.Clone(ev.PrincipalType), AccountID: strings.Clone(ev.AccountID)}
-		r.Principals[strings.Clone(ev.PrincipalARN)] = a
-	}
+	a := r.activity(ev.PrincipalARN, ev.PrincipalType, ev.AccountID)
 	a.Events++
 	if ev.Time.After(a.LastSeen) {
 		a.LastSeen = ev.Time
@@ -534,6 +596,13 @@ func (r *Report) Merge(o *Report) {
 		a.Events += oa.Events
 		if oa.LastSeen.After(a.LastSeen) {
 			a.LastSeen = oa.LastSeen
+		}
+		// The calls oa dropped are greater than all it kept: a's least
+		// names are among those kept by either side, counted in full.
+		a.Unchecked += oa.Unchecked
+		for call, n := range oa.UncheckedCalls {
+			a.addUnchecked(call, n)
+			a.Unchecked -= n
 		}
 	}
 	g, og := &r.Agreement, &o.Agreement

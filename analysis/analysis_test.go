@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -82,6 +83,58 @@ func TestMergeEqualsWhole(t *testing.T) {
 	// of a logged success, the rest agree as allows.
 	if g.Agree != 32 || g.Disagree[ReplayDenyLoggedAllow] != 8 || g.Examples[ReplayDenyLoggedAllow] != "e01" {
 		t.Errorf("agreement %+v", g)
+	}
+}
+
+// TestUncheckedCallsMerge counts a principal's unchecked calls, of more
+// names than it keeps, in parts merged in several orders: each gives the
+// whole's count and the least names with their full counts.
+func TestUncheckedCallsMerge(t *testing.T) {
+	const calls = 300
+	name := func(i int) string { return fmt.Sprintf("svc.amazonaws.com Call%02d", (i*7)%(MaxUncheckedCalls+9)) }
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	add := func(r *Report, i int) {
+		r.AddUnchecked("arn:aws:iam::1:role/app", "role_session", "1", name(i), t0.Add(time.Duration(i)*time.Second))
+	}
+	// What the whole holds, counted apart: every name, then the least.
+	all := map[string]int64{}
+	for i := range calls {
+		all[name(i)]++
+	}
+	least := slices.Sorted(maps.Keys(all))[:MaxUncheckedCalls]
+	want := map[string]int64{}
+	for _, n := range least {
+		want[n] = all[n]
+	}
+	check := func(label string, r *Report) {
+		t.Helper()
+		a := r.Principals["arn:aws:iam::1:role/app"]
+		if a == nil || a.Unchecked != calls || !reflect.DeepEqual(a.UncheckedCalls, want) || a.Events != 0 ||
+			!a.LastSeen.Equal(t0.Add((calls-1)*time.Second)) {
+			t.Errorf("%s: %+v, want %d calls, %v", label, a, calls, want)
+		}
+	}
+	whole := NewReport()
+	for i := range calls {
+		add(whole, i)
+	}
+	check("whole", whole)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 20 {
+		parts := []*Report{NewReport(), NewReport(), NewReport()}
+		for _, i := range rng.Perm(calls) {
+			add(parts[rng.IntN(len(parts))], i)
+		}
+		rng.Shuffle(len(parts), func(i, j int) { parts[i], parts[j] = parts[j], parts[i] })
+		parts[0].Merge(parts[1])
+		parts[0].Merge(parts[2])
+		check(fmt.Sprintf("round %d", round), parts[0])
+	}
+	names := whole.Principals["arn:aws:iam::1:role/app"].UncheckedCallNames()
+	for i := 1; i < len(names); i++ {
+		if n, m := want[names[i-1]], want[names[i]]; n < m || n == m && names[i-1] > names[i] {
+			t.Errorf("names not most frequent first: %v (%v)", names, want)
+		}
 	}
 }
 
@@ -172,6 +225,7 @@ func TestReportCopiesWhatItKeeps(t *testing.T) {
 			r.Add(&evs[i], ids[i])
 			r.AddRecord(sources[i], i%4 == 0, i%4 == 1)
 			r.AddUnmapped(unmapped[i])
+			r.AddUnchecked(evs[i].PrincipalARN, evs[i].PrincipalType, evs[i].AccountID, unmapped[i], evs[i].Time)
 		}
 	}
 	want := NewReport()

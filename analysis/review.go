@@ -55,13 +55,20 @@ type SuggestionRow struct {
 	RemovableActions int64  `parquet:"removable_actions"`
 	// Verified is true when replaying the window with the policy in place
 	// of the principal's identity policies allowed every event that was
-	// allowed before; null when the check was not run.
+	// allowed before, and the principal made no unchecked call; null when
+	// the check was not run.
 	Verified *bool `parquet:"verified,optional"`
 	// VerifiedEvents counts the allowed events replayed with the policy;
 	// FailedEvents those it did not allow, with an example event id.
 	VerifiedEvents int64  `parquet:"verified_events"`
 	FailedEvents   int64  `parquet:"failed_events"`
 	FailedExample  string `parquet:"failed_example"`
+	// UncheckedEvents counts the principal's calls that replay could not
+	// evaluate and the log does not show denied (see Activity.Unchecked):
+	// the policy may not allow them. UncheckedCalls names them, most
+	// frequent first.
+	UncheckedEvents int64    `parquet:"unchecked_events"`
+	UncheckedCalls  []string `parquet:"unchecked_calls,list"`
 }
 
 // UsageIndex lists each principal's usage rows.

@@ -52,6 +52,11 @@ type PrincipalRow struct {
 	// services), whose permissions replay does not expand.
 	GrantedActions *int64 `parquet:"granted_actions,optional"`
 	UsedActions    int64  `parquet:"used_actions"`
+	// UncheckedEvents counts the principal's calls that replay could not
+	// evaluate and the log does not show denied (see Activity.Unchecked);
+	// UncheckedCalls names them, most frequent first.
+	UncheckedEvents int64    `parquet:"unchecked_events"`
+	UncheckedCalls  []string `parquet:"unchecked_calls,list"`
 }
 
 // UsageRows returns usage.parquet's rows, sorted.
@@ -108,6 +113,7 @@ func (x *UsageIndex) PrincipalRows(known []Principal, granted map[string]int64) 
 			row.Events = a.Events
 			t := a.LastSeen
 			row.LastSeen = &t
+			row.UncheckedEvents, row.UncheckedCalls = a.Unchecked, a.UncheckedCallNames()
 		}
 		rows = append(rows, row)
 		seen[arn] = true

@@ -55,7 +55,7 @@ func TestParsePartiQL(t *testing.T) {
 
 // TestTranslatePartiQL translates ExecuteStatement records: the action is
 // the statement's, the resource its table or index; a statement CloudTrail
-// did not log leaves the call unmapped.
+// did not log leaves the call unmapped, with its caller named.
 func TestTranslatePartiQL(t *testing.T) {
 	snap, err := LoadSnapshot(filepath.Join("testdata", "snapshot"))
 	if err != nil {
@@ -82,8 +82,8 @@ func TestTranslatePartiQL(t *testing.T) {
 		rec.RequestParameters = params
 		got := tr.Translate(&rec)
 		if tt.action == "" {
-			if got.Skip != SkipUnmappedEvent || got.Detail != "dynamodb.amazonaws.com ExecuteStatement" {
-				t.Errorf("%q: skip %v (%s); want an unmapped call", tt.statement, got.Skip, got.Detail)
+			if got.Skip != SkipUnmappedEvent || got.Detail != "dynamodb.amazonaws.com ExecuteStatement" || got.Principal.EntityARN != "arn:aws:iam::111111111111:role/svc/app" {
+				t.Errorf("%q: skip %v (%s), caller %q; want an unmapped call of the app role", tt.statement, got.Skip, got.Detail, got.Principal.EntityARN)
 			}
 			continue
 		}

@@ -45,7 +45,10 @@ func (s Skip) String() string { return skipNames[s] }
 
 // Translation is one record turned into the requests it implies.
 type Translation struct {
-	Record    *Record
+	Record *Record
+	// Principal is the caller of a call translated into requests, and of
+	// an unmapped call (SkipUnmappedEvent) when the record names a caller
+	// of the account; otherwise it is zero.
 	Principal engine.Principal
 	// Outcome is the logged outcome; BlockedBy and Explicit are what an
 	// access-denied message names, when HasBlockedBy.
@@ -209,6 +212,10 @@ func (t *Translator) Translate(rec *Record) Translation {
 	switch {
 	case !ok:
 		tr.Skip, tr.Detail = SkipUnmappedEvent, rec.EventSource+" "+rec.EventName
+		// Reports name the callers of calls no policy was checked against.
+		if p, err := principalOf(rec, t.arnKind); err == nil {
+			tr.Principal = p
+		}
 		return tr
 	case m.NoAction != "":
 		tr.Skip, tr.Detail = SkipNoIAMAction, rec.EventSource+" "+rec.EventName

@@ -104,6 +104,11 @@ func TestTranslateEveryIdentity(t *testing.T) {
 			if got.Skip != tt.skip || got.Outcome != tt.outcome {
 				t.Fatalf("skip %v (%s) outcome %v, want %v %v", got.Skip, got.Detail, got.Outcome, tt.skip, tt.outcome)
 			}
+			// An unmapped call names its caller, for the reports to say
+			// whose calls no policy was checked against.
+			if tt.skip == SkipUnmappedEvent && (got.Principal.Kind != engine.PrincipalRoleSession || got.Principal.EntityARN != "arn:aws:iam::111111111111:role/svc/app") {
+				t.Errorf("unmapped call's caller: %+v", got.Principal)
+			}
 			if tt.outcome == OutcomeAccessDenied && (!got.HasBlockedBy || got.BlockedBy != engine.PolicyIdentity || got.Explicit) {
 				t.Errorf("denial names %v (explicit %v, named %v), want an implicit denial by identity policies", got.BlockedBy, got.Explicit, got.HasBlockedBy)
 			}

@@ -602,6 +602,9 @@ func (w *worker) replayFile(ctx context.Context, cfg Config, f *ingest.LogFile, 
 			switch x.Skip {
 			case ingest.SkipUnmappedEvent:
 				rep.AddUnmapped(x.Detail)
+				if p := &x.Principal; p.ARN != "" && x.Outcome != ingest.OutcomeAccessDenied {
+					rep.AddUnchecked(EntityARN(p), p.Kind.String(), p.Account, x.Detail, rec.EventTime)
+				}
 			case ingest.SkipUnsupportedEventVersion:
 				st.problem(fmt.Sprintf("%s: record %d: eventVersion %q is not supported (1.x)", f.Path, st.Records-1, x.Detail))
 			}

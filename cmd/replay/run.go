@@ -605,10 +605,14 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 				return fmt.Errorf("suggested policy for %s does not parse: %w", p.ARN, err)
 			}
 			replacements[p.ARN] = pol
-			suggestions = append(suggestions, analysis.SuggestionRow{
+			sg := analysis.SuggestionRow{
 				PrincipalARN: p.ARN, PrincipalType: p.Type, AccountID: p.AccountID, PolicyJSON: rv.Policy,
 				GrantedActions: rv.Granted, UsedActions: rv.Used, RemovableActions: rv.Removable,
-			})
+			}
+			if a := rep.Principals[p.ARN]; a != nil {
+				sg.UncheckedEvents, sg.UncheckedCalls = a.Unchecked, a.UncheckedCallNames()
+			}
+			suggestions = append(suggestions, sg)
 			return nil
 		})
 	})
@@ -622,10 +626,10 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 		}
 		for i := range suggestions {
 			sg := &suggestions[i]
-			ok := true
+			ok := sg.UncheckedEvents == 0
 			if v := checks[sg.PrincipalARN]; v != nil {
 				sg.VerifiedEvents, sg.FailedEvents, sg.FailedExample = v.Events, v.Failed, v.Example
-				ok = v.Failed == 0
+				ok = ok && v.Failed == 0
 			}
 			sg.Verified = &ok
 		}
@@ -771,22 +775,27 @@ func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.Denie
 			}
 			fmt.Fprintf(w, "  %6d of %6d  %s\n", p.RemovableActions, p.GrantedActions, p.PrincipalARN)
 		}
-		verified, failed := 0, 0
+		verified, failed, unchecked := 0, 0, 0
 		for _, sg := range suggestions {
-			switch {
-			case sg.Verified == nil:
-			case *sg.Verified:
+			if sg.Verified != nil && *sg.Verified {
 				verified++
-			default:
+			}
+			if sg.FailedEvents > 0 {
 				failed++
 			}
+			if sg.UncheckedEvents > 0 {
+				unchecked++
+			}
 		}
-		if verified+failed == 0 {
-			fmt.Fprintf(w, "%d suggested policies, not checked (--verify=false)\n", len(suggestions))
+		if sg := suggestions[0]; sg.Verified == nil {
+			fmt.Fprintf(w, "%d suggested policies, not checked (--verify=false)", len(suggestions))
 		} else {
-			fmt.Fprintf(w, "%d suggested policies: %d allow every event allowed before, %d do not (see suggestions.parquet)\n",
-				len(suggestions), verified, failed)
+			fmt.Fprintf(w, "%d suggested policies: %d allow every event allowed before, %d do not allow some", len(suggestions), verified, failed)
 		}
+		if unchecked > 0 {
+			fmt.Fprintf(w, "; %d are for principals that made calls replay could not evaluate, which the policy may not allow (unchecked_calls)", unchecked)
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "\nReports in %s: %s\n", out, strings.Join(reportNames, ", "))
 	if peak, ok := peakRSS(); ok {

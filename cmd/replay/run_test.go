@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -150,7 +153,7 @@ func TestDemoReports(t *testing.T) {
 	if !strings.Contains(stdout.String(), "agree") {
 		t.Errorf("summary: %s", stdout.String())
 	}
-	checkReviewReports(t, out, usage, byARN)
+	checkReviewReports(t, out, usage, byARN, tot.UnmappedEvents, countTransactions(t, dir))
 	checkDecisions(t, out, tot.Requests)
 }
 
@@ -212,9 +215,59 @@ func checkDecisions(t *testing.T, out string, requests int64) {
 	}
 }
 
+// countTransactions reads the demo's logs apart from replay: it returns
+// the number of distinct PartiQL transactions each role logged allowed.
+func countTransactions(t *testing.T, dir string) map[string]int64 {
+	t.Helper()
+	seen := map[string]bool{}
+	allowed := map[string]int64{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(path, ".json.gz") || strings.Contains(path, "CloudTrail-Digest") {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return err
+		}
+		var log struct {
+			Records []struct {
+				EventID, EventName, ErrorCode string
+				UserIdentity                  struct {
+					SessionContext struct{ SessionIssuer struct{ ARN string } }
+				}
+			}
+		}
+		if err := json.NewDecoder(zr).Decode(&log); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for _, r := range log.Records {
+			if r.EventName == "ExecuteTransaction" && !seen[r.EventID] {
+				seen[r.EventID] = true
+				if r.ErrorCode == "" {
+					allowed[r.UserIdentity.SessionContext.SessionIssuer.ARN]++
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) == 0 {
+		t.Fatal("the demo logged no PartiQL transaction")
+	}
+	return allowed
+}
+
 // checkReviewReports checks unused.parquet, statements.parquet,
 // suggestions.parquet and the principals' granted actions of the demo.
-func checkReviewReports(t *testing.T, out string, usage []analysis.UsageRow, principals map[string]analysis.PrincipalRow) {
+// transactions counts the PartiQL transactions each role logged allowed.
+func checkReviewReports(t *testing.T, out string, usage []analysis.UsageRow, principals map[string]analysis.PrincipalRow, unmapped map[string]int64, transactions map[string]int64) {
 	t.Helper()
 	const app = "arn:aws:iam::200000000001:role/svc/app"
 	const bot = "arn:aws:iam::200000000001:user/bots/legacy-bot"
@@ -283,7 +336,7 @@ func checkReviewReports(t *testing.T, out string, usage []analysis.UsageRow, pri
 			s, _ := cat.Service("sqs")
 			sqsStmt = st.EventsAllowed == 0 && st.LastUsed == nil && st.GrantedActions == int64(len(s.Actions))
 		case "#3": // the orders table: the only grant of DynamoDB
-			dynamoStmt = st.EventsAllowed == allowedEvents[app+" dynamodb"] && st.EventsAllowed > 0 && st.LastUsed != nil && st.GrantedActions == 3
+			dynamoStmt = st.EventsAllowed == allowedEvents[app+" dynamodb"] && st.EventsAllowed > 0 && st.LastUsed != nil && st.GrantedActions == 4
 		}
 	}
 	if !sqsStmt || !dynamoStmt {
@@ -297,14 +350,39 @@ func checkReviewReports(t *testing.T, out string, usage []analysis.UsageRow, pri
 	if len(suggestions) == 0 {
 		t.Fatal("no suggestions")
 	}
+	// The app roles' PartiQL transactions are the sample's only unmapped
+	// calls. Those logged allowed make the roles' suggestions unverifiable,
+	// and the reports say so; those logged denied do not.
+	const transaction = "dynamodb.amazonaws.com ExecuteTransaction"
+	if len(unmapped) != 1 || unmapped[transaction] == 0 {
+		t.Fatalf("unmapped calls %v, want the app roles' transactions only", unmapped)
+	}
+	var allowed int64
+	for _, n := range transactions {
+		allowed += n
+	}
+	if allowed == 0 || allowed == unmapped[transaction] {
+		t.Fatalf("%d of %d transactions logged allowed: the sample should log some of each", allowed, unmapped[transaction])
+	}
+	for _, p := range principals {
+		want := transactions[p.PrincipalARN]
+		if p.UncheckedEvents != want || want > 0 && !slices.Equal(p.UncheckedCalls, []string{transaction}) || want == 0 && len(p.UncheckedCalls) != 0 {
+			t.Errorf("principal %s: %d unchecked calls %v, want %d", p.PrincipalARN, p.UncheckedEvents, p.UncheckedCalls, want)
+		}
+	}
 	for _, sg := range suggestions {
-		if sg.Verified == nil || !*sg.Verified || sg.FailedEvents != 0 || sg.RemovableActions != sg.GrantedActions-sg.UsedActions {
-			t.Errorf("suggestion %s: verified %v, failed %d, removable %d of %d granted, %d used", sg.PrincipalARN,
-				sg.Verified, sg.FailedEvents, sg.RemovableActions, sg.GrantedActions, sg.UsedActions)
+		isApp := strings.HasSuffix(sg.PrincipalARN, ":role/svc/app")
+		p := principals[sg.PrincipalARN]
+		if sg.Verified == nil || *sg.Verified == isApp || sg.FailedEvents != 0 || sg.RemovableActions != sg.GrantedActions-sg.UsedActions ||
+			sg.UncheckedEvents != p.UncheckedEvents || (sg.UncheckedEvents > 0) != isApp || !slices.Equal(sg.UncheckedCalls, p.UncheckedCalls) {
+			t.Errorf("suggestion %s: verified %v, failed %d, removable %d of %d granted, %d used, %d unchecked %v", sg.PrincipalARN,
+				sg.Verified, sg.FailedEvents, sg.RemovableActions, sg.GrantedActions, sg.UsedActions, sg.UncheckedEvents, sg.UncheckedCalls)
 		}
 		if sg.PrincipalARN == app {
-			if sg.VerifiedEvents != allowedEvents[app+" s3"]+allowedEvents[app+" dynamodb"]+allowedEvents[app+" kms"] ||
-				!strings.Contains(sg.PolicyJSON, `"arn:aws:dynamodb:eu-west-1:200000000001:table/orders"`) || strings.Contains(sg.PolicyJSON, "sqs:") {
+			// Its PartiQL statements are read as the actions they need.
+			if sg.VerifiedEvents != allowedEvents[app+" s3"]+allowedEvents[app+" dynamodb"]+allowedEvents[app+" kms"] || !used[app+" dynamodb:PartiQLSelect"] ||
+				!strings.Contains(sg.PolicyJSON, `"arn:aws:dynamodb:eu-west-1:200000000001:table/orders"`) || !strings.Contains(sg.PolicyJSON, "dynamodb:PartiQLSelect") ||
+				strings.Contains(sg.PolicyJSON, "sqs:") {
 				t.Errorf("app suggestion: %d events checked, policy %s", sg.VerifiedEvents, sg.PolicyJSON)
 			}
 		}

@@ -81,7 +81,7 @@ func gaad(acct string) doc {
 		allow([]any{"s3:GetObject", "s3:PutObject"}, data+"/*"),
 		allow("s3:ListBucket", data),
 		allow([]any{"kms:Decrypt", "kms:GenerateDataKey"}, "arn:aws:kms:"+region+":"+acct+":key/*"),
-		allow([]any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}, "arn:aws:dynamodb:"+region+":"+acct+":table/orders"),
+		allow([]any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:PartiQLSelect"}, "arn:aws:dynamodb:"+region+":"+acct+":table/orders"),
 		// Granted but never used: the unused-permission report finds these.
 		allow("sqs:*", "*"),
 		allow([]any{"iam:Get*", "iam:List*"}, "*"),

@@ -240,14 +240,35 @@ func (g *eventGen) event(acct string, t time.Time) doc {
 		rec["sharedEventID"] = g.id()
 		rec["managementEvent"], rec["eventCategory"] = false, "Data"
 		return rec
-	default: // a call the mapping does not know
+	default: // the app role's PartiQL calls
 		s, issue := g.session(acct, "/svc/", "app", "AROAAPP"+acct, t, ec2, nil)
 		if issue != nil {
 			return issue
 		}
 		ident := sessionIdentity(acct, "/svc/", "app", "AROAAPP"+acct, s, t.Add(-10*time.Minute), false)
-		rec := g.base(acct, t, ident, "dynamodb.amazonaws.com", "ExecuteStatement")
-		rec["requestParameters"] = doc{"statement": "***OMITTED***"}
+		table := []any{doc{"accountId": acct, "type": "AWS::DynamoDB::Table", "ARN": "arn:aws:dynamodb:" + region + ":" + acct + ":table/orders"}}
+		id := fmt.Sprintf("o-%04d", g.rng.IntN(2000))
+		if g.rng.IntN(4) > 0 {
+			// One statement, as CloudTrail logs it: non-key values redacted.
+			rec := g.base(acct, t, ident, "dynamodb.amazonaws.com", "ExecuteStatement")
+			rec["requestParameters"] = doc{"statement": `SELECT * FROM "orders" WHERE "id" = '` + id + `' AND "state" = ***(Redacted)`}
+			rec["resources"] = table
+			rec["managementEvent"], rec["eventCategory"] = false, "Data"
+			return rec
+		}
+		// A transaction, a call the mapping does not know: reads, or an
+		// update the app may not make.
+		rec := g.base(acct, t, ident, "dynamodb.amazonaws.com", "ExecuteTransaction")
+		statement := `SELECT * FROM "orders" WHERE "id" = '` + id + `'`
+		if g.rng.IntN(3) == 0 {
+			statement = `UPDATE "orders" SET "state" = ***(Redacted) WHERE "id" = '` + id + `'`
+			rec["errorCode"] = "AccessDeniedException"
+			rec["errorMessage"] = "User: arn:aws:sts::" + acct + ":assumed-role/app/" + s.name + " is not authorized to perform: dynamodb:PartiQLUpdate on resource: " +
+				"arn:aws:dynamodb:" + region + ":" + acct + ":table/orders because no identity-based policy allows the dynamodb:PartiQLUpdate action"
+		}
+		rec["requestParameters"] = doc{"transactStatements": []any{doc{"statement": statement}, doc{"statement": statement}}}
+		rec["resources"] = table
+		rec["managementEvent"], rec["eventCategory"] = false, "Data"
 		return rec
 	}
 }
