@@ -15,15 +15,17 @@ type ActionMapping struct {
 	// NoAction, when set, says why the call is authorized by no IAM action
 	// (a sign-in event, a service-internal event).
 	NoAction string
-	// PartiQL means the action and the resource are those of the
-	// call's DynamoDB PartiQL statement (see parsePartiQL); Actions is nil.
-	PartiQL bool
+	// Listed, when set, means the call needs an action on a resource for
+	// each item its request parameters list (see Listing); Actions is nil.
+	Listed Listing
 }
 
-// partiQLCalls are the calls that run one DynamoDB PartiQL statement,
-// logged in requestParameters.statement.
-var partiQLCalls = map[string]bool{
-	"dynamodb:ExecuteStatement": true,
+// listedCalls are the calls whose actions and resources are their
+// request parameters' items.
+var listedCalls = map[string]Listing{
+	"dynamodb:ExecuteStatement":   ListedStatement,
+	"dynamodb:ExecuteTransaction": ListedTransactStatements,
+	"dynamodb:TransactWriteItems": ListedTransactItems,
 }
 
 // sourcePrefixes maps event sources whose host name is not the service's
@@ -248,8 +250,8 @@ func (m *ActionMapper) Map(eventSource, eventName string) (ActionMapping, bool) 
 	if acts, ok := renamedCalls[key]; ok {
 		return ActionMapping{Actions: acts}, true
 	}
-	if partiQLCalls[key] {
-		return ActionMapping{PartiQL: true}, true
+	if l, ok := listedCalls[key]; ok {
+		return ActionMapping{Listed: l}, true
 	}
 	if a, ok := m.cat.Action(key); ok {
 		return ActionMapping{Actions: []string{a.FullName()}}, true

@@ -2,9 +2,11 @@ package ingest
 
 import (
 	"bufio"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -120,10 +122,8 @@ func TestMappingCoverage(t *testing.T) {
 			continue
 		}
 		mapped++
-		if am.PartiQL {
-			for _, acts := range partiQLActions {
-				am.Actions = append(am.Actions, acts...)
-			}
+		if am.Listed != NotListed {
+			am.Actions = append(slices.Collect(maps.Values(partiQLActions)), slices.Collect(maps.Values(transactItemActions))...)
 		}
 		for _, a := range am.Actions {
 			if _, ok := cat.Action(a); !ok {

@@ -6,18 +6,17 @@ import (
 
 // partiQLActions are the actions DynamoDB authorizes a PartiQL statement
 // as, by its verb.
-var partiQLActions = map[string][]string{
-	"select": {"dynamodb:PartiQLSelect"},
-	"insert": {"dynamodb:PartiQLInsert"},
-	"update": {"dynamodb:PartiQLUpdate"},
-	"delete": {"dynamodb:PartiQLDelete"},
+var partiQLActions = map[string]string{
+	"select": "dynamodb:PartiQLSelect",
+	"insert": "dynamodb:PartiQLInsert",
+	"update": "dynamodb:PartiQLUpdate",
+	"delete": "dynamodb:PartiQLDelete",
 }
 
 // partiQLStatement is what authorizing a DynamoDB PartiQL statement needs:
 // its action and the table, or the table's index, it names.
 type partiQLStatement struct {
-	// actions holds the one action, shared: it is not to be modified.
-	actions []string
+	action string
 	// table is a table name or a table ARN; index is "" for the table
 	// itself.
 	table, index string
@@ -37,7 +36,7 @@ type partiQLStatement struct {
 func parsePartiQL(statement string) (st partiQLStatement, ok bool) {
 	s := partiQLScanner{text: statement}
 	verb := strings.ToLower(s.word())
-	st.actions, ok = partiQLActions[verb]
+	st.action, ok = partiQLActions[verb]
 	if !ok {
 		return st, false
 	}
@@ -70,21 +69,6 @@ func parsePartiQL(statement string) (st partiQLStatement, ok bool) {
 		return st, false
 	}
 	return st, validTableName(st.table) && (st.index == "" || validIndexName(st.index))
-}
-
-// resource is the statement's table or index for a record:
-// a table named without an ARN is in the account and region the call was
-// made in.
-func (st *partiQLStatement) resource(rec *Record) ResolvedResource {
-	res := ResolvedResource{ARN: st.table, Account: arnAccount(st.table), Source: ResourceFromParameters}
-	if !strings.HasPrefix(st.table, "arn:") {
-		res.Account = rec.RecipientAccountID
-		res.ARN = "arn:" + partition(rec.AWSRegion) + ":dynamodb:" + rec.AWSRegion + ":" + res.Account + ":table/" + st.table
-	}
-	if st.index != "" {
-		res.ARN += "/index/" + st.index
-	}
-	return res
 }
 
 // validTableName reports whether a name, or a table ARN, names a DynamoDB

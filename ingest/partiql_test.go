@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"encoding/json"
 	"path/filepath"
 	"testing"
 
@@ -47,53 +46,75 @@ func TestParsePartiQL(t *testing.T) {
 			t.Errorf("%q: understood %v, want %v (%+v)", tt.statement, ok, !ok, st)
 			continue
 		}
-		if ok && (st.actions[0] != tt.action || len(st.actions) != 1 || st.table != tt.table || st.index != tt.index) {
-			t.Errorf("%q: %v on %q index %q, want %s on %q index %q", tt.statement, st.actions, st.table, st.index, tt.action, tt.table, tt.index)
+		if ok && (st.action != tt.action || st.table != tt.table || st.index != tt.index) {
+			t.Errorf("%q: %s on %q index %q, want %s on %q index %q", tt.statement, st.action, st.table, st.index, tt.action, tt.table, tt.index)
 		}
 	}
 }
 
-// TestTranslatePartiQL translates ExecuteStatement records: the action is
-// the statement's, the resource its table or index; a statement CloudTrail
-// did not log leaves the call unmapped, with its caller named.
-func TestTranslatePartiQL(t *testing.T) {
+// TestTranslateListedCalls translates DynamoDB calls whose parameters
+// list what they act on: one request per distinct action and table or
+// index, in the order of the items; a call with an item not logged, or not
+// understood, is unmapped whole, with its caller named.
+func TestTranslateListedCalls(t *testing.T) {
 	snap, err := LoadSnapshot(filepath.Join("testdata", "snapshot"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := readRecords(t, filepath.Join("testdata", "records", "identities.json"))[0]
+	const orders = "arn:aws:dynamodb:eu-west-1:111111111111:table/orders"
+	type want struct{ action, resource, account string }
 	tests := []struct {
-		region, statement         string
-		action, resource, account string // action "" when unmapped
+		name, event, region, params string
+		want                        []want // nil when unmapped
 	}{
-		{"eu-west-1", `SELECT * FROM "orders" WHERE id = 'o-1'`, "dynamodb:PartiQLSelect", "arn:aws:dynamodb:eu-west-1:111111111111:table/orders", "111111111111"},
-		{"cn-north-1", `SELECT * FROM orders.byDay WHERE day = '2026-11-20'`, "dynamodb:PartiQLSelect", "arn:aws-cn:dynamodb:cn-north-1:111111111111:table/orders/index/byDay", "111111111111"},
-		{"eu-west-1", `UPDATE "arn:aws:dynamodb:eu-west-1:222222222222:table/shared" SET v = ***(Redacted) WHERE id = 'a'`, "dynamodb:PartiQLUpdate", "arn:aws:dynamodb:eu-west-1:222222222222:table/shared", "222222222222"},
-		{"eu-west-1", `***OMITTED***`, "", "", ""},
+		{"select", "ExecuteStatement", "eu-west-1", `{"statement":"SELECT * FROM \"orders\" WHERE id = 'o-1'"}`,
+			[]want{{"dynamodb:PartiQLSelect", orders, "111111111111"}}},
+		{"select on an index", "ExecuteStatement", "cn-north-1", `{"statement":"SELECT * FROM orders.byDay WHERE day = '2026-11-20'"}`,
+			[]want{{"dynamodb:PartiQLSelect", "arn:aws-cn:dynamodb:cn-north-1:111111111111:table/orders/index/byDay", "111111111111"}}},
+		{"update of another account's table", "ExecuteStatement", "eu-west-1",
+			`{"statement":"UPDATE \"arn:aws:dynamodb:eu-west-1:222222222222:table/shared\" SET v = ***(Redacted) WHERE id = 'a'"}`,
+			[]want{{"dynamodb:PartiQLUpdate", "arn:aws:dynamodb:eu-west-1:222222222222:table/shared", "222222222222"}}},
+		{"statement not logged", "ExecuteStatement", "eu-west-1", `{"statement":"***OMITTED***"}`, nil},
+		{"no parameters", "ExecuteStatement", "eu-west-1", ``, nil},
+		{"transaction", "ExecuteTransaction", "eu-west-1",
+			`{"transactStatements":[{"statement":"SELECT * FROM orders WHERE id = 'a'"},{"statement":"select x from \"orders\" where id = 'b'"},{"statement":"SELECT * FROM lines WHERE id = 'a'"}]}`,
+			[]want{{"dynamodb:PartiQLSelect", orders, "111111111111"}, {"dynamodb:PartiQLSelect", "arn:aws:dynamodb:eu-west-1:111111111111:table/lines", "111111111111"}}},
+		{"transaction with a condition not understood", "ExecuteTransaction", "eu-west-1",
+			`{"transactStatements":[{"statement":"EXISTS(SELECT * FROM orders WHERE id = 'a')"},{"statement":"UPDATE orders SET v = 1 WHERE id = 'a'"}]}`, nil},
+		{"empty transaction", "ExecuteTransaction", "eu-west-1", `{"transactStatements":[]}`, nil},
+		{"write items", "TransactWriteItems", "eu-west-1",
+			`{"requestItems":[{"operation":"Put","tableName":"orders","key":{"id":"a"}},{"operation":"Update","tableName":"orders"},` +
+				`{"operation":"Delete","TableName":"lines"},{"operation":"ConditionCheck","TableName":"orders"},{"operation":"Put","tableName":"orders"}],"returnConsumedCapacity":"TOTAL"}`,
+			[]want{{"dynamodb:PutItem", orders, "111111111111"}, {"dynamodb:UpdateItem", orders, "111111111111"},
+				{"dynamodb:DeleteItem", "arn:aws:dynamodb:eu-west-1:111111111111:table/lines", "111111111111"}, {"dynamodb:ConditionCheckItem", orders, "111111111111"}}},
+		{"write item of an unknown operation", "TransactWriteItems", "eu-west-1",
+			`{"requestItems":[{"operation":"Put","tableName":"orders"},{"operation":"Merge","tableName":"orders"}]}`, nil},
+		{"write item without a table", "TransactWriteItems", "eu-west-1", `{"requestItems":[{"operation":"Put"}]}`, nil},
 	}
 	tr := NewTranslator(catalog.Default(), snap, nil)
 	for _, tt := range tests {
-		rec := *base
-		rec.EventSource, rec.EventName, rec.AWSRegion, rec.Resources = "dynamodb.amazonaws.com", "ExecuteStatement", tt.region, nil
-		params, err := json.Marshal(map[string]string{"statement": tt.statement})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec.RequestParameters = params
-		got := tr.Translate(&rec)
-		if tt.action == "" {
-			if got.Skip != SkipUnmappedEvent || got.Detail != "dynamodb.amazonaws.com ExecuteStatement" || got.Principal.EntityARN != "arn:aws:iam::111111111111:role/svc/app" {
-				t.Errorf("%q: skip %v (%s), caller %q; want an unmapped call of the app role", tt.statement, got.Skip, got.Detail, got.Principal.EntityARN)
+		t.Run(tt.name, func(t *testing.T) {
+			rec := *base
+			rec.EventSource, rec.EventName, rec.AWSRegion, rec.Resources = "dynamodb.amazonaws.com", tt.event, tt.region, nil
+			rec.RequestParameters = []byte(tt.params)
+			got := tr.Translate(&rec)
+			if tt.want == nil {
+				if got.Skip != SkipUnmappedEvent || got.Detail != "dynamodb.amazonaws.com "+tt.event || got.Principal.EntityARN != "arn:aws:iam::111111111111:role/svc/app" {
+					t.Errorf("skip %v (%s), caller %q; want an unmapped call of the app role", got.Skip, got.Detail, got.Principal.EntityARN)
+				}
+				return
 			}
-			continue
-		}
-		if got.Skip != NotSkipped || len(got.Requests) != 1 {
-			t.Fatalf("%q: skip %v (%s), %d requests", tt.statement, got.Skip, got.Detail, len(got.Requests))
-		}
-		r := &got.Requests[0]
-		if r.Action != tt.action || r.Request.Resource != tt.resource || r.ResourceAccount != tt.account || r.ResourcePartial {
-			t.Errorf("%q: %s on %s (account %s, partial %v), want %s on %s (account %s)", tt.statement,
-				r.Action, r.Request.Resource, r.ResourceAccount, r.ResourcePartial, tt.action, tt.resource, tt.account)
-		}
+			if got.Skip != NotSkipped || len(got.Requests) != len(tt.want) {
+				t.Fatalf("skip %v (%s), %d requests, want %d", got.Skip, got.Detail, len(got.Requests), len(tt.want))
+			}
+			for i, w := range tt.want {
+				r := &got.Requests[i]
+				if r.Action != w.action || r.Request.Resource != w.resource || r.ResourceAccount != w.account || r.ResourcePartial {
+					t.Errorf("request %d: %s on %s (account %s, partial %v), want %s on %s (account %s)", i,
+						r.Action, r.Request.Resource, r.ResourceAccount, r.ResourcePartial, w.action, w.resource, w.account)
+				}
+			}
+		})
 	}
 }

@@ -91,7 +91,7 @@ type Translator struct {
 	keys     recordKeys // the deferred keys of the record being translated
 	mapped   map[eventKey]mappedEvent
 	kinds    map[string]arnKind // see arnKind
-	params   requestParams      // a PartiQL call's parameters
+	listed   listedItems        // the items of a call with a Listing
 }
 
 // eventKey names an API call as a record logs it.
@@ -200,13 +200,11 @@ func (t *Translator) Translate(rec *Record) Translation {
 		return tr
 	}
 	m, ok := t.mapEvent(rec.EventSource, rec.EventName)
-	var statement partiQLStatement
-	if ok && m.PartiQL {
-		// A statement not logged, or not understood, leaves the call
-		// unmapped.
-		t.params.parse(rec.RequestParameters)
-		if statement, ok = parsePartiQL(t.params.get("statement")); ok {
-			m.Actions = statement.actions
+	var listed []listedRequest
+	if ok && m.Listed != NotListed {
+		// Items not logged, or not understood, leave the call unmapped.
+		if listed, ok = t.listed.read(rec, m.Listed); ok {
+			m.Actions = t.listed.actions
 		}
 	}
 	switch {
@@ -250,8 +248,8 @@ func (t *Translator) Translate(rec *Record) Translation {
 	tr.Requests = t.requests(len(actions))
 	for i, action := range actions {
 		r := &tr.Requests[i]
-		if m.PartiQL {
-			r.Resource = statement.resource(rec)
+		if listed != nil {
+			r.Resource = listed[i].resource
 		} else if i == 0 {
 			r.Resource = t.resolver.Resolve(rec, action)
 		} else {

@@ -248,25 +248,28 @@ func (g *eventGen) event(acct string, t time.Time) doc {
 		ident := sessionIdentity(acct, "/svc/", "app", "AROAAPP"+acct, s, t.Add(-10*time.Minute), false)
 		table := []any{doc{"accountId": acct, "type": "AWS::DynamoDB::Table", "ARN": "arn:aws:dynamodb:" + region + ":" + acct + ":table/orders"}}
 		id := fmt.Sprintf("o-%04d", g.rng.IntN(2000))
-		if g.rng.IntN(4) > 0 {
-			// One statement, as CloudTrail logs it: non-key values redacted.
-			rec := g.base(acct, t, ident, "dynamodb.amazonaws.com", "ExecuteStatement")
-			rec["requestParameters"] = doc{"statement": `SELECT * FROM "orders" WHERE "id" = '` + id + `' AND "state" = ***(Redacted)`}
-			rec["resources"] = table
-			rec["managementEvent"], rec["eventCategory"] = false, "Data"
-			return rec
-		}
-		// A transaction, a call the mapping does not know: reads, or an
-		// update the app may not make.
-		rec := g.base(acct, t, ident, "dynamodb.amazonaws.com", "ExecuteTransaction")
-		statement := `SELECT * FROM "orders" WHERE "id" = '` + id + `'`
-		if g.rng.IntN(3) == 0 {
-			statement = `UPDATE "orders" SET "state" = ***(Redacted) WHERE "id" = '` + id + `'`
+		// Statements as CloudTrail logs them: non-key values redacted.
+		read := `SELECT * FROM "orders" WHERE "id" = '` + id + `'`
+		var rec doc
+		switch n := g.rng.IntN(8); {
+		case n < 4:
+			rec = g.base(acct, t, ident, "dynamodb.amazonaws.com", "ExecuteStatement")
+			rec["requestParameters"] = doc{"statement": read + ` AND "state" = ***(Redacted)`}
+		case n < 6: // a read transaction
+			rec = g.base(acct, t, ident, "dynamodb.amazonaws.com", "ExecuteTransaction")
+			rec["requestParameters"] = doc{"transactStatements": []any{doc{"statement": read}, doc{"statement": read + ` AND "lines" > ***(Redacted)`}}}
+		case n < 7: // a conditional update the app may not make; EXISTS leaves the call unmapped
+			rec = g.base(acct, t, ident, "dynamodb.amazonaws.com", "ExecuteTransaction")
+			rec["requestParameters"] = doc{"transactStatements": []any{
+				doc{"statement": `EXISTS(SELECT * FROM "orders" WHERE "id" = '` + id + `' AND "state" = ***(Redacted))`},
+				doc{"statement": `UPDATE "orders" SET "state" = ***(Redacted) WHERE "id" = '` + id + `'`}}}
 			rec["errorCode"] = "AccessDeniedException"
 			rec["errorMessage"] = "User: arn:aws:sts::" + acct + ":assumed-role/app/" + s.name + " is not authorized to perform: dynamodb:PartiQLUpdate on resource: " +
 				"arn:aws:dynamodb:" + region + ":" + acct + ":table/orders because no identity-based policy allows the dynamodb:PartiQLUpdate action"
+		default: // a batch, whose statements fail or succeed one by one: a call the mapping does not know
+			rec = g.base(acct, t, ident, "dynamodb.amazonaws.com", "BatchExecuteStatement")
+			rec["requestParameters"] = doc{"requestItems": []any{doc{"statement": read}, doc{"statement": read}}}
 		}
-		rec["requestParameters"] = doc{"transactStatements": []any{doc{"statement": statement}, doc{"statement": statement}}}
 		rec["resources"] = table
 		rec["managementEvent"], rec["eventCategory"] = false, "Data"
 		return rec

@@ -32,7 +32,7 @@ type Options struct {
 // Version numbers the generator's output: it changes whenever the same
 // options give other files, so that a tree kept from an earlier version
 // can be told apart.
-const Version = 3
+const Version = 4
 
 // Stamp describes the files Generate writes with o, version included.
 func (o Options) Stamp() string {
