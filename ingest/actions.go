@@ -18,6 +18,17 @@ type ActionMapping struct {
 	// Listed, when set, means the call needs an action on a resource for
 	// each item its request parameters list (see Listing); Actions is nil.
 	Listed Listing
+	// EachResource means the call needs its action on every resource its
+	// record lists of the action's type (see ResourceResolver.ResolveEach).
+	EachResource bool
+}
+
+// eachResourceCalls act on several tables at once, each of which the
+// record lists, and need their action on each.
+var eachResourceCalls = map[string]bool{
+	"dynamodb:BatchGetItem":     true,
+	"dynamodb:BatchWriteItem":   true,
+	"dynamodb:TransactGetItems": true,
 }
 
 // listedCalls are the calls whose actions and resources are their
@@ -244,6 +255,13 @@ func ServicePrefix(eventSource string) string {
 func (m *ActionMapper) Map(eventSource, eventName string) (ActionMapping, bool) {
 	prefix := ServicePrefix(eventSource)
 	key := prefix + ":" + eventName
+	am, ok := m.mapCall(prefix, key, eventName)
+	am.EachResource = ok && eachResourceCalls[key]
+	return am, ok
+}
+
+// mapCall is Map for the call key ("prefix:EventName").
+func (m *ActionMapper) mapCall(prefix, key, eventName string) (ActionMapping, bool) {
 	if why, ok := noIAMAction[key]; ok {
 		return ActionMapping{NoAction: why}, true
 	}

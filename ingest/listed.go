@@ -91,6 +91,16 @@ func (l *listedItems) read(rec *Record, listing Listing) (requests []listedReque
 	return l.requests, true
 }
 
+// fromResources returns the requests of one action on each resource, and
+// sets l.actions to match.
+func (l *listedItems) fromResources(action string, resources []ResolvedResource) []listedRequest {
+	l.requests, l.actions = l.requests[:0], l.actions[:0]
+	for _, res := range resources {
+		l.add(action, res)
+	}
+	return l.requests
+}
+
 // addStatement adds the request of a PartiQL statement, and reports
 // whether it was understood.
 func (l *listedItems) addStatement(rec *Record, statement string) bool {

@@ -93,28 +93,63 @@ func TestTranslateListedCalls(t *testing.T) {
 		{"write item without a table", "TransactWriteItems", "eu-west-1", `{"requestItems":[{"operation":"Put"}]}`, nil},
 	}
 	tr := NewTranslator(catalog.Default(), snap, nil)
+	check := func(t *testing.T, rec *Record, wants []want) {
+		t.Helper()
+		got := tr.Translate(rec)
+		if wants == nil {
+			if got.Skip != SkipUnmappedEvent || got.Detail != "dynamodb.amazonaws.com "+rec.EventName || got.Principal.EntityARN != "arn:aws:iam::111111111111:role/svc/app" {
+				t.Errorf("skip %v (%s), caller %q; want an unmapped call of the app role", got.Skip, got.Detail, got.Principal.EntityARN)
+			}
+			return
+		}
+		if got.Skip != NotSkipped || len(got.Requests) != len(wants) {
+			t.Fatalf("skip %v (%s), %d requests, want %d", got.Skip, got.Detail, len(got.Requests), len(wants))
+		}
+		for i, w := range wants {
+			r := &got.Requests[i]
+			if r.Action != w.action || r.Request.Resource != w.resource || r.ResourceAccount != w.account || r.ResourcePartial {
+				t.Errorf("request %d: %s on %s (account %s, partial %v), want %s on %s (account %s)", i,
+					r.Action, r.Request.Resource, r.ResourceAccount, r.ResourcePartial, w.action, w.resource, w.account)
+			}
+		}
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := *base
 			rec.EventSource, rec.EventName, rec.AWSRegion, rec.Resources = "dynamodb.amazonaws.com", tt.event, tt.region, nil
 			rec.RequestParameters = []byte(tt.params)
-			got := tr.Translate(&rec)
-			if tt.want == nil {
-				if got.Skip != SkipUnmappedEvent || got.Detail != "dynamodb.amazonaws.com "+tt.event || got.Principal.EntityARN != "arn:aws:iam::111111111111:role/svc/app" {
-					t.Errorf("skip %v (%s), caller %q; want an unmapped call of the app role", got.Skip, got.Detail, got.Principal.EntityARN)
-				}
-				return
-			}
-			if got.Skip != NotSkipped || len(got.Requests) != len(tt.want) {
-				t.Fatalf("skip %v (%s), %d requests, want %d", got.Skip, got.Detail, len(got.Requests), len(tt.want))
-			}
-			for i, w := range tt.want {
-				r := &got.Requests[i]
-				if r.Action != w.action || r.Request.Resource != w.resource || r.ResourceAccount != w.account || r.ResourcePartial {
-					t.Errorf("request %d: %s on %s (account %s, partial %v), want %s on %s (account %s)", i,
-						r.Action, r.Request.Resource, r.ResourceAccount, r.ResourcePartial, w.action, w.resource, w.account)
-				}
-			}
+			check(t, &rec, tt.want)
+		})
+	}
+
+	// Batches over several tables need their action on each table the
+	// record lists.
+	table := func(acct, name string) Resource {
+		return Resource{ARN: "arn:aws:dynamodb:eu-west-1:" + acct + ":table/" + name, AccountID: acct, Type: "AWS::DynamoDB::Table"}
+	}
+	const lines = "arn:aws:dynamodb:eu-west-1:111111111111:table/lines"
+	batches := []struct {
+		name, event string
+		resources   []Resource
+		want        []want
+	}{
+		{"batch read of one table", "BatchGetItem", []Resource{table("111111111111", "orders")},
+			[]want{{"dynamodb:BatchGetItem", orders, "111111111111"}}},
+		{"batch read of two tables", "BatchGetItem", []Resource{table("111111111111", "orders"), table("111111111111", "lines")},
+			[]want{{"dynamodb:BatchGetItem", orders, "111111111111"}, {"dynamodb:BatchGetItem", lines, "111111111111"}}},
+		{"batch write across accounts", "BatchWriteItem", []Resource{table("111111111111", "orders"), table("222222222222", "shared")},
+			[]want{{"dynamodb:BatchWriteItem", orders, "111111111111"}, {"dynamodb:BatchWriteItem", "arn:aws:dynamodb:eu-west-1:222222222222:table/shared", "222222222222"}}},
+		{"transactional reads, a table listed twice", "TransactGetItems", []Resource{table("111111111111", "lines"), table("111111111111", "orders"), table("111111111111", "lines")},
+			[]want{{"dynamodb:GetItem", lines, "111111111111"}, {"dynamodb:GetItem", orders, "111111111111"}}},
+		{"one table and its index", "BatchGetItem", []Resource{table("111111111111", "orders"), {ARN: orders + "/index/byDay", Type: "AWS::DynamoDB::Index"}},
+			[]want{{"dynamodb:BatchGetItem", orders, "111111111111"}}},
+	}
+	for _, tt := range batches {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := *base
+			rec.EventSource, rec.EventName, rec.Resources = "dynamodb.amazonaws.com", tt.event, tt.resources
+			rec.RequestParameters = []byte(`{"requestItems":"***"}`)
+			check(t, &rec, tt.want)
 		})
 	}
 }

@@ -243,22 +243,36 @@ func (r *ResourceResolver) Resolve(rec *Record, action string) ResolvedResource 
 func bestFit(ts []template, resources []Resource) (ResolvedResource, bool) {
 	best, bestScore := -1, -1
 	for i := range resources {
-		for ti := range ts {
-			if ts[ti].match(resources[i].ARN) {
-				score := ts[ti].literals
-				if ts[ti].required {
-					score += 1 << 20
-				}
-				if score > bestScore {
-					best, bestScore = i, score
-				}
-			}
+		if score := fitScore(ts, resources[i].ARN); score > bestScore {
+			best, bestScore = i, score
 		}
 	}
 	if best < 0 {
 		return ResolvedResource{}, false
 	}
-	res := ResolvedResource{ARN: resources[best].ARN, Account: resources[best].AccountID}
+	return resolvedAt(resources, best), true
+}
+
+// fitScore rates how well arn fits the best of the templates, -1 when it
+// fits none: a required type first, then the longest literal text.
+func fitScore(ts []template, arn string) int {
+	best := -1
+	for ti := range ts {
+		if ts[ti].match(arn) {
+			score := ts[ti].literals
+			if ts[ti].required {
+				score += 1 << 20
+			}
+			best = max(best, score)
+		}
+	}
+	return best
+}
+
+// resolvedAt is the resources list's ith resource, with its account: its
+// own, that of a resource it is part of, or its ARN's.
+func resolvedAt(resources []Resource, i int) ResolvedResource {
+	res := ResolvedResource{ARN: resources[i].ARN, Account: resources[i].AccountID}
 	if res.Account == "" {
 		for _, o := range resources {
 			if o.AccountID != "" && strings.HasPrefix(res.ARN, o.ARN) {
@@ -270,7 +284,39 @@ func bestFit(ts []template, resources []Resource) (ResolvedResource, bool) {
 	if res.Account == "" {
 		res.Account = arnAccount(res.ARN)
 	}
-	return res, true
+	return res
+}
+
+// ResolveEach returns, for a call that acts on every resource its record
+// lists (a DynamoDB batch over several tables), each resource that fits
+// the action as well as the best one does and is of its type (a
+// template's last variable also matches what follows the resource, an
+// index after its table), in the list's order, appended to dst. It
+// returns dst unchanged when fewer than two do: then Resolve decides.
+func (r *ResourceResolver) ResolveEach(rec *Record, action string, dst []ResolvedResource) []ResolvedResource {
+	_, ts, ok := r.action(action)
+	if !ok || len(rec.Resources) < 2 {
+		return dst
+	}
+	first, best := -1, -1
+	for i := range rec.Resources {
+		if score := fitScore(ts, rec.Resources[i].ARN); score > best {
+			first, best = i, score
+		}
+	}
+	n := len(dst)
+	for i := range rec.Resources {
+		if best < 0 || fitScore(ts, rec.Resources[i].ARN) != best || rec.Resources[i].Type != rec.Resources[first].Type {
+			continue
+		}
+		res := resolvedAt(rec.Resources, i)
+		res.Source = ResourceFromRecord
+		dst = append(dst, res)
+	}
+	if len(dst)-n < 2 {
+		return dst[:n]
+	}
+	return dst
 }
 
 // arnAccount returns the account field of an ARN, "" when it has none.

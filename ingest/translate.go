@@ -92,6 +92,7 @@ type Translator struct {
 	mapped   map[eventKey]mappedEvent
 	kinds    map[string]arnKind // see arnKind
 	listed   listedItems        // the items of a call with a Listing
+	each     []ResolvedResource // the resources of a call on each
 }
 
 // eventKey names an API call as a record logs it.
@@ -242,6 +243,14 @@ func (t *Translator) Translate(rec *Record) Translation {
 			if _, ok := t.misses[key]; !ok {
 				t.misses[strings.Clone(key)] = r.Links
 			}
+		}
+	}
+	if m.EachResource && len(m.Actions) == 1 {
+		// One request per table a batch names, when it names several.
+		if each := t.resolver.ResolveEach(rec, m.Actions[0], t.each[:0]); len(each) > 0 {
+			t.each = each
+			listed = t.listed.fromResources(m.Actions[0], each)
+			m.Actions = t.listed.actions
 		}
 	}
 	actions := RefineActions(rec, m.Actions)
