@@ -19,7 +19,7 @@ type ActionMapping struct {
 	// each item its request parameters list (see Listing); Actions is nil.
 	Listed Listing
 	// EachResource means the call needs its action on every resource its
-	// record lists of the action's type (see ResourceResolver.ResolveEach).
+	// record lists of the action's type (see ResourceResolver.EachFit).
 	EachResource bool
 }
 

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"iter"
 	"strings"
 
 	gojson "github.com/goccy/go-json"
@@ -91,11 +92,11 @@ func (l *listedItems) read(rec *Record, listing Listing) (requests []listedReque
 	return l.requests, true
 }
 
-// fromResources returns the requests of one action on each resource, and
-// sets l.actions to match.
-func (l *listedItems) fromResources(action string, resources []ResolvedResource) []listedRequest {
+// fromResources returns the distinct requests of one action on each
+// resource, and sets l.actions to match.
+func (l *listedItems) fromResources(action string, resources iter.Seq[ResolvedResource]) []listedRequest {
 	l.requests, l.actions = l.requests[:0], l.actions[:0]
-	for _, res := range resources {
+	for res := range resources {
 		l.add(action, res)
 	}
 	return l.requests

@@ -68,11 +68,11 @@ func parsePartiQL(statement string) (st partiQLStatement, ok bool) {
 	if c := s.peek(); c != 0 && !isPartiQLSpace(c) && c != ';' {
 		return st, false
 	}
-	return st, validTableName(st.table) && (st.index == "" || validIndexName(st.index))
+	return st, validTableName(st.table) && (st.index == "" || validDynamoDBName(st.index))
 }
 
 // validTableName reports whether a name, or a table ARN, names a DynamoDB
-// table: 3 to 255 of letters, digits, '_', '-' and '.'.
+// table (see validDynamoDBName).
 func validTableName(name string) bool {
 	if rest, ok := strings.CutPrefix(name, "arn:"); ok {
 		parts := strings.SplitN(rest, ":", 5)
@@ -82,16 +82,15 @@ func validTableName(name string) bool {
 		t, ok := strings.CutPrefix(parts[4], "table/")
 		return ok && validTableName(t)
 	}
-	return len(name) >= 3 && len(name) <= 255 && isDynamoDBName(name)
+	return validDynamoDBName(name)
 }
 
-// validIndexName reports whether a name names a DynamoDB index: 3 to 255
-// characters, as table names.
-func validIndexName(name string) bool {
-	return len(name) >= 3 && len(name) <= 255 && isDynamoDBName(name)
-}
-
-func isDynamoDBName(name string) bool {
+// validDynamoDBName reports whether a name is a DynamoDB table or index
+// name: 3 to 255 of letters, digits, '_', '-' and '.'.
+func validDynamoDBName(name string) bool {
+	if len(name) < 3 || len(name) > 255 {
+		return false
+	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {

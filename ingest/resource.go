@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"iter"
 	"strings"
 
 	"github.com/replay-iam/replay/catalog"
@@ -241,16 +242,23 @@ func (r *ResourceResolver) Resolve(rec *Record, action string) ResolvedResource 
 // account taken from its entry, from an entry whose ARN is a prefix of it
 // (the bucket of an object), or from the ARN.
 func bestFit(ts []template, resources []Resource) (ResolvedResource, bool) {
-	best, bestScore := -1, -1
+	best, _ := bestIndex(ts, resources)
+	if best < 0 {
+		return ResolvedResource{}, false
+	}
+	return resolvedAt(resources, best), true
+}
+
+// bestIndex returns the index of the first resource that fits the most
+// specific template, and its fitScore; -1, -1 when none fits.
+func bestIndex(ts []template, resources []Resource) (best, bestScore int) {
+	best, bestScore = -1, -1
 	for i := range resources {
 		if score := fitScore(ts, resources[i].ARN); score > bestScore {
 			best, bestScore = i, score
 		}
 	}
-	if best < 0 {
-		return ResolvedResource{}, false
-	}
-	return resolvedAt(resources, best), true
+	return best, bestScore
 }
 
 // fitScore rates how well arn fits the best of the templates, -1 when it
@@ -287,36 +295,32 @@ func resolvedAt(resources []Resource, i int) ResolvedResource {
 	return res
 }
 
-// ResolveEach returns, for a call that acts on every resource its record
-// lists (a DynamoDB batch over several tables), each resource that fits
-// the action as well as the best one does and is of its type (a
+// EachFit yields, for a call that acts on every resource its record lists
+// (a DynamoDB batch over several tables), each resource of the list that
+// fits the action as well as the best one does and is of its type (a
 // template's last variable also matches what follows the resource, an
-// index after its table), in the list's order, appended to dst. It
-// returns dst unchanged when fewer than two do: then Resolve decides.
-func (r *ResourceResolver) ResolveEach(rec *Record, action string, dst []ResolvedResource) []ResolvedResource {
-	_, ts, ok := r.action(action)
-	if !ok || len(rec.Resources) < 2 {
-		return dst
-	}
-	first, best := -1, -1
-	for i := range rec.Resources {
-		if score := fitScore(ts, rec.Resources[i].ARN); score > best {
-			first, best = i, score
+// index after its table), in the list's order.
+func (r *ResourceResolver) EachFit(rec *Record, action string) iter.Seq[ResolvedResource] {
+	return func(yield func(ResolvedResource) bool) {
+		_, ts, ok := r.action(action)
+		if !ok {
+			return
+		}
+		first, best := bestIndex(ts, rec.Resources)
+		if first < 0 {
+			return
+		}
+		for i := range rec.Resources {
+			if fitScore(ts, rec.Resources[i].ARN) != best || rec.Resources[i].Type != rec.Resources[first].Type {
+				continue
+			}
+			res := resolvedAt(rec.Resources, i)
+			res.Source = ResourceFromRecord
+			if !yield(res) {
+				return
+			}
 		}
 	}
-	n := len(dst)
-	for i := range rec.Resources {
-		if best < 0 || fitScore(ts, rec.Resources[i].ARN) != best || rec.Resources[i].Type != rec.Resources[first].Type {
-			continue
-		}
-		res := resolvedAt(rec.Resources, i)
-		res.Source = ResourceFromRecord
-		dst = append(dst, res)
-	}
-	if len(dst)-n < 2 {
-		return dst[:n]
-	}
-	return dst
 }
 
 // arnAccount returns the account field of an ARN, "" when it has none.

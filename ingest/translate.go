@@ -91,8 +91,7 @@ type Translator struct {
 	keys     recordKeys // the deferred keys of the record being translated
 	mapped   map[eventKey]mappedEvent
 	kinds    map[string]arnKind // see arnKind
-	listed   listedItems        // the items of a call with a Listing
-	each     []ResolvedResource // the resources of a call on each
+	listed   listedItems        // the items of a call with a Listing or on each resource
 }
 
 // eventKey names an API call as a record logs it.
@@ -246,11 +245,10 @@ func (t *Translator) Translate(rec *Record) Translation {
 		}
 	}
 	if m.EachResource && len(m.Actions) == 1 {
-		// One request per table a batch names, when it names several.
-		if each := t.resolver.ResolveEach(rec, m.Actions[0], t.each[:0]); len(each) > 0 {
-			t.each = each
-			listed = t.listed.fromResources(m.Actions[0], each)
-			m.Actions = t.listed.actions
+		// One request per table a batch names, when it names several;
+		// otherwise the resolver decides, as for any call.
+		if each := t.listed.fromResources(m.Actions[0], t.resolver.EachFit(rec, m.Actions[0])); len(each) > 1 {
+			listed, m.Actions = each, t.listed.actions
 		}
 	}
 	actions := RefineActions(rec, m.Actions)
