@@ -182,7 +182,7 @@ func (s *Snapshot) joinTo(req *engine.Request, sess *Session, ps *engine.PolicyS
 	// Resource side.
 	if rp, ok := s.resourcePolicy(req.Resource); ok {
 		ps.Resource = rp
-	} else if role, ok := s.Roles[req.Resource]; ok && role.Trust != nil && strings.HasPrefix(strings.ToLower(req.Action), "sts:") {
+	} else if role, ok := s.Roles[req.Resource]; ok && role.Trust != nil && len(req.Action) > 4 && strings.EqualFold(req.Action[:4], "sts:") {
 		ps.Resource = role.Trust
 	}
 	if ctx != nil {

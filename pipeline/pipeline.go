@@ -760,12 +760,12 @@ func (fr *FileReader) open(ctx context.Context, path string, setup func(*ingest.
 func (fr *FileReader) drain(ctx context.Context, onRecord func(*ingest.Record), onBad func(error)) error {
 	defer fr.close()
 	r := fr.rd
+	var recErr *ingest.RecordError // declared once: errors.As makes it escape
 	for n := 0; ; n++ {
 		if n%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		rec, err := r.Next()
-		var recErr *ingest.RecordError
 		switch {
 		case err == nil:
 			onRecord(rec)
