@@ -1,6 +1,9 @@
 package pipeline
 
-import "hash/maphash"
+import (
+	"encoding/binary"
+	"math/rand/v2"
+)
 
 // idCounts counts event keys: a hash table with linear probing, in which
 // adding a key and reading its count before is one probe sequence, where a
@@ -8,9 +11,9 @@ import "hash/maphash"
 // removes it again when its file leaves the window, so these two
 // operations are what it does per record.
 type idCounts struct {
-	seed  maphash.Seed
-	slots []idSlot // a power of two in length; count 0 marks an empty slot
-	n     int      // slots in use
+	seed  [2]uint64 // random per table, so that no input is slow on every run
+	slots []idSlot  // a power of two in length; count 0 marks an empty slot
+	n     int       // slots in use
 }
 
 type idSlot struct {
@@ -18,13 +21,20 @@ type idSlot struct {
 	count int32
 }
 
-func newIDCounts() *idCounts { return &idCounts{seed: maphash.MakeSeed()} }
+func newIDCounts() *idCounts { return &idCounts{seed: [2]uint64{rand.Uint64(), rand.Uint64()}} }
 
 // Len returns the number of distinct keys counted.
 func (t *idCounts) Len() int { return t.n }
 
+// home is the slot where k's probe sequence starts. Keys are random bytes
+// already (a UUID's, or a 128-bit FNV hash), so two multiplications that
+// mix both halves of the key with the table's seed spread them: removal
+// recomputes the home of every key it shifts, which a general-purpose
+// hash of 16 bytes makes the larger part of its cost.
 func (t *idCounts) home(k *eventKey) int {
-	return int(maphash.Comparable(t.seed, *k) & uint64(len(t.slots)-1))
+	h := (binary.LittleEndian.Uint64(k[:8]) ^ t.seed[0]) * 0x9e3779b97f4a7c15
+	h = (h ^ binary.LittleEndian.Uint64(k[8:]) ^ t.seed[1]) * 0xc2b2ae3d27d4eb4f
+	return int((h ^ h>>32) & uint64(len(t.slots)-1))
 }
 
 // add counts one more k and returns its count before.

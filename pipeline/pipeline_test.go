@@ -403,3 +403,26 @@ func TestDuplicateDeliveredNextDay(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDedupWindow records the ids of delivery files of 1,500 random
+// UUIDs, delivered five minutes apart, through a one-hour window, as a
+// worker does for each record it reads: ns/op is per record.
+func BenchmarkDedupWindow(b *testing.B) {
+	const perFile = 1500
+	rng := rand.New(rand.NewPCG(3, 4))
+	ids := make([]string, 64*perFile)
+	for i := range ids {
+		h := fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64())
+		ids[i] = h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	}
+	w := newDedupWindow(time.Hour)
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if i%perFile == 0 {
+			w.startFile(t0.Add(time.Duration(i/perFile) * 5 * time.Minute))
+		}
+		w.firstTime(ids[i%len(ids)])
+	}
+}
