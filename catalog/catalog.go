@@ -232,14 +232,15 @@ func appendLower(b []byte, s string) []byte {
 }
 
 // Service returns the service with the given prefix (case-insensitive).
+// A prefix of up to 64 bytes is lower-cased on the stack: the engine looks
+// up the service of every request it prepares.
 func (c *Catalog) Service(prefix string) (*Service, bool) {
+	var buf [64]byte
+	if len(prefix) <= len(buf) {
+		s, ok := c.services[string(appendLower(buf[:0], prefix))]
+		return s, ok
+	}
 	s, ok := c.services[strings.ToLower(prefix)]
-	return s, ok
-}
-
-// ServiceBytes looks up a lower-case prefix given as bytes, without allocating.
-func (c *Catalog) ServiceBytes(prefix []byte) (*Service, bool) {
-	s, ok := c.services[string(prefix)]
 	return s, ok
 }
 

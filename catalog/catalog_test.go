@@ -122,6 +122,9 @@ func TestParseRecords(t *testing.T) {
 	if !ok || iam.RCPSupported || iam.Name != "Identity and Access Management" {
 		t.Fatalf("iam: %+v", iam)
 	}
+	if _, ok := c.Service("S3" + strings.Repeat("x", 64)); ok {
+		t.Error("a prefix longer than any service's must not be found")
+	}
 	tests := []struct {
 		name, full, lower string
 		level             AccessLevel

@@ -75,17 +75,8 @@ func (pr *preparedRequest) prepareCaller() {
 // lowerService returns the service prefix in lower case, without allocating
 // for the services the catalogue knows.
 func lowerService(s string) string {
-	var buf [64]byte
-	if len(s) <= len(buf) {
-		n := copy(buf[:], s)
-		for i := 0; i < n; i++ {
-			if c := buf[i]; 'A' <= c && c <= 'Z' {
-				buf[i] = c + 'a' - 'A'
-			}
-		}
-		if svc, ok := catalog.Default().ServiceBytes(buf[:n]); ok {
-			return svc.Prefix
-		}
+	if svc, ok := catalog.Default().Service(s); ok {
+		return svc.Prefix
 	}
 	return strings.ToLower(s)
 }
