@@ -140,3 +140,22 @@ func TestEffective(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkEffective computes the effective permissions of a user whose
+// policy allows every action, under an SCP allow list, an SCP deny, an RCP
+// deny and a conditional region lock: every catalogue action is checked.
+func BenchmarkEffective(b *testing.B) {
+	snap, err := ingest.LoadSnapshot(filepath.Join("testdata", "snapshot"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	an := New(catalog.Default(), snap)
+	admin := snap.Users["arn:aws:iam::222222222222:user/admin"]
+	if admin == nil {
+		b.Fatal("no admin user")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		an.Effective(admin)
+	}
+}
