@@ -264,9 +264,10 @@ type Activity struct {
 // names kept and their counts independent of the order of the input.
 const MaxUncheckedCalls = 16
 
-// addUnchecked counts n unchecked calls named call.
-func (a *Activity) addUnchecked(call string, n int64) {
-	a.Unchecked += n
+// countUncheckedCall adds n to the count of the unchecked calls named
+// call, if call is among the least names; Unchecked is the caller's to add
+// to.
+func (a *Activity) countUncheckedCall(call string, n int64) {
 	if a.UncheckedCalls == nil {
 		a.UncheckedCalls = map[string]int64{}
 	}
@@ -370,7 +371,8 @@ func (r *Report) AddUnchecked(principalARN, principalType, accountID, eventSourc
 	if t.After(a.LastSeen) {
 		a.LastSeen = t
 	}
-	a.addUnchecked(r.intern(eventSourceAndName), 1)
+	a.Unchecked++
+	a.countUncheckedCall(r.intern(eventSourceAndName), 1)
 }
 
 // activity returns the activity of a principal, made on first use.
@@ -601,8 +603,7 @@ func (r *Report) Merge(o *Report) {
 		// names are among those kept by either side, counted in full.
 		a.Unchecked += oa.Unchecked
 		for call, n := range oa.UncheckedCalls {
-			a.addUnchecked(call, n)
-			a.Unchecked -= n
+			a.countUncheckedCall(call, n)
 		}
 	}
 	g, og := &r.Agreement, &o.Agreement
