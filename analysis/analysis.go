@@ -411,9 +411,9 @@ func hashString(s string) uint64 {
 	return h.Sum64()
 }
 
-// leastNonEmpty returns the smaller of two strings, ignoring empty ones, so
-// that a report does not depend on the order of its events.
-func leastNonEmpty(a, b string) string {
+// LeastNonEmpty returns the smaller of two strings, ignoring empty ones, so
+// that a report's examples do not depend on the order of its events.
+func LeastNonEmpty(a, b string) string {
 	if a == "" || b != "" && b < a {
 		return b
 	}
@@ -477,11 +477,11 @@ func (r *Report) Add(ev *Event, eventID string) {
 			dk.PrincipalARN, dk.Action = strings.Clone(dk.PrincipalARN), strings.Clone(dk.Action)
 			r.Denied[dk] = dn
 		}
-		dn.Explanation = leastNonEmpty(dn.Explanation, d.Explain())
+		dn.Explanation = LeastNonEmpty(dn.Explanation, d.Explain())
 		dn.Events++
 		dn.addResource(ev.Resource)
 		widen(&dn.FirstSeen, &dn.LastSeen, ev.Time)
-		if least := leastNonEmpty(dn.LoggedError, ev.LoggedError); least != dn.LoggedError {
+		if least := LeastNonEmpty(dn.LoggedError, ev.LoggedError); least != dn.LoggedError {
 			dn.LoggedError = strings.Clone(least)
 		}
 	}
@@ -582,8 +582,8 @@ func (r *Report) Merge(o *Report) {
 		d.Events += od.Events
 		widen(&d.FirstSeen, &d.LastSeen, od.FirstSeen)
 		widen(&d.FirstSeen, &d.LastSeen, od.LastSeen)
-		d.LoggedError = leastNonEmpty(d.LoggedError, od.LoggedError)
-		d.Explanation = leastNonEmpty(d.Explanation, od.Explanation)
+		d.LoggedError = LeastNonEmpty(d.LoggedError, od.LoggedError)
+		d.Explanation = LeastNonEmpty(d.Explanation, od.Explanation)
 		d.resources.merge(od.resources)
 		for _, res := range od.samples {
 			d.samples = addSample(d.samples, res, MaxDeniedSamples)

@@ -170,7 +170,7 @@ func (g *groupLedger) add(entity string, r *ingest.Request, eventID string, cach
 	key := ledgerKey{action: r.Request.Action, resource: r.Request.Resource, partial: r.Request.ResourcePartial, entity: entity}
 	if e := g.entries[key]; e != nil {
 		e.events++
-		if leastID(e.example, eventID) != e.example {
+		if analysis.LeastNonEmpty(e.example, eventID) != e.example {
 			e.example = strings.Clone(eventID)
 		}
 		return
@@ -284,7 +284,7 @@ func VerifyLedger(ctx context.Context, cfg Config, l *Ledger, replacements map[s
 					failed[k.entity] = v
 				}
 				v.Failed += e.events
-				v.Example = leastID(v.Example, e.example)
+				v.Example = analysis.LeastNonEmpty(v.Example, e.example)
 			})
 			mu.Lock()
 			defer mu.Unlock()
@@ -295,7 +295,7 @@ func VerifyLedger(ctx context.Context, cfg Config, l *Ledger, replacements map[s
 					out[arn] = v
 				}
 				v.Failed += f.Failed
-				v.Example = leastID(v.Example, f.Example)
+				v.Example = analysis.LeastNonEmpty(v.Example, f.Example)
 			}
 			return err
 		})

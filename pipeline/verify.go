@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/replay-iam/replay/analysis"
 	"github.com/replay-iam/replay/engine"
 	"github.com/replay-iam/replay/ingest"
 )
@@ -71,7 +72,7 @@ func Verify(ctx context.Context, cfg Config, replacements map[string]*engine.Pol
 					v.Events++
 					if !w.cache.Authorize(&r.Request, &ps).Allowed() {
 						v.Failed++
-						if leastID(v.Example, rec.EventID) != v.Example {
+						if analysis.LeastNonEmpty(v.Example, rec.EventID) != v.Example {
 							v.Example = strings.Clone(rec.EventID)
 						}
 					}
@@ -96,7 +97,7 @@ func Verify(ctx context.Context, cfg Config, replacements map[string]*engine.Pol
 				}
 				o.Events += v.Events
 				o.Failed += v.Failed
-				o.Example = leastID(o.Example, v.Example)
+				o.Example = analysis.LeastNonEmpty(o.Example, v.Example)
 			}
 			return nil
 		}}, nil
@@ -105,13 +106,4 @@ func Verify(ctx context.Context, cfg Config, replacements map[string]*engine.Pol
 		return nil, err
 	}
 	return out, nil
-}
-
-// leastID returns the smaller of two event ids, ignoring empty ones, so that
-// the example does not depend on the order files were read in.
-func leastID(a, b string) string {
-	if a == "" || b != "" && b < a {
-		return b
-	}
-	return a
 }
