@@ -231,17 +231,22 @@ func appendLower(b []byte, s string) []byte {
 	return b
 }
 
-// Service returns the service with the given prefix (case-insensitive).
-// A prefix of up to 64 bytes is lower-cased on the stack: the engine looks
-// up the service of every request it prepares.
-func (c *Catalog) Service(prefix string) (*Service, bool) {
+// lookupFold looks k up in m, whose keys are lower case, case-insensitively.
+// A key of up to 64 bytes is lower-cased on the stack: the engine looks up
+// the service and action of every request it prepares.
+func lookupFold[V any](m map[string]V, k string) (V, bool) {
 	var buf [64]byte
-	if len(prefix) <= len(buf) {
-		s, ok := c.services[string(appendLower(buf[:0], prefix))]
-		return s, ok
+	if len(k) <= len(buf) {
+		v, ok := m[string(appendLower(buf[:0], k))]
+		return v, ok
 	}
-	s, ok := c.services[strings.ToLower(prefix)]
-	return s, ok
+	v, ok := m[strings.ToLower(k)]
+	return v, ok
+}
+
+// Service returns the service with the given prefix (case-insensitive).
+func (c *Catalog) Service(prefix string) (*Service, bool) {
+	return lookupFold(c.services, prefix)
 }
 
 // NumActions returns the number of actions in the catalogue.
@@ -270,8 +275,7 @@ func (c *Catalog) Action(name string) (*Action, bool) {
 	if !ok {
 		return nil, false
 	}
-	a, ok := s.actions[strings.ToLower(act)]
-	return a, ok
+	return lookupFold(s.actions, act)
 }
 
 // RCPSupported reports whether resource control policies apply to the

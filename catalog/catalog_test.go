@@ -154,3 +154,20 @@ func TestParseRecords(t *testing.T) {
 		seen[a.Index()] = true
 	}
 }
+
+// TestLookupsDoNotAllocate checks that looking up a service or an action
+// spelt in another case allocates nothing: the engine does both for every
+// request it prepares.
+func TestLookupsDoNotAllocate(t *testing.T) {
+	c := Default()
+	if _, ok := c.Action("S3:GetObject"); !ok {
+		t.Fatal("s3:GetObject not found case-insensitively")
+	}
+	n := testing.AllocsPerRun(100, func() {
+		c.Action("S3:GetObject")
+		c.Service("S3")
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per lookup, want 0", n)
+	}
+}
