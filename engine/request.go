@@ -57,13 +57,20 @@ func prepareResource(r *Request) preparedRequest {
 		a, ok := catalog.Default().Action(r.Action)
 		wildcardOnly = !ok || a.WildcardOnly()
 	}
+	pr.prepareResourceRef(wildcardOnly)
+	return pr
+}
+
+// prepareResourceRef sets the resource of a request prepared for its
+// action, wildcardOnly telling whether the action takes no resource.
+func (pr *preparedRequest) prepareResourceRef(wildcardOnly bool) {
+	r := pr.req
 	pr.resource = newResourceRef(r.Resource, wildcardOnly)
 	pr.resource.partial = r.ResourcePartial && pr.resource.pattern
 	pr.resourceAccount = r.ResourceAccount
 	if pr.resourceAccount == "" && pr.resource.isARN && !hasWildcard(pr.resource.fields[4]) {
 		pr.resourceAccount = pr.resource.fields[4]
 	}
-	return pr
 }
 
 // prepareCaller completes a request prepared by prepareResource.
