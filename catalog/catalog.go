@@ -8,6 +8,7 @@ package catalog
 import (
 	_ "embed"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -84,6 +85,9 @@ type Catalog struct {
 	byName  map[string]*Action
 	actions int // the number of actions, and the next Action.index
 	Version string
+	// inNameOrder lists every action sorted by full name, computed on
+	// first use: most runs never ask.
+	inNameOrder func() []*Action
 }
 
 // Default returns the embedded catalogue, parsed on first use.
@@ -184,6 +188,14 @@ func Parse(text string) (*Catalog, error) {
 		svc.actions[lower] = a
 		c.byName[a.fullName] = a
 	}
+	sorted := make([]*Action, len(pending))
+	for i, at := range pending {
+		sorted[i] = at.a
+	}
+	c.inNameOrder = sync.OnceValue(func() []*Action {
+		slices.SortFunc(sorted, func(a, b *Action) int { return strings.Compare(a.fullName, b.fullName) })
+		return sorted
+	})
 	return c, nil
 }
 
@@ -261,6 +273,11 @@ func (c *Catalog) Services() []*Service {
 	sort.Slice(out, func(i, j int) bool { return out[i].Prefix < out[j].Prefix })
 	return out
 }
+
+// ActionsInNameOrder returns every action of the catalogue, sorted by full
+// name (byte order, as sort.Strings sorts). The slice is shared: callers
+// must not modify it.
+func (c *Catalog) ActionsInNameOrder() []*Action { return c.inNameOrder() }
 
 // Action looks up "prefix:Name", case-insensitively.
 func (c *Catalog) Action(name string) (*Action, bool) {

@@ -68,6 +68,27 @@ func TestActionNamesAndIndexes(t *testing.T) {
 	}
 }
 
+func TestActionsInNameOrder(t *testing.T) {
+	c := Default()
+	sorted := c.ActionsInNameOrder()
+	if len(sorted) != c.NumActions() {
+		t.Fatalf("%d actions in name order, NumActions %d", len(sorted), c.NumActions())
+	}
+	taken := make([]bool, c.NumActions())
+	for i, a := range sorted {
+		if got, ok := c.Action(a.FullName()); !ok || got != a {
+			t.Fatalf("%s: not the catalogue's action of that name", a.FullName())
+		}
+		if taken[a.Index()] {
+			t.Fatalf("%s listed twice", a.FullName())
+		}
+		taken[a.Index()] = true
+		if i > 0 && sorted[i-1].FullName() >= a.FullName() {
+			t.Fatalf("%s before %s", sorted[i-1].FullName(), a.FullName())
+		}
+	}
+}
+
 func TestParseRejects(t *testing.T) {
 	tests := []struct {
 		name, text, want string

@@ -5,7 +5,6 @@
 package grants
 
 import (
-	"sort"
 	"strings"
 
 	"github.com/replay-iam/replay/catalog"
@@ -90,10 +89,11 @@ func principalContext(p *engine.Principal, e *ingest.Entity) *engine.Context {
 	return ctx
 }
 
-// candidate is an action some identity Allow statement covers.
-type candidate struct {
-	action *catalog.Action
-	stmt   *engine.Statement
+// allowCover is an identity Allow statement and where its actions lie in
+// the list of covered actions.
+type allowCover struct {
+	stmt       *engine.Statement
+	start, end int
 }
 
 // Effective computes an entity's effective permissions. An action is
@@ -106,69 +106,78 @@ func (a *Analyzer) Effective(e *ingest.Entity) Permissions {
 	perms := Permissions{Blocked: map[string]int{}}
 	identity := a.snap.IdentityPolicies(e)
 
-	// Every action an identity Allow statement covers, first statement wins.
-	var cands []candidate
-	seen := make([]bool, a.cat.NumActions())
-	var allows []*engine.Statement
-	covers := map[*engine.Statement][]*catalog.Action{}
+	// Every action an identity Allow statement covers: covered lists the
+	// actions (by index) of each statement in turn, and first holds, for
+	// each action, 1 + the index in allows of the first statement that
+	// covers it, or 0.
+	first := make([]int32, a.cat.NumActions())
+	var allows []allowCover
+	var covered []int32
+	candidates := 0
+	counted := map[*engine.Statement]bool{}
 	for _, pol := range identity {
 		for _, st := range pol.Statements {
-			if _, dup := covers[st]; dup || st.Effect != engine.Allow {
+			if counted[st] || st.Effect != engine.Allow {
 				continue // a policy attached twice (to the user and a group) counts once
 			}
-			covers[st] = nil
-			allows = append(allows, st)
+			counted[st] = true
+			start := len(covered)
 			a.eachAction(st, func(act *catalog.Action) {
-				covers[st] = append(covers[st], act)
-				if !seen[act.Index()] {
-					seen[act.Index()] = true
-					cands = append(cands, candidate{act, st})
+				covered = append(covered, int32(act.Index()))
+				if first[act.Index()] == 0 {
+					first[act.Index()] = int32(len(allows) + 1)
+					candidates++
 				}
 			})
+			allows = append(allows, allowCover{stmt: st, start: start, end: len(covered)})
 		}
 	}
-	if len(cands) == 0 {
+	if candidates == 0 {
 		return perms
 	}
 
 	p := Principal(e)
 	req := engine.Request{Principal: p, Resource: "*", ResourcePartial: true, ResourceAccount: e.Account, Context: principalContext(&p, e)}
 	join := a.snap.PolicySetFor(&req, nil)
-	granted := seen // reused: an action is granted once checked and allowed
-	clear(granted)
-	perms.Grants = make([]Grant, 0, len(cands))
-	for _, c := range cands {
-		req.Action = c.action.FullName()
-		d := engine.Authorize(&req, join.Policies)
+	sweep := engine.NewActionSweep(&req, join.Policies)
+	granted := make([]bool, len(first))
+	perms.Grants = make([]Grant, 0, candidates)
+	// In name order, so that the grants come sorted.
+	for _, act := range a.cat.ActionsInNameOrder() {
+		by := first[act.Index()]
+		if by == 0 {
+			continue
+		}
+		d := sweep.Authorize(act)
 		if d.Reason == engine.ReasonAlwaysAllowed {
 			// No policy grants what every caller may do.
 			continue
 		}
 		if !d.PossiblyAllowed() {
-			by := "identity"
+			blocker := "identity"
 			if d.HasBy {
-				by = d.By.String()
+				blocker = d.By.String()
 			}
-			perms.Blocked[by]++
+			perms.Blocked[blocker]++
 			continue
 		}
-		granted[c.action.Index()] = true
+		granted[act.Index()] = true
+		st := allows[by-1].stmt
 		perms.Grants = append(perms.Grants, Grant{
-			Action: c.action, PolicyID: c.stmt.Policy.ID, Statement: c.stmt.Ref(),
+			Action: act, PolicyID: st.Policy.ID, Statement: st.Ref(),
 			Conditional: d.Verdict != engine.VerdictAllow,
 		})
 	}
-	sort.Slice(perms.Grants, func(i, j int) bool { return perms.Grants[i].Action.FullName() < perms.Grants[j].Action.FullName() })
 
-	for _, st := range allows {
+	for _, al := range allows {
 		n := 0
-		for _, act := range covers[st] {
-			if granted[act.Index()] {
+		for _, i := range covered[al.start:al.end] {
+			if granted[i] {
 				n++
 			}
 		}
 		if n > 0 {
-			perms.Statements = append(perms.Statements, StatementGrant{PolicyID: st.Policy.ID, Statement: st.Ref(), Actions: n})
+			perms.Statements = append(perms.Statements, StatementGrant{PolicyID: al.stmt.Policy.ID, Statement: al.stmt.Ref(), Actions: n})
 		}
 	}
 	return perms

@@ -125,6 +125,32 @@ func TestEffective(t *testing.T) {
 		}
 	})
 
+	t.Run("an action two statements grant is the first one's; each counts every action it grants", func(t *testing.T) {
+		p := an.Effective(entity(acct + "user/overlap"))
+		want := actionsWhere(cat, func(a *catalog.Action) bool {
+			return a.Service.Prefix == "sqs" && a.FullName() != "sqs:DeleteQueue" // the RCP denies it
+		})
+		if got := grantedNames(p); !slices.Equal(got, want) {
+			t.Errorf("granted %v\nwant %v", got, want)
+		}
+		for _, g := range p.Grants {
+			by := "AllQueues"
+			if g.Action.FullName() == "sqs:SendMessage" || g.Action.FullName() == "sqs:ReceiveMessage" {
+				by = "SendAndReceive"
+			}
+			if g.PolicyID != acct+"user/overlap#queues" || g.Statement != by {
+				t.Errorf("%s granted by %s %s, want %s", g.Action.FullName(), g.PolicyID, g.Statement, by)
+			}
+		}
+		wantStatements := []StatementGrant{
+			{PolicyID: acct + "user/overlap#queues", Statement: "SendAndReceive", Actions: 2},
+			{PolicyID: acct + "user/overlap#queues", Statement: "AllQueues", Actions: len(want)},
+		}
+		if !slices.Equal(p.Statements, wantStatements) {
+			t.Errorf("statements %+v, want %+v", p.Statements, wantStatements)
+		}
+	})
+
 	t.Run("a boundary keeps only what it allows", func(t *testing.T) {
 		p := an.Effective(entity(acct + "role/bounded"))
 		if got := grantedNames(p); !slices.Equal(got, []string{"s3:GetObject", "sqs:SendMessage"}) {
