@@ -269,16 +269,15 @@ func TestReportCopiesWhatItKeeps(t *testing.T) {
 	}
 }
 
-// TestDecisionColumnLists checks that every column named to keep its
-// bounds, or to be compressed as random values, is a top-level column of
-// the decisions table: a misspelt name would silently leave the column as
-// other columns are.
+// TestDecisionColumnLists checks that every column named to be compressed
+// as random values is a top-level column of the decisions table: a
+// misspelt name would silently leave the column as other columns are.
 func TestDecisionColumnLists(t *testing.T) {
 	var names []string
 	for _, path := range parquet.SchemaOf(new(DecisionRow)).Columns() {
 		names = append(names, path[0])
 	}
-	for _, c := range slices.Concat(DecisionBoundedColumns(), DecisionRandomColumns()) {
+	for _, c := range DecisionRandomColumns() {
 		if !slices.Contains(names, c) {
 			t.Errorf("%s is not a column of the decisions table (%v)", c, names)
 		}

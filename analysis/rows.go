@@ -136,16 +136,6 @@ func (x *UsageIndex) PrincipalRows(known []Principal, granted map[string]int64) 
 	return rows
 }
 
-// DecisionBoundedColumns are the columns of the decisions table whose
-// minimum and maximum values its files hold, per page and row group: those
-// by which a query can skip data. A file's rows share their account and
-// region, run in time order, and name principals of one account; the
-// other columns take any of their values in any page, and their bounds,
-// which cost a tenth of writing the table, would skip nothing.
-func DecisionBoundedColumns() []string {
-	return []string{"event_time", "aws_region", "account_id", "principal_arn", "session_arn"}
-}
-
 // DecisionRandomColumns are the columns of the decisions table whose
 // values are random (event ids): no compressor finds repeats in them.
 func DecisionRandomColumns() []string {

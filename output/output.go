@@ -131,37 +131,22 @@ type ParquetWriter[T any] struct {
 const rowGroupRows = 1 << 17
 
 // NewParquetWriter starts the file at path, with options added to the
-// defaults (such as BoundsOnly).
+// defaults (such as HuffmanOnly).
+//
+// The minimum and maximum values of every column go into the file's page
+// index, page by page, and into its metadata, row group by row group,
+// where readers look for them to skip data; not into the page headers
+// too, an older copy that would cost as much again to compute. Every
+// column has them: the writer cannot leave a column out of the page
+// index, and would record bounds there that its values lie outside of.
 func NewParquetWriter[T any](path string, options ...parquet.WriterOption) (*ParquetWriter[T], error) {
 	t, err := createTemp(path)
 	if err != nil {
 		return nil, err
 	}
-	options = append([]parquet.WriterOption{parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(rowGroupRows)}, options...)
+	options = append([]parquet.WriterOption{parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(rowGroupRows),
+		parquet.DataPageStatistics(false)}, options...)
 	return &ParquetWriter[T]{t: t, w: parquet.NewGenericWriter[T](t.File, options...)}, nil
-}
-
-// BoundsOnly writes the minimum and maximum values, of each page and each
-// row group, of the named top-level columns of T's schema only. Readers
-// skip pages and row groups by them, which pays only for columns whose
-// values a file shares or holds in order; for the others, computing the
-// bounds is work without use.
-func BoundsOnly[T any](columns ...string) parquet.WriterOption {
-	return boundsOnly{schema: parquet.SchemaOf(new(T)), columns: columns}
-}
-
-type boundsOnly struct {
-	schema  *parquet.Schema
-	columns []string
-}
-
-func (b boundsOnly) ConfigureWriter(config *parquet.WriterConfig) {
-	for _, path := range b.schema.Columns() {
-		if !slices.Contains(b.columns, path[0]) {
-			parquet.SkipPageBounds(path...).ConfigureWriter(config)
-			parquet.SkipPageStatistics(path...).ConfigureWriter(config)
-		}
-	}
 }
 
 // HuffmanOnly compresses the named top-level columns of T's schema by

@@ -1,6 +1,7 @@
 package output
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -169,42 +170,40 @@ func TestDayPartsBoundRowGroups(t *testing.T) {
 	}
 }
 
-// TestBoundsOnly checks that a file written with BoundsOnly has minimum
-// and maximum values for the named columns only, and the same rows.
-func TestBoundsOnly(t *testing.T) {
-	dir := t.TempDir()
-	now := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
-	rows := []row{{"b", 2, now, nil}, {"a", 1, now.Add(time.Hour), nil}}
-	for _, tt := range []struct {
-		bounded []string
-		options []parquet.WriterOption
-	}{
-		{[]string{"name", "count", "seen", "maybe"}, nil},
-		{[]string{"seen"}, []parquet.WriterOption{BoundsOnly[row]("seen")}},
-		{nil, []parquet.WriterOption{BoundsOnly[row]()}},
-	} {
-		path := filepath.Join(dir, fmt.Sprint(len(tt.bounded), ".parquet"))
-		err := StreamParquet(path, func(write func([]row) error) error { return write(rows) }, tt.options...)
-		if err != nil {
-			t.Fatal(err)
+// TestBounds checks that every column's minimum and maximum values are in
+// the file's metadata and in its page index, and are the values' own: a
+// reader skips the pages and row groups whose bounds exclude what it looks
+// for.
+func TestBounds(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	t1 := t0.Add(time.Hour)
+	rows := []row{{"b", 2, t1, nil}, {"a", 3, t0, &t1}, {"c", 1, t0.Add(time.Minute), nil}}
+	path := filepath.Join(t.TempDir(), "bounds.parquet")
+	if err := StreamParquet(path, func(write func([]row) error) error { return write(rows) }); err != nil {
+		t.Fatal(err)
+	}
+	le := func(v int64) string { return string(binary.LittleEndian.AppendUint64(nil, uint64(v))) }
+	want := map[string][2]string{
+		"name":  {"a", "c"},
+		"count": {le(1), le(3)},
+		"seen":  {le(t0.UnixMilli()), le(t1.UnixMilli())},
+		"maybe": {le(t1.UnixMilli()), le(t1.UnixMilli())},
+	}
+	pf := openParquet(t, path)
+	indexes := pf.ColumnIndexes() // row group by row group, column by column
+	if rgs := pf.Metadata().RowGroups; len(rgs) != 1 || len(indexes) != len(rgs[0].Columns) {
+		t.Fatalf("%d row groups, %d column indexes", len(rgs), len(indexes))
+	}
+	for i, c := range pf.Metadata().RowGroups[0].Columns {
+		name := c.MetaData.PathInSchema[0]
+		w := want[name]
+		stats := c.MetaData.Statistics
+		if string(stats.MinValue) != w[0] || string(stats.MaxValue) != w[1] {
+			t.Errorf("column %s: row group bounds %q..%q, want %q..%q", name, stats.MinValue, stats.MaxValue, w[0], w[1])
 		}
-		pf := openParquet(t, path)
-		for _, rg := range pf.Metadata().RowGroups {
-			for _, c := range rg.Columns {
-				name := c.MetaData.PathInSchema[0]
-				stats := c.MetaData.Statistics
-				hasBounds := stats.MinValue != nil || stats.MaxValue != nil
-				if name == "maybe" {
-					continue // all null: no bounds either way
-				}
-				if want := slices.Contains(tt.bounded, name); hasBounds != want {
-					t.Errorf("bounds %v: column %s has bounds %v, want %v", tt.bounded, name, hasBounds, want)
-				}
-			}
-		}
-		got, err := parquet.ReadFile[row](path)
-		if err != nil || len(got) != 2 || got[0].Name != "b" || got[1].Count != 1 {
-			t.Errorf("bounds %v: rows %+v, %v", tt.bounded, got, err)
+		pages := indexes[i]
+		if len(pages.MinValues) != 1 || string(pages.MinValues[0]) != w[0] || string(pages.MaxValues[0]) != w[1] {
+			t.Errorf("column %s: page bounds %q..%q, want %q..%q", name, pages.MinValues, pages.MaxValues, w[0], w[1])
 		}
 	}
 }
@@ -246,7 +245,7 @@ func TestHuffmanOnly(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "ids.parquet")
 	err := StreamParquet(path, func(write func([]idRow) error) error { return write(rows) },
-		BoundsOnly[idRow]("count"), HuffmanOnly[idRow]("id"))
+		HuffmanOnly[idRow]("id"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,14 +28,12 @@ type decisionWriter struct {
 }
 
 // DecisionWriterOptions are the Parquet writer options of the decisions
-// table: bounds for the columns a query skips by only, Huffman coding
-// alone for the columns of random values, and zstd at its fastest level
-// for the others. The table has a row per request: zstd's default level
-// makes its files 3 % smaller than the fastest does, for a tenth more
-// time spent writing them.
+// table: Huffman coding alone for the columns of random values, and zstd
+// at its fastest level for the others. The table has a row per request:
+// zstd's default level makes its files 3 % smaller than the fastest does,
+// for a tenth more time spent writing them.
 func DecisionWriterOptions() []parquet.WriterOption {
 	return []parquet.WriterOption{
-		output.BoundsOnly[analysis.DecisionRow](analysis.DecisionBoundedColumns()...),
 		output.HuffmanOnly[analysis.DecisionRow](analysis.DecisionRandomColumns()...),
 		parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
 	}
