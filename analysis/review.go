@@ -131,34 +131,45 @@ type Review struct {
 	Granted    int64
 	Used       int64
 	Removable  int64
-	Unused     []UnusedRow
 	Statements []StatementRow
 	// Policy is the suggested policy document; "" when the principal used
 	// nothing.
 	Policy string
+
+	// grants are the principal's effective permissions, and unused those
+	// of them it did not use, from which EachUnused makes the rows of
+	// unused.parquet: a principal allowed everything has tens of
+	// thousands, which as rows would take three times the memory.
+	grants []grants.Grant
+	unused []unusedGrant
+}
+
+// unusedGrant is a grant the principal did not use, by its index in
+// Review.grants, with what the usage said of its action.
+type unusedGrant struct {
+	grant       int32
+	serviceUsed bool
+	coverage    string
 }
 
 // Review compares a principal's effective permissions with its use.
 func (x *UsageIndex) Review(p Principal, perms *grants.Permissions, cat *catalog.Catalog) Review {
-	rv := Review{Principal: p, Granted: int64(len(perms.Grants))}
+	rv := Review{Principal: p, Granted: int64(len(perms.Grants)), grants: perms.Grants}
 	used := x.used(p.ARN)
 	servicesUsed := map[string]bool{}
 	for key := range used {
 		servicesUsed[serviceOf(key)] = true
 	}
-	rv.Unused = make([]UnusedRow, 0, len(perms.Grants))
-	for _, g := range perms.Grants {
-		if _, ok := used[g.Action.LowerName()]; ok {
+	rv.unused = make([]unusedGrant, 0, len(perms.Grants))
+	for i := range perms.Grants {
+		a := perms.Grants[i].Action
+		if _, ok := used[a.LowerName()]; ok {
 			continue
 		}
-		name := g.Action.FullName()
-		rv.Removable++
-		rv.Unused = append(rv.Unused, UnusedRow{
-			PrincipalARN: p.ARN, PrincipalType: p.Type, AccountID: p.AccountID, Action: name,
-			AccessLevel: g.Action.Level.String(), GrantedBy: g.PolicyID, Statement: g.Statement, Conditional: g.Conditional,
-			ServiceUsed: servicesUsed[g.Action.Service.Prefix], Coverage: x.r.Coverage.CoverageOf(g.Action),
-		})
+		rv.unused = append(rv.unused, unusedGrant{grant: int32(i), serviceUsed: servicesUsed[a.Service.Prefix],
+			coverage: x.r.Coverage.CoverageOf(a)})
 	}
+	rv.Removable = int64(len(rv.unused))
 	for _, sg := range perms.Statements {
 		row := StatementRow{PolicyID: sg.PolicyID, Statement: sg.Statement, PrincipalARN: p.ARN, GrantedActions: int64(sg.Actions)}
 		if su := x.r.Statements[StatementKey{p.ARN, sg.PolicyID, sg.Statement}]; su != nil {
@@ -173,6 +184,32 @@ func (x *UsageIndex) Review(p Principal, perms *grants.Permissions, cat *catalog
 		rv.Policy = suggest(used, cat)
 	}
 	return rv
+}
+
+// EachUnused hands the principal's rows of unused.parquet, in the order
+// of its grants, to fn, batch by batch: each batch is made in buf, up to its
+// capacity (at least one row), and is valid until fn returns.
+func (rv *Review) EachUnused(buf []UnusedRow, fn func([]UnusedRow) error) error {
+	p := &rv.Principal
+	batch := buf[:0]
+	for _, u := range rv.unused {
+		if len(batch) == max(cap(batch), 1) {
+			if err := fn(batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+		g := &rv.grants[u.grant]
+		batch = append(batch, UnusedRow{
+			PrincipalARN: p.ARN, PrincipalType: p.Type, AccountID: p.AccountID, Action: g.Action.FullName(),
+			AccessLevel: g.Action.Level.String(), GrantedBy: g.PolicyID, Statement: g.Statement, Conditional: g.Conditional,
+			ServiceUsed: u.serviceUsed, Coverage: u.coverage,
+		})
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	return fn(batch)
 }
 
 // GeneralizeAt is the number of distinct resources under one path from

@@ -117,13 +117,25 @@ func TestReview(t *testing.T) {
 		"sqs:ListQueues":     {CoverageNotLogged, true}, // a read, and the input holds write events only
 		"iam:PassRole":       {CoverageNotLogged, false},
 	}
-	if len(rv.Unused) != len(want) {
-		t.Fatalf("unused %+v", rv.Unused)
+	// Batches of three rows: a full batch, then the rest.
+	var unused []UnusedRow
+	batches := 0
+	err := rv.EachUnused(make([]UnusedRow, 0, 3), func(rows []UnusedRow) error {
+		batches++
+		unused = append(unused, rows...)
+		return nil
+	})
+	if err != nil || batches != 2 || len(unused) != len(want) {
+		t.Fatalf("unused %+v in %d batches (%v), want %d rows in 2", unused, batches, err, len(want))
 	}
-	for _, u := range rv.Unused {
+	for i, u := range unused {
 		w, ok := want[u.Action]
-		if !ok || u.Coverage != w.coverage || u.ServiceUsed != w.serviceUsed || u.GrantedBy != "arn:aws:iam::1:policy/App" {
+		if !ok || u.Coverage != w.coverage || u.ServiceUsed != w.serviceUsed || u.GrantedBy != "arn:aws:iam::1:policy/App" ||
+			u.PrincipalARN != "arn:aws:iam::1:role/app" || u.PrincipalType != "role" || u.AccountID != "1" || u.Statement != "S" {
 			t.Errorf("unused row %+v, want %+v", u, w)
+		}
+		if order := []string{"s3:PutObject", "sqs:ReceiveMessage", "sqs:ListQueues", "iam:PassRole"}; u.Action != order[i] {
+			t.Errorf("unused row %d is %s, want %s: the grants' order", i, u.Action, order[i])
 		}
 	}
 	if len(rv.Statements) != 2 || rv.Statements[0].EventsAllowed != 3 || rv.Statements[0].LastUsed == nil || rv.Statements[1].EventsAllowed != 0 || rv.Statements[1].LastUsed != nil {

@@ -588,14 +588,13 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 	var suggestions []analysis.SuggestionRow
 	replacements := map[string]*engine.Policy{}
 	err := output.StreamParquet(filepath.Join(stage, "unused.parquet"), func(write func([]analysis.UnusedRow) error) error {
+		batch := make([]analysis.UnusedRow, 0, 4096)
 		return idx.ReviewAll(ctx, grants.New(cat, snap), cat, known, cfg.WorkerCount(), func(rv *analysis.Review) error {
 			p := rv.Principal
 			granted[p.ARN] = rv.Granted
 			statements = append(statements, rv.Statements...)
-			if len(rv.Unused) > 0 {
-				if err := write(rv.Unused); err != nil {
-					return err
-				}
+			if err := rv.EachUnused(batch, write); err != nil {
+				return err
 			}
 			if rv.Policy == "" {
 				return nil
