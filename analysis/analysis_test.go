@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/replay-iam/replay/catalog"
 	"github.com/replay-iam/replay/engine"
 )
 
@@ -71,7 +72,7 @@ func TestMergeEqualsWhole(t *testing.T) {
 		t.Errorf("merged report differs from the whole")
 	}
 	for _, p := range []string{"arn:aws:iam::1:role/r0", "arn:aws:iam::1:role/r1", "arn:aws:iam::1:role/r2"} {
-		if !reflect.DeepEqual(whole.Index().used(p), b.Index().used(p)) {
+		if !reflect.DeepEqual(whole.Index(catalog.Default()).used(p), b.Index(catalog.Default()).used(p)) {
 			t.Errorf("%s: merged resources differ from the whole", p)
 		}
 	}
@@ -260,7 +261,7 @@ func TestReportCopiesWhatItKeeps(t *testing.T) {
 		t.Errorf("the report of borrowed strings changed when they were overwritten")
 	}
 	for _, p := range []string{"arn:aws:iam::1:role/r0", "arn:aws:iam::1:role/r1", "arn:aws:iam::1:role/r2", "arn:aws:iam::1:role/many"} {
-		if !reflect.DeepEqual(got.Index().used(p), want.Index().used(p)) {
+		if !reflect.DeepEqual(got.Index(catalog.Default()).used(p), want.Index(catalog.Default()).used(p)) {
 			t.Errorf("%s: the resources kept changed when the strings were overwritten", p)
 		}
 	}

@@ -64,25 +64,31 @@ func IsDataEvent(a *catalog.Action) bool {
 // eventSource is the CloudTrail event source of a service prefix.
 func eventSource(prefix string) string { return prefix + ".amazonaws.com" }
 
-// CoverageOf tells whether the trail behind the input would have recorded a
+// Logged tells whether the trail behind the input would have recorded a
 // use of the action: not for actions never logged on their own, not for
 // data-event actions of a service with no data events in the input, and not
 // for read actions when the input holds write management events but no
 // read-only ones (a trail that logs write events only).
-func (c *Coverage) CoverageOf(a *catalog.Action) string {
+func (c *Coverage) Logged(a *catalog.Action) bool {
 	switch {
 	case neverLogged[a.FullName()]:
-		return CoverageNotLogged
+		return false
 	case IsDataEvent(a):
-		if c.DataEventSources[eventSource(a.Service.Prefix)] == 0 {
-			return CoverageNotLogged
-		}
+		return c.DataEventSources[eventSource(a.Service.Prefix)] > 0
 	case a.Level == catalog.List || a.Level == catalog.Read:
-		if c.ReadOnly == 0 && c.Write > 0 {
-			return CoverageNotLogged
-		}
+		return c.ReadOnly > 0 || c.Write == 0
 	}
-	return CoverageUnused
+	return true
+}
+
+// CoverageOf is the coverage class of an unused grant of the action:
+// CoverageUnused when the trail would have recorded a use (Logged),
+// CoverageNotLogged otherwise.
+func (c *Coverage) CoverageOf(a *catalog.Action) string {
+	if c.Logged(a) {
+		return CoverageUnused
+	}
+	return CoverageNotLogged
 }
 
 // serviceOf returns the service prefix of "service:Action".

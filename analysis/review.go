@@ -71,17 +71,26 @@ type SuggestionRow struct {
 	UncheckedCalls  []string `parquet:"unchecked_calls,list"`
 }
 
-// UsageIndex lists each principal's usage rows.
+// UsageIndex lists each principal's usage rows, for reviews against the
+// actions of one catalogue.
 type UsageIndex struct {
 	rows map[string][]UsageKey
 	r    *Report
+	cat  *catalog.Catalog
+	// logged tells, by action index, whether the trail would have recorded
+	// a use of the action (Coverage.Logged).
+	logged []bool
 }
 
-// Index builds the usage index of the report.
-func (r *Report) Index() *UsageIndex {
-	x := &UsageIndex{rows: map[string][]UsageKey{}, r: r}
+// Index builds the usage index of the report, which must be complete,
+// against cat, the catalogue of the grants it will review.
+func (r *Report) Index(cat *catalog.Catalog) *UsageIndex {
+	x := &UsageIndex{rows: map[string][]UsageKey{}, r: r, cat: cat, logged: make([]bool, cat.NumActions())}
 	for _, k := range r.SortedUsageKeys() {
 		x.rows[k.PrincipalARN] = append(x.rows[k.PrincipalARN], k)
+	}
+	for _, a := range cat.ActionsInNameOrder() {
+		x.logged[a.Index()] = r.Coverage.Logged(a)
 	}
 	return x
 }
@@ -145,15 +154,16 @@ type Review struct {
 }
 
 // unusedGrant is a grant the principal did not use, by its index in
-// Review.grants, with what the usage said of its action.
+// Review.grants, with what the usage says of its action.
 type unusedGrant struct {
 	grant       int32
 	serviceUsed bool
-	coverage    string
+	logged      bool
 }
 
-// Review compares a principal's effective permissions with its use.
-func (x *UsageIndex) Review(p Principal, perms *grants.Permissions, cat *catalog.Catalog) Review {
+// Review compares a principal's effective permissions, of actions of the
+// index's catalogue, with its use.
+func (x *UsageIndex) Review(p Principal, perms *grants.Permissions) Review {
 	rv := Review{Principal: p, Granted: int64(len(perms.Grants)), grants: perms.Grants}
 	used := x.used(p.ARN)
 	servicesUsed := map[string]bool{}
@@ -167,7 +177,7 @@ func (x *UsageIndex) Review(p Principal, perms *grants.Permissions, cat *catalog
 			continue
 		}
 		rv.unused = append(rv.unused, unusedGrant{grant: int32(i), serviceUsed: servicesUsed[a.Service.Prefix],
-			coverage: x.r.Coverage.CoverageOf(a)})
+			logged: x.logged[a.Index()]})
 	}
 	rv.Removable = int64(len(rv.unused))
 	for _, sg := range perms.Statements {
@@ -181,7 +191,7 @@ func (x *UsageIndex) Review(p Principal, perms *grants.Permissions, cat *catalog
 	}
 	rv.Used = int64(len(used))
 	if len(used) > 0 {
-		rv.Policy = suggest(used, cat)
+		rv.Policy = suggest(used, x.cat)
 	}
 	return rv
 }
@@ -200,10 +210,14 @@ func (rv *Review) EachUnused(buf []UnusedRow, fn func([]UnusedRow) error) error 
 			batch = batch[:0]
 		}
 		g := &rv.grants[u.grant]
+		coverage := CoverageNotLogged
+		if u.logged {
+			coverage = CoverageUnused
+		}
 		batch = append(batch, UnusedRow{
 			PrincipalARN: p.ARN, PrincipalType: p.Type, AccountID: p.AccountID, Action: g.Action.FullName(),
-			AccessLevel: g.Action.Level.String(), GrantedBy: g.PolicyID, Statement: g.Statement, Conditional: g.Conditional,
-			ServiceUsed: u.serviceUsed, Coverage: u.coverage,
+			AccessLevel: g.Action.Level.String(), GrantedBy: g.By.Policy.ID, Statement: g.By.Ref(), Conditional: g.Conditional,
+			ServiceUsed: u.serviceUsed, Coverage: coverage,
 		})
 	}
 	if len(batch) == 0 {
@@ -359,7 +373,7 @@ func wildcardAfter(prefix string) string {
 // workers goroutines, and hands the reviews to fn in the principals' order.
 // Reviews are computed in batches, the next batch while fn takes the one
 // before, so at most two batches are held at once.
-func (x *UsageIndex) ReviewAll(ctx context.Context, an *grants.Analyzer, cat *catalog.Catalog, principals []Principal, workers int, fn func(*Review) error) error {
+func (x *UsageIndex) ReviewAll(ctx context.Context, an *grants.Analyzer, principals []Principal, workers int, fn func(*Review) error) error {
 	workers = max(workers, 1)
 	batch := 4 * workers
 	g, gctx := errgroup.WithContext(ctx)
@@ -377,7 +391,7 @@ func (x *UsageIndex) ReviewAll(ctx context.Context, an *grants.Analyzer, cat *ca
 						return err
 					}
 					perms := an.Effective(part[i].Entity)
-					reviews[i] = x.Review(part[i], &perms, cat)
+					reviews[i] = x.Review(part[i], &perms)
 					return nil
 				})
 			}

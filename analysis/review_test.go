@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,7 +97,11 @@ func reviewFixture(t *testing.T) (*Report, grants.Permissions, *catalog.Catalog)
 
 	perms := grants.Permissions{Blocked: map[string]int{}}
 	for _, name := range []string{"s3:GetObject", "s3:PutObject", "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:ListQueues", "iam:PassRole"} {
-		perms.Grants = append(perms.Grants, grants.Grant{Action: act(name), PolicyID: "arn:aws:iam::1:policy/App", Statement: "S"})
+		by := pol.Statements[0]
+		if strings.HasPrefix(name, "sqs:") {
+			by = pol.Statements[1]
+		}
+		perms.Grants = append(perms.Grants, grants.Grant{Action: act(name), By: by})
 	}
 	perms.Statements = []grants.StatementGrant{{PolicyID: "arn:aws:iam::1:policy/App", Statement: "Objects", Actions: 2}, {PolicyID: "arn:aws:iam::1:policy/App", Statement: "Queues", Actions: 3}}
 	return r, perms, cat
@@ -104,18 +109,19 @@ func reviewFixture(t *testing.T) (*Report, grants.Permissions, *catalog.Catalog)
 
 func TestReview(t *testing.T) {
 	r, perms, cat := reviewFixture(t)
-	rv := r.Index().Review(Principal{ARN: "arn:aws:iam::1:role/app", Type: "role", AccountID: "1"}, &perms, cat)
+	rv := r.Index(cat).Review(Principal{ARN: "arn:aws:iam::1:role/app", Type: "role", AccountID: "1"}, &perms)
 	if rv.Granted != 6 || rv.Used != 2 || rv.Removable != 4 {
 		t.Errorf("granted %d used %d removable %d, want 6, 2 (GetObject, SendMessage), 4", rv.Granted, rv.Used, rv.Removable)
 	}
 	want := map[string]struct {
 		coverage    string
 		serviceUsed bool
+		statement   string
 	}{
-		"s3:PutObject":       {CoverageUnused, true},    // S3 data events are in the input
-		"sqs:ReceiveMessage": {CoverageNotLogged, true}, // a data event, none of SQS's in the input
-		"sqs:ListQueues":     {CoverageNotLogged, true}, // a read, and the input holds write events only
-		"iam:PassRole":       {CoverageNotLogged, false},
+		"s3:PutObject":       {CoverageUnused, true, "Objects"},   // S3 data events are in the input
+		"sqs:ReceiveMessage": {CoverageNotLogged, true, "Queues"}, // a data event, none of SQS's in the input
+		"sqs:ListQueues":     {CoverageNotLogged, true, "Queues"}, // a read, and the input holds write events only
+		"iam:PassRole":       {CoverageNotLogged, false, "Objects"},
 	}
 	// Batches of three rows: a full batch, then the rest.
 	var unused []UnusedRow
@@ -131,7 +137,7 @@ func TestReview(t *testing.T) {
 	for i, u := range unused {
 		w, ok := want[u.Action]
 		if !ok || u.Coverage != w.coverage || u.ServiceUsed != w.serviceUsed || u.GrantedBy != "arn:aws:iam::1:policy/App" ||
-			u.PrincipalARN != "arn:aws:iam::1:role/app" || u.PrincipalType != "role" || u.AccountID != "1" || u.Statement != "S" {
+			u.PrincipalARN != "arn:aws:iam::1:role/app" || u.PrincipalType != "role" || u.AccountID != "1" || u.Statement != w.statement {
 			t.Errorf("unused row %+v, want %+v", u, w)
 		}
 		if order := []string{"s3:PutObject", "sqs:ReceiveMessage", "sqs:ListQueues", "iam:PassRole"}; u.Action != order[i] {
@@ -168,7 +174,7 @@ func TestSuggestionOverflowUsesTheSharedPrefix(t *testing.T) {
 		ev := Event{PrincipalARN: "p", Action: "s3:GetObject", Resource: fmt.Sprintf("arn:aws:s3:::b/logs/%03d", i), Decision: engine.Decision{Verdict: engine.VerdictAllow}}
 		r.Add(&ev, "")
 	}
-	used := r.Index().used("p")
+	used := r.Index(catalog.Default()).used("p")
 	if got := suggestedResources(used["s3:getobject"], catalog.Default()); !slices.Equal(got, []string{"arn:aws:s3:::b/logs/*"}) {
 		t.Errorf("resources %v", got)
 	}
@@ -224,10 +230,10 @@ func TestReviewAllOrderAndErrors(t *testing.T) {
 	for i := 0; i < 3*4*workers+1; i++ { // three batches and one more
 		principals = append(principals, Principal{ARN: fmt.Sprintf("p%02d", i), Type: "role", AccountID: "1", Entity: entities[i%len(entities)]})
 	}
-	idx := NewReport().Index()
+	idx := NewReport().Index(catalog.Default())
 	an := grants.New(catalog.Default(), snap)
 	var got []string
-	err = idx.ReviewAll(context.Background(), an, catalog.Default(), principals, workers, func(rv *Review) error {
+	err = idx.ReviewAll(context.Background(), an, principals, workers, func(rv *Review) error {
 		got = append(got, rv.Principal.ARN)
 		return nil
 	})
@@ -244,7 +250,7 @@ func TestReviewAllOrderAndErrors(t *testing.T) {
 
 	stop := errors.New("stop")
 	calls := 0
-	err = idx.ReviewAll(context.Background(), an, catalog.Default(), principals, workers, func(rv *Review) error {
+	err = idx.ReviewAll(context.Background(), an, principals, workers, func(rv *Review) error {
 		calls++
 		if calls == 10 {
 			return stop

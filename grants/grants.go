@@ -15,11 +15,10 @@ import (
 // Grant is one action a principal's effective permissions allow.
 type Grant struct {
 	Action *catalog.Action
-	// PolicyID and Statement name the first identity statement, in policy
-	// order (inline, attached, then the groups'), whose Allow covers the
-	// action.
-	PolicyID  string
-	Statement string
+	// By is the first identity statement, in policy order (inline,
+	// attached, then the groups'), whose Allow covers the action; its
+	// Policy.ID and Ref name it.
+	By *engine.Statement
 	// Conditional is true when the action is allowed only for some
 	// resources or request contexts (the decision for an unnamed resource
 	// and unknown context was indeterminate, not allow).
@@ -162,11 +161,7 @@ func (a *Analyzer) Effective(e *ingest.Entity) Permissions {
 			continue
 		}
 		granted[act.Index()] = true
-		st := allows[by-1].stmt
-		perms.Grants = append(perms.Grants, Grant{
-			Action: act, PolicyID: st.Policy.ID, Statement: st.Ref(),
-			Conditional: d.Verdict != engine.VerdictAllow,
-		})
+		perms.Grants = append(perms.Grants, Grant{Action: act, By: allows[by-1].stmt, Conditional: d.Verdict != engine.VerdictAllow})
 	}
 
 	for _, al := range allows {

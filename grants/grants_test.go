@@ -75,7 +75,7 @@ func TestEffective(t *testing.T) {
 			if g.Action.FullName() == "ec2:RunInstances" && !g.Conditional {
 				t.Error("ec2:RunInstances should be granted only under conditions (region lock)")
 			}
-			if g.Action.FullName() == "s3:ListAllMyBuckets" && (g.Conditional || g.PolicyID != acct+"user/admin#all" || g.Statement != "Everything") {
+			if g.Action.FullName() == "s3:ListAllMyBuckets" && (g.Conditional || g.By.Policy.ID != acct+"user/admin#all" || g.By.Ref() != "Everything") {
 				t.Errorf("s3:ListAllMyBuckets grant %+v", g)
 			}
 		}
@@ -93,7 +93,7 @@ func TestEffective(t *testing.T) {
 			t.Errorf("granted %v\nwant %v", got, want)
 		}
 		for _, g := range p.Grants {
-			if !g.Conditional || g.PolicyID != acct+"policy/S3Get" || g.Statement != "GetData" {
+			if !g.Conditional || g.By.Policy.ID != acct+"policy/S3Get" || g.By.Ref() != "GetData" {
 				t.Errorf("grant %+v: want a conditional grant by S3Get/GetData", g)
 			}
 		}
@@ -138,8 +138,8 @@ func TestEffective(t *testing.T) {
 			if g.Action.FullName() == "sqs:SendMessage" || g.Action.FullName() == "sqs:ReceiveMessage" {
 				by = "SendAndReceive"
 			}
-			if g.PolicyID != acct+"user/overlap#queues" || g.Statement != by {
-				t.Errorf("%s granted by %s %s, want %s", g.Action.FullName(), g.PolicyID, g.Statement, by)
+			if g.By.Policy.ID != acct+"user/overlap#queues" || g.By.Ref() != by {
+				t.Errorf("%s granted by %s %s, want %s", g.Action.FullName(), g.By.Policy.ID, g.By.Ref(), by)
 			}
 		}
 		wantStatements := []StatementGrant{

@@ -582,14 +582,14 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 
 	// Effective permissions against use, principal by principal.
 	known := snapshotPrincipals(snap)
-	idx := rep.Index()
+	idx := rep.Index(cat)
 	granted := map[string]int64{}
 	var statements []analysis.StatementRow
 	var suggestions []analysis.SuggestionRow
 	replacements := map[string]*engine.Policy{}
 	err := output.StreamParquet(filepath.Join(stage, "unused.parquet"), func(write func([]analysis.UnusedRow) error) error {
 		batch := make([]analysis.UnusedRow, 0, 4096)
-		return idx.ReviewAll(ctx, grants.New(cat, snap), cat, known, cfg.WorkerCount(), func(rv *analysis.Review) error {
+		return idx.ReviewAll(ctx, grants.New(cat, snap), known, cfg.WorkerCount(), func(rv *analysis.Review) error {
 			p := rv.Principal
 			granted[p.ARN] = rv.Granted
 			statements = append(statements, rv.Statements...)
