@@ -280,6 +280,43 @@ func BenchmarkParquetDecisions(b *testing.B) {
 	}
 }
 
+// BenchmarkParquetDecisionFiles writes the decisions of small groups, one
+// file of 1,500 rows per op, as a run writes the decisions of an account
+// and region that delivers one file a day: the cost of starting and
+// finishing a file weighs as much as its rows.
+func BenchmarkParquetDecisionFiles(b *testing.B) {
+	w := mustWorkload(b)
+	cache := engine.NewCache(0)
+	var rows []analysis.DecisionRow
+	for i := range w.translations {
+		x := &w.translations[i]
+		for j := range x.Requests {
+			ev := pipeline.Decide(x, &x.Requests[j], cache)
+			rows = append(rows, pipeline.DecisionRowOf(x, &x.Requests[j], &ev))
+		}
+	}
+	const perFile = 1500
+	if len(rows) < perFile {
+		b.Fatalf("%d rows in the workload, want %d at least", len(rows), perFile)
+	}
+	dir := b.TempDir()
+	options := pipeline.DecisionWriterOptions()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		from := i * perFile % (len(rows) - perFile + 1)
+		parts := output.NewDayParts[analysis.DecisionRow](dir, fmt.Sprint("part-", i), options...)
+		for j := from; j < from+perFile; j += 1000 {
+			if err := parts.Write("2026-11-01", rows[j:min(j+1000, from+perFile)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := parts.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // randomEventID returns an id in the form of CloudTrail's event ids: a
 // random UUID.
 func randomEventID(rng *rand.Rand) string {
