@@ -238,11 +238,8 @@ func BenchmarkAggregate(b *testing.B) {
 	}
 }
 
-// BenchmarkParquetDecisions writes one decision row per op as a run writes
-// them, in batches of 1,000. The rows of the corpus come round again until
-// b.N are written, each time with new event ids: in a run no id repeats,
-// and a compressor that found the earlier ones would be faster than it is.
-func BenchmarkParquetDecisions(b *testing.B) {
+// decisionRows returns the decisions-table rows of the workload's requests.
+func decisionRows(b *testing.B) []analysis.DecisionRow {
 	w := mustWorkload(b)
 	cache := engine.NewCache(0)
 	var rows []analysis.DecisionRow
@@ -253,6 +250,15 @@ func BenchmarkParquetDecisions(b *testing.B) {
 			rows = append(rows, pipeline.DecisionRowOf(x, &x.Requests[j], &ev))
 		}
 	}
+	return rows
+}
+
+// BenchmarkParquetDecisions writes one decision row per op as a run writes
+// them, in batches of 1,000. The rows of the corpus come round again until
+// b.N are written, each time with new event ids: in a run no id repeats,
+// and a compressor that found the earlier ones would be faster than it is.
+func BenchmarkParquetDecisions(b *testing.B) {
+	rows := decisionRows(b)
 	path := filepath.Join(b.TempDir(), "decisions.parquet")
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -285,16 +291,7 @@ func BenchmarkParquetDecisions(b *testing.B) {
 // and region that delivers one file a day: the cost of starting and
 // finishing a file weighs as much as its rows.
 func BenchmarkParquetDecisionFiles(b *testing.B) {
-	w := mustWorkload(b)
-	cache := engine.NewCache(0)
-	var rows []analysis.DecisionRow
-	for i := range w.translations {
-		x := &w.translations[i]
-		for j := range x.Requests {
-			ev := pipeline.Decide(x, &x.Requests[j], cache)
-			rows = append(rows, pipeline.DecisionRowOf(x, &x.Requests[j], &ev))
-		}
-	}
+	rows := decisionRows(b)
 	const perFile = 1500
 	if len(rows) < perFile {
 		b.Fatalf("%d rows in the workload, want %d at least", len(rows), perFile)
