@@ -81,11 +81,11 @@ func (c *Coverage) Logged(a *catalog.Action) bool {
 	return true
 }
 
-// CoverageOf is the coverage class of an unused grant of the action:
+// coverageClass is the coverage class of an unused grant of an action:
 // CoverageUnused when the trail would have recorded a use (Logged),
 // CoverageNotLogged otherwise.
-func (c *Coverage) CoverageOf(a *catalog.Action) string {
-	if c.Logged(a) {
+func coverageClass(logged bool) string {
+	if logged {
 		return CoverageUnused
 	}
 	return CoverageNotLogged

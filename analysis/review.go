@@ -210,14 +210,10 @@ func (rv *Review) EachUnused(buf []UnusedRow, fn func([]UnusedRow) error) error 
 			batch = batch[:0]
 		}
 		g := &rv.grants[u.grant]
-		coverage := CoverageNotLogged
-		if u.logged {
-			coverage = CoverageUnused
-		}
 		batch = append(batch, UnusedRow{
 			PrincipalARN: p.ARN, PrincipalType: p.Type, AccountID: p.AccountID, Action: g.Action.FullName(),
 			AccessLevel: g.Action.Level.String(), GrantedBy: g.By.Policy.ID, Statement: g.By.Ref(), Conditional: g.Conditional,
-			ServiceUsed: u.serviceUsed, Coverage: coverage,
+			ServiceUsed: u.serviceUsed, Coverage: coverageClass(u.logged),
 		})
 	}
 	if len(batch) == 0 {

@@ -180,7 +180,7 @@ func TestSuggestionOverflowUsesTheSharedPrefix(t *testing.T) {
 	}
 }
 
-func TestCoverageOf(t *testing.T) {
+func TestCoverageClass(t *testing.T) {
 	cat := catalog.Default()
 	act := func(n string) *catalog.Action { a, _ := cat.Action(n); return a }
 	full := Coverage{DataEventSources: map[string]int64{"s3.amazonaws.com": 1, "lambda.amazonaws.com": 1}, ReadOnly: 1, Write: 1}
@@ -201,7 +201,7 @@ func TestCoverageOf(t *testing.T) {
 		{writeOnly, "ec2:RunInstances", CoverageUnused},
 	}
 	for _, c := range cases {
-		if got := c.cov.CoverageOf(act(c.action)); got != c.want {
+		if got := coverageClass(c.cov.Logged(act(c.action))); got != c.want {
 			t.Errorf("%s with %+v: %s, want %s", c.action, c.cov, got, c.want)
 		}
 	}
