@@ -294,8 +294,7 @@ func VerifyLedger(ctx context.Context, cfg Config, l *Ledger, replacements map[s
 					v = &Verification{}
 					out[arn] = v
 				}
-				v.Failed += f.Failed
-				v.Example = analysis.LeastNonEmpty(v.Example, f.Example)
+				v.add(f)
 			}
 			return err
 		})

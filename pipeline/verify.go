@@ -20,6 +20,14 @@ type Verification struct {
 	Example        string
 }
 
+// add counts o's events in v: the verifications of one policy over
+// different requests.
+func (v *Verification) add(o *Verification) {
+	v.Events += o.Events
+	v.Failed += o.Failed
+	v.Example = analysis.LeastNonEmpty(v.Example, o.Example)
+}
+
 // Verify replays the logs a second time and, for every request whose
 // principal has a replacement policy and that its snapshot policies allow,
 // decides it again with the replacement in place of the identity policies
@@ -95,9 +103,7 @@ func Verify(ctx context.Context, cfg Config, replacements map[string]*engine.Pol
 					out[arn] = v
 					continue
 				}
-				o.Events += v.Events
-				o.Failed += v.Failed
-				o.Example = analysis.LeastNonEmpty(o.Example, v.Example)
+				o.add(v)
 			}
 			return nil
 		}}, nil
