@@ -7,9 +7,9 @@
 // (inflate + goccy/go-json decode of whole files into the record type)
 // with 1 and -workers goroutines, the events/s of each stage of a replay
 // in process, then runs the replay binary end to end with 1 and -workers
-// workers, with --decisions and with the check of the suggested policies, recording the
-// wall time and peak RSS of each, and prints the ratios the performance
-// targets are stated in. It measures all of them in -repeat rounds and
+// workers, with --decisions and with the check of the suggested policies,
+// recording the wall time and peak RSS of each, and prints the ratios the
+// performance targets are stated in. It measures all of them in -repeat rounds and
 // keeps the fastest of each.
 package main
 
