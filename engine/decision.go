@@ -243,6 +243,9 @@ type evalState struct {
 	// resources, when set, receives every statement's Resource match (see
 	// Cache).
 	resources *[]resourceMatch
+	// callerNamed, when set, is made true when a statement's Principal or
+	// NotPrincipal is matched against the caller (see SweepReads).
+	callerNamed *bool
 }
 
 // resourceMatch is how a statement's Resource or NotResource matched the

@@ -108,6 +108,9 @@ func (st *Statement) applies(typ PolicyType, pr *preparedRequest, ctx *Context, 
 	kind := matchWildcard
 	if resourceSide(typ) {
 		var pm Tri
+		if es.callerNamed != nil && st.hasPrincipal && (st.notPrincipal || !principalsAreWildcard(st.principals)) {
+			*es.callerNamed = true
+		}
 		kind, pm = st.matchPrincipal(typ, &pr.id)
 		if step != nil {
 			step.Principal = kind.String()

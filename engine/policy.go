@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/sha256"
 	"errors"
 	"strconv"
 	"strings"
@@ -83,7 +84,18 @@ type Policy struct {
 	// wildcards in the service). Both keep document order.
 	byService  map[string][]int32 // positions in Statements
 	anyService []int32
+
+	// digest is that of the type and document ParsePolicy compiled (see
+	// Digest); hasDigest is false for a policy made otherwise.
+	digest    [sha256.Size]byte
+	hasDigest bool
 }
+
+// Digest returns a digest of the policy's type and document, for a policy
+// ParsePolicy made (ok is false for one made otherwise). Policies of equal
+// digests compile alike: they differ in ID only, and their decisions differ
+// only in the statements they name, which stand at the same positions.
+func (p *Policy) Digest() (d [sha256.Size]byte, ok bool) { return p.digest, p.hasDigest }
 
 // index builds the per-service statement index.
 func (p *Policy) index() {
@@ -198,6 +210,11 @@ func ParsePolicy(id string, typ PolicyType, doc []byte) (*Policy, error) {
 	if err != nil {
 		return nil, withPolicyID(err, id)
 	}
+	h := sha256.New()
+	h.Write([]byte{byte(typ)})
+	h.Write(doc)
+	h.Sum(p.digest[:0])
+	p.hasDigest = true
 	return p, nil
 }
 

@@ -70,3 +70,57 @@ func TestActionSweepGivesTheDecisionsOfAuthorize(t *testing.T) {
 		t.Fatalf("%d of %d decisions for actions that take no resource: the test needs both kinds", wildcardOnly, decided)
 	}
 }
+
+// TestSweepReadsHold checks what a sweep records of its request: a request
+// the record holds for (SweepReads.Holds) must get the recorded sweep's
+// decisions, action by action. The requests tried are the recorded one
+// with the principal, the context or both of another generated request,
+// so that some read alike and some do not; the test needs both.
+func TestSweepReadsHold(t *testing.T) {
+	cat := catalog.Default()
+	var actions []*catalog.Action
+	for _, prefix := range []string{"s3", "sqs", "ec2", "dynamodb", "sts", "kms"} {
+		svc, _ := cat.Service(prefix)
+		actions = append(actions, svc.Actions...)
+	}
+	g := gen{r: rand.New(rand.NewPCG(20261124, 4))}
+	held, differed := 0, 0
+	for n := 0; n < 150; n++ {
+		_, a, ps := g.built(t, "reads")
+		_, other, _ := g.built(t, "other")
+		if n%2 == 0 {
+			a.Resource, a.ResourcePartial = "*", true
+		}
+		sweep := engine.NewActionSweep(a, ps)
+		sweep.RecordReads()
+		recorded := make([]engine.Decision, len(actions))
+		for i, act := range actions {
+			recorded[i] = sweep.Authorize(act)
+		}
+		reads := sweep.Reads()
+		for variant := range 3 {
+			c := *a
+			if variant != 1 {
+				c.Principal = other.Principal
+			}
+			if variant != 0 {
+				c.Context = other.Context
+			}
+			if !reads.Holds(&c) {
+				differed++
+				continue
+			}
+			held++
+			again := engine.NewActionSweep(&c, ps)
+			for i, act := range actions {
+				if got := again.Authorize(act); !reflect.DeepEqual(got, recorded[i]) {
+					t.Fatalf("scenario %d, variant %d, %s: %+v, but the recorded sweep decided %+v", n, variant, act.FullName(), got, recorded[i])
+				}
+			}
+		}
+	}
+	t.Logf("held for %d requests, not for %d", held, differed)
+	if held < 20 || differed < 20 {
+		t.Fatalf("the reads held for %d requests and not for %d: the test needs many of both", held, differed)
+	}
+}

@@ -49,13 +49,14 @@ type Permissions struct {
 // Analyzer computes effective permissions against one catalogue and
 // snapshot. It is safe for concurrent use.
 type Analyzer struct {
-	cat  *catalog.Catalog
-	snap *ingest.Snapshot
+	cat    *catalog.Catalog
+	snap   *ingest.Snapshot
+	shared sharedPermissions
 }
 
 // New returns an analyzer.
 func New(cat *catalog.Catalog, snap *ingest.Snapshot) *Analyzer {
-	return &Analyzer{cat: cat, snap: snap}
+	return &Analyzer{cat: cat, snap: snap, shared: sharedPermissions{byKey: map[string][]*indexedPermissions{}}}
 }
 
 // Principal returns the engine principal that stands for an entity of the
@@ -95,52 +96,88 @@ type allowCover struct {
 	start, end int
 }
 
+// allowStatements returns the identity Allow statements in policy order,
+// each once: a policy attached twice (to the user and a group) counts once.
+func allowStatements(identity []*engine.Policy) []*engine.Statement {
+	var allows []*engine.Statement
+	counted := map[*engine.Statement]bool{}
+	for _, pol := range identity {
+		for _, st := range pol.Statements {
+			if counted[st] || st.Effect != engine.Allow {
+				continue
+			}
+			counted[st] = true
+			allows = append(allows, st)
+		}
+	}
+	return allows
+}
+
 // Effective computes an entity's effective permissions. An action is
 // granted when an identity policy allows it and the decision for a request
 // on an unnamed resource, with only the principal's own condition keys
 // known, is allow or indeterminate: some resource and context may let the
 // call through. Denies, boundaries, SCPs and RCPs that block the action
 // whatever the resource and context remove it.
+//
+// Principals whose policies compile alike (the same role deployed to many
+// accounts) often get the same decisions: those of one are kept, with what
+// they read of the request (engine.SweepReads), and serve another whose
+// request reads alike.
 func (a *Analyzer) Effective(e *ingest.Entity) Permissions {
-	perms := Permissions{Blocked: map[string]int{}}
-	identity := a.snap.IdentityPolicies(e)
+	allows := allowStatements(a.snap.IdentityPolicies(e))
+	if len(allows) == 0 {
+		return Permissions{Blocked: map[string]int{}}
+	}
+	p := Principal(e)
+	req := engine.Request{Principal: p, Resource: "*", ResourcePartial: true, ResourceAccount: e.Account, Context: principalContext(&p, e)}
+	join := a.snap.PolicySetFor(&req, nil)
+	key, shareable := shareKey(a.snap.IdentityPolicies(e), join.Policies)
+	if shareable {
+		if sp := a.shared.find(key, &req, join.Policies.Compat); sp != nil {
+			return sp.permissions(allows)
+		}
+	}
+	sp := a.sweep(allows, &req, join.Policies, shareable)
+	if shareable {
+		a.shared.add(key, sp)
+	}
+	return sp.permissions(allows)
+}
 
+// sweep decides the request for every action an Allow statement covers and
+// returns the permissions in index form; with record, also what the
+// decisions read of the request.
+func (a *Analyzer) sweep(allows []*engine.Statement, req *engine.Request, ps *engine.PolicySet, record bool) *indexedPermissions {
 	// Every action an identity Allow statement covers: covered lists the
 	// actions (by index) of each statement in turn, and first holds, for
 	// each action, 1 + the index in allows of the first statement that
 	// covers it, or 0.
 	first := make([]int32, a.cat.NumActions())
-	var allows []allowCover
+	covers := make([]allowCover, len(allows))
 	var covered []int32
 	candidates := 0
-	counted := map[*engine.Statement]bool{}
-	for _, pol := range identity {
-		for _, st := range pol.Statements {
-			if counted[st] || st.Effect != engine.Allow {
-				continue // a policy attached twice (to the user and a group) counts once
+	for i, st := range allows {
+		start := len(covered)
+		a.eachAction(st, func(act *catalog.Action) {
+			covered = append(covered, int32(act.Index()))
+			if first[act.Index()] == 0 {
+				first[act.Index()] = int32(i + 1)
+				candidates++
 			}
-			counted[st] = true
-			start := len(covered)
-			a.eachAction(st, func(act *catalog.Action) {
-				covered = append(covered, int32(act.Index()))
-				if first[act.Index()] == 0 {
-					first[act.Index()] = int32(len(allows) + 1)
-					candidates++
-				}
-			})
-			allows = append(allows, allowCover{stmt: st, start: start, end: len(covered)})
-		}
+		})
+		covers[i] = allowCover{stmt: st, start: start, end: len(covered)}
 	}
+	ip := &indexedPermissions{blocked: map[string]int{}, compat: ps.Compat}
 	if candidates == 0 {
-		return perms
+		return ip
 	}
-
-	p := Principal(e)
-	req := engine.Request{Principal: p, Resource: "*", ResourcePartial: true, ResourceAccount: e.Account, Context: principalContext(&p, e)}
-	join := a.snap.PolicySetFor(&req, nil)
-	sweep := engine.NewActionSweep(&req, join.Policies)
+	sweep := engine.NewActionSweep(req, ps)
+	if record {
+		sweep.RecordReads()
+	}
 	granted := make([]bool, len(first))
-	perms.Grants = make([]Grant, 0, candidates)
+	ip.grants = make([]indexedGrant, 0, candidates)
 	// In name order, so that the grants come sorted.
 	for _, act := range a.cat.ActionsInNameOrder() {
 		by := first[act.Index()]
@@ -157,25 +194,25 @@ func (a *Analyzer) Effective(e *ingest.Entity) Permissions {
 			if d.HasBy {
 				blocker = d.By.String()
 			}
-			perms.Blocked[blocker]++
+			ip.blocked[blocker]++
 			continue
 		}
 		granted[act.Index()] = true
-		perms.Grants = append(perms.Grants, Grant{Action: act, By: allows[by-1].stmt, Conditional: d.Verdict != engine.VerdictAllow})
+		ip.grants = append(ip.grants, indexedGrant{action: act, by: by - 1, conditional: d.Verdict != engine.VerdictAllow})
 	}
-
-	for _, al := range allows {
+	for i, c := range covers {
 		n := 0
-		for _, i := range covered[al.start:al.end] {
-			if granted[i] {
+		for _, x := range covered[c.start:c.end] {
+			if granted[x] {
 				n++
 			}
 		}
 		if n > 0 {
-			perms.Statements = append(perms.Statements, StatementGrant{PolicyID: al.stmt.Policy.ID, Statement: al.stmt.Ref(), Actions: n})
+			ip.statements = append(ip.statements, indexedStatement{allow: int32(i), actions: n})
 		}
 	}
-	return perms
+	ip.reads = sweep.Reads()
+	return ip
 }
 
 // eachAction calls fn for every catalogue action the statement covers.
