@@ -47,23 +47,25 @@ func (s *ActionSweep) Authorize(a *catalog.Action) Decision {
 	}
 	pr.action, pr.service = s.req.Action, a.Service.Prefix
 	es := evalState{compat: &s.ps.Compat}
-	if s.reads == nil || s.req.Context == nil {
+	if s.reads == nil {
 		return authorizePrepared(&pr, s.ps, &es)
 	}
 	es.callerNamed = &s.reads.callerNamed
-	s.req.Context.reads = &s.reads.log
+	ctx := s.req.Context
+	if ctx == nil {
+		return authorizePrepared(&pr, s.ps, &es)
+	}
+	ctx.reads = &s.reads.log
 	d := authorizePrepared(&pr, s.ps, &es)
-	s.req.Context.reads = nil
+	ctx.reads = nil
 	return d
 }
 
 // RecordReads makes the sweep record, from its next decision on, what its
 // decisions read of the request, for Reads.
 func (s *ActionSweep) RecordReads() {
-	s.reads = &SweepReads{caller: callerClassOf(&s.takes), resource: s.req.Resource, partial: s.req.ResourcePartial}
-	if s.req.Context == nil {
-		s.reads.noContext = true
-	}
+	s.reads = &SweepReads{caller: callerClassOf(&s.takes), resource: s.req.Resource, partial: s.req.ResourcePartial,
+		noContext: s.req.Context == nil}
 }
 
 // Reads returns what the decisions since RecordReads read of the request;

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -74,8 +75,9 @@ func TestActionSweepGivesTheDecisionsOfAuthorize(t *testing.T) {
 // TestSweepReadsHold checks what a sweep records of its request: a request
 // the record holds for (SweepReads.Holds) must get the recorded sweep's
 // decisions, action by action. The requests tried are the recorded one
-// with the principal, the context or both of another generated request,
-// so that some read alike and some do not; the test needs both.
+// with the principal, the context or both of another generated request
+// (some recorded without a context), so that some read alike and some do
+// not; the test needs both.
 func TestSweepReadsHold(t *testing.T) {
 	cat := catalog.Default()
 	var actions []*catalog.Action
@@ -85,11 +87,14 @@ func TestSweepReadsHold(t *testing.T) {
 	}
 	g := gen{r: rand.New(rand.NewPCG(20261124, 4))}
 	held, differed := 0, 0
-	for n := 0; n < 150; n++ {
+	for n := 0; n < 400; n++ {
 		_, a, ps := g.built(t, "reads")
 		_, other, _ := g.built(t, "other")
 		if n%2 == 0 {
 			a.Resource, a.ResourcePartial = "*", true
+		}
+		if n%4 == 3 {
+			a.Context = nil // no context: what is read of the caller still counts
 		}
 		sweep := engine.NewActionSweep(a, ps)
 		sweep.RecordReads()
@@ -122,5 +127,57 @@ func TestSweepReadsHold(t *testing.T) {
 	t.Logf("held for %d requests, not for %d", held, differed)
 	if held < 20 || differed < 20 {
 		t.Fatalf("the reads held for %d requests and not for %d: the test needs many of both", held, differed)
+	}
+}
+
+// TestSweepReadsOfTheCaller checks what a sweep records of the caller
+// outside the context: another user of the account reads alike unless a
+// Principal element was matched against the caller, with or without a
+// context; a role, or a user of another account, does not.
+func TestSweepReadsOfTheCaller(t *testing.T) {
+	parse := func(typ engine.PolicyType, doc string) *engine.Policy {
+		p, err := engine.ParsePolicy("p", typ, []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	identity := parse(engine.PolicyIdentity, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`)
+	naming := parse(engine.PolicyResource, `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111111111111:user/alice"},"Action":"s3:*","Resource":"*"}]}`)
+	anyone := parse(engine.PolicyResource, `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:DeleteBucket","Resource":"*"}]}`)
+	user := func(acct, name string) engine.Principal {
+		return engine.Principal{Kind: engine.PrincipalUser, ARN: "arn:aws:iam::" + acct + ":user/" + name, Account: acct}
+	}
+	role := engine.Principal{Kind: engine.PrincipalRole, ARN: "arn:aws:iam::111111111111:role/alice", EntityARN: "arn:aws:iam::111111111111:role/alice", Account: "111111111111"}
+	getObject, _ := catalog.Default().Action("s3:GetObject")
+	for _, tc := range []struct {
+		name     string
+		resource *engine.Policy
+		other    engine.Principal
+		want     bool
+	}{
+		{"no Principal element", nil, user("111111111111", "bob"), true},
+		{"Principal *", anyone, user("111111111111", "bob"), true},
+		{"a Principal element naming the caller", naming, user("111111111111", "bob"), false},
+		{"a role", nil, role, false},
+		{"a user of another account", nil, user("222222222222", "bob"), false},
+	} {
+		for _, withContext := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s, context %v", tc.name, withContext), func(t *testing.T) {
+				ps := &engine.PolicySet{Identity: []*engine.Policy{identity}, Resource: tc.resource}
+				req := engine.Request{Principal: user("111111111111", "alice"), Resource: "arn:aws:s3:::b/k", ResourceAccount: "111111111111"}
+				if withContext {
+					req.Context = engine.NewContext()
+				}
+				sweep := engine.NewActionSweep(&req, ps)
+				sweep.RecordReads()
+				sweep.Authorize(getObject)
+				other := req
+				other.Principal = tc.other
+				if got := sweep.Reads().Holds(&other); got != tc.want {
+					t.Errorf("Holds = %v, want %v", got, tc.want)
+				}
+			})
+		}
 	}
 }
