@@ -89,12 +89,9 @@ func principalContext(p *engine.Principal, e *ingest.Entity) *engine.Context {
 	return ctx
 }
 
-// allowCover is an identity Allow statement and where its actions lie in
-// the list of covered actions.
-type allowCover struct {
-	stmt       *engine.Statement
-	start, end int
-}
+// allowCover is where the actions an identity Allow statement covers lie
+// in the list of covered actions.
+type allowCover struct{ start, end int }
 
 // allowStatements returns the identity Allow statements in policy order,
 // each once: a policy attached twice (to the user and a group) counts once.
@@ -125,14 +122,15 @@ func allowStatements(identity []*engine.Policy) []*engine.Statement {
 // they read of the request (engine.SweepReads), and serve another whose
 // request reads alike.
 func (a *Analyzer) Effective(e *ingest.Entity) Permissions {
-	allows := allowStatements(a.snap.IdentityPolicies(e))
+	identity := a.snap.IdentityPolicies(e)
+	allows := allowStatements(identity)
 	if len(allows) == 0 {
 		return Permissions{Blocked: map[string]int{}}
 	}
 	p := Principal(e)
 	req := engine.Request{Principal: p, Resource: "*", ResourcePartial: true, ResourceAccount: e.Account, Context: principalContext(&p, e)}
 	join := a.snap.PolicySetFor(&req, nil)
-	key, shareable := shareKey(a.snap.IdentityPolicies(e), join.Policies)
+	key, shareable := shareKey(identity, join.Policies)
 	if shareable {
 		if sp := a.shared.find(key, &req, join.Policies.Compat); sp != nil {
 			return sp.permissions(allows)
@@ -166,7 +164,7 @@ func (a *Analyzer) sweep(allows []*engine.Statement, req *engine.Request, ps *en
 				candidates++
 			}
 		})
-		covers[i] = allowCover{stmt: st, start: start, end: len(covered)}
+		covers[i] = allowCover{start: start, end: len(covered)}
 	}
 	ip := &indexedPermissions{blocked: map[string]int{}, compat: ps.Compat}
 	if candidates == 0 {
