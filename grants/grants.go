@@ -122,15 +122,16 @@ func allowStatements(identity []*engine.Policy) []*engine.Statement {
 // they read of the request (engine.SweepReads), and serve another whose
 // request reads alike.
 func (a *Analyzer) Effective(e *ingest.Entity) Permissions {
-	identity := a.snap.IdentityPolicies(e)
-	allows := allowStatements(identity)
-	if len(allows) == 0 {
-		return Permissions{Blocked: map[string]int{}}
-	}
 	p := Principal(e)
 	req := engine.Request{Principal: p, Resource: "*", ResourcePartial: true, ResourceAccount: e.Account, Context: principalContext(&p, e)}
 	join := a.snap.PolicySetFor(&req, nil)
-	key, shareable := shareKey(identity, join.Policies)
+	// The identity policies evaluated are the entity's own
+	// (Snapshot.IdentityPolicies).
+	allows := allowStatements(join.Policies.Identity)
+	if len(allows) == 0 {
+		return Permissions{Blocked: map[string]int{}}
+	}
+	key, shareable := shareKey(join.Policies)
 	if shareable {
 		if sp := a.shared.find(key, &req, join.Policies.Compat); sp != nil {
 			return sp.permissions(allows)

@@ -57,7 +57,8 @@ func (ip *indexedPermissions) permissions(allows []*engine.Statement) Permission
 // (engine.Policy.Digest), in order and level by level, with where an
 // identity policy repeats one before it (a repeat counts once), and the
 // set's flags but Compat. ok is false when a policy has no digest.
-func shareKey(identity []*engine.Policy, ps *engine.PolicySet) (key string, ok bool) {
+func shareKey(ps *engine.PolicySet) (key string, ok bool) {
+	identity := ps.Identity
 	var b []byte
 	ok = true
 	addAll := func(ps []*engine.Policy) {
