@@ -144,9 +144,14 @@ func NewParquetWriter[T any](path string, options ...parquet.WriterOption) (*Par
 	if err != nil {
 		return nil, err
 	}
-	options = append([]parquet.WriterOption{parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(rowGroupRows),
+	return &ParquetWriter[T]{t: t, w: parquet.NewGenericWriter[T](t.File, writerOptions(options)...)}, nil
+}
+
+// writerOptions returns the options of every report file followed by
+// options.
+func writerOptions(options []parquet.WriterOption) []parquet.WriterOption {
+	return append([]parquet.WriterOption{parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(rowGroupRows),
 		parquet.DataPageStatistics(false)}, options...)
-	return &ParquetWriter[T]{t: t, w: parquet.NewGenericWriter[T](t.File, options...)}, nil
 }
 
 // HuffmanOnly compresses the named top-level columns of T's schema by

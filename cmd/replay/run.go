@@ -587,7 +587,7 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 	var statements []analysis.StatementRow
 	var suggestions []analysis.SuggestionRow
 	replacements := map[string]*engine.Policy{}
-	err := output.StreamParquet(filepath.Join(stage, "unused.parquet"), func(write func([]analysis.UnusedRow) error) error {
+	err := output.StreamParallelParquet(filepath.Join(stage, "unused.parquet"), cfg.WorkerCount(), func(write func([]analysis.UnusedRow) error) error {
 		batch := make([]analysis.UnusedRow, 0, 4096)
 		return idx.ReviewAll(ctx, grants.New(cat, snap), known, cfg.WorkerCount(), func(rv *analysis.Review) error {
 			p := rv.Principal

@@ -1,0 +1,231 @@
+package output
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// ParallelParquetWriter writes the same file as a ParquetWriter, row group
+// for row group, but encodes its row groups on several goroutines at once:
+// each group of rowGroupRows rows is encoded and compressed into a Parquet
+// file in memory, and the file's column chunks are then copied verbatim, in
+// order, into the output (parquet-go copies the compressed pages, their
+// statistics and page index without decoding them). A report of millions
+// of rows costs the time of one group per goroutine rather than of all of
+// them in turn.
+//
+// It encodes on at most maxEncoders goroutines, each with its own group of
+// rows, and fills one group more. Write blocks while they
+// are all in use. A ParallelParquetWriter is not safe for concurrent use.
+type ParallelParquetWriter[T any] struct {
+	out  *ParquetWriter[T]
+	rows int // rows per group
+
+	chunk    []T
+	free     chan []T              // groups of rows to fill again
+	encoders chan *encoder[T]      // idle encoders
+	queued   chan *encodedGroup[T] // in file order, to the copier
+	done     chan struct{}         // closed when the copier has returned
+	mu       sync.Mutex
+	err      error // the first error of an encoder or the copier
+	closed   bool
+}
+
+// encoder encodes groups of rows as Parquet files in memory, one at a
+// time, reusing its writer and buffer.
+type encoder[T any] struct {
+	pw  *parquet.GenericWriter[T]
+	buf bytes.Buffer
+}
+
+// encodedGroup is one group of rows being encoded, or encoded, by enc.
+type encodedGroup[T any] struct {
+	ready chan struct{} // closed once enc.buf or err is set
+	enc   *encoder[T]
+	err   error
+}
+
+// maxEncoders bounds the goroutines a ParallelParquetWriter encodes on,
+// and so its memory (a group of 2^17 rows of a dozen strings is about
+// 20 MB): a report's rows are made about five times faster than they are
+// encoded, so more encoders would mostly wait for rows.
+const maxEncoders = 4
+
+// NewParallelParquetWriter starts the file at path, encoding on up to
+// workers goroutines (at least 1, at most maxEncoders), with options added
+// to the defaults as NewParquetWriter adds them.
+func NewParallelParquetWriter[T any](path string, workers int, options ...parquet.WriterOption) (*ParallelParquetWriter[T], error) {
+	return newParallelParquetWriter[T](path, workers, rowGroupRows, options...)
+}
+
+func newParallelParquetWriter[T any](path string, workers, rows int, options ...parquet.WriterOption) (*ParallelParquetWriter[T], error) {
+	workers = min(max(workers, 1), maxEncoders)
+	out, err := NewParquetWriter[T](path, options...)
+	if err != nil {
+		return nil, err
+	}
+	w := &ParallelParquetWriter[T]{
+		out: out, rows: rows,
+		free:     make(chan []T, workers+1),
+		encoders: make(chan *encoder[T], workers),
+		queued:   make(chan *encodedGroup[T], workers),
+		done:     make(chan struct{}),
+	}
+	for range workers + 1 {
+		w.free <- make([]T, 0, rows)
+	}
+	for range workers {
+		e := &encoder[T]{}
+		e.pw = parquet.NewGenericWriter[T](&e.buf, writerOptions(options)...)
+		w.encoders <- e
+	}
+	w.chunk = <-w.free
+	go w.copyGroups()
+	return w, nil
+}
+
+// Write appends rows.
+func (w *ParallelParquetWriter[T]) Write(rows []T) error {
+	if w.closed {
+		return errors.New("write to a closed parquet writer")
+	}
+	for len(rows) > 0 {
+		if err := w.failure(); err != nil {
+			return err
+		}
+		n := min(len(rows), w.rows-len(w.chunk))
+		w.chunk = append(w.chunk, rows[:n]...)
+		rows = rows[n:]
+		if len(w.chunk) == w.rows {
+			w.submit()
+			w.chunk = <-w.free
+		}
+	}
+	return w.failure()
+}
+
+// submit starts encoding the group being filled, on an idle encoder, and
+// queues it for the copier.
+func (w *ParallelParquetWriter[T]) submit() {
+	g := &encodedGroup[T]{ready: make(chan struct{}), enc: <-w.encoders}
+	chunk := w.chunk
+	w.chunk = nil
+	go func() {
+		defer close(g.ready)
+		g.err = g.enc.encode(chunk)
+		w.free <- chunk[:0] // the next group overwrites the rows
+	}()
+	w.queued <- g
+}
+
+// encode writes rows as a Parquet file into e.buf.
+func (e *encoder[T]) encode(rows []T) error {
+	e.buf.Reset()
+	e.pw.Reset(&e.buf)
+	if _, err := e.pw.Write(rows); err != nil {
+		return err
+	}
+	return e.pw.Close()
+}
+
+// copyGroups copies the encoded groups into the output in the order they
+// were queued. After an error it drains the queue without copying, so
+// that no encoder or writer waits for it.
+func (w *ParallelParquetWriter[T]) copyGroups() {
+	defer close(w.done)
+	for g := range w.queued {
+		<-g.ready
+		if w.failure() != nil {
+			w.encoders <- g.enc
+			continue
+		}
+		err := g.err
+		if err == nil {
+			err = w.copyGroup(g.enc.buf.Bytes())
+		}
+		w.encoders <- g.enc
+		if err != nil {
+			w.fail(fmt.Errorf("write %s: %w", w.out.t.path, err))
+		}
+	}
+}
+
+// copyGroup copies the row groups of an encoded file into the output.
+func (w *ParallelParquetWriter[T]) copyGroup(data []byte) error {
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return err
+	}
+	for _, rg := range f.RowGroups() {
+		if _, err := w.out.w.WriteRowGroup(rg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *ParallelParquetWriter[T]) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+func (w *ParallelParquetWriter[T]) failure() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// finish encodes the last group, waits for the copier and returns the
+// first error.
+func (w *ParallelParquetWriter[T]) finish() error {
+	if w.closed {
+		return errors.New("parquet writer already closed")
+	}
+	w.closed = true
+	if len(w.chunk) > 0 {
+		w.submit()
+	}
+	close(w.queued)
+	<-w.done
+	return w.failure()
+}
+
+// Close finishes the file and renames it into place; on error the
+// temporary file is removed.
+func (w *ParallelParquetWriter[T]) Close() error {
+	if err := w.finish(); err != nil {
+		w.out.Abort()
+		return err
+	}
+	return w.out.Close()
+}
+
+// Abort waits for the groups under way and removes the temporary file.
+func (w *ParallelParquetWriter[T]) Abort() {
+	if !w.closed {
+		w.fail(errors.New("aborted"))
+		w.finish()
+	}
+	w.out.Abort()
+}
+
+// StreamParallelParquet is StreamParquet with the row groups encoded on up
+// to workers goroutines (see ParallelParquetWriter).
+func StreamParallelParquet[T any](path string, workers int, produce func(write func(rows []T) error) error, options ...parquet.WriterOption) error {
+	w, err := NewParallelParquetWriter[T](path, workers, options...)
+	if err != nil {
+		return err
+	}
+	if err := produce(w.Write); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Close()
+}
