@@ -82,6 +82,18 @@ func newDedupWindow(window time.Duration) *dedupWindow {
 	return &dedupWindow{window: window, keys: newIDCounts()}
 }
 
+// reset forgets every file and id, keeping the memory for the next group:
+// a window of a busy group grows to hold an hour of its ids, and growing
+// it anew for each group would cost a large estate's many groups more than
+// recording their ids.
+func (w *dedupWindow) reset() {
+	w.keys.reset()
+	for _, f := range w.files {
+		w.spare = append(w.spare, f.keys[:0])
+	}
+	w.files = w.files[:0]
+}
+
 // startFile begins a file delivered at t (zero when not known) and forgets
 // the files delivered more than the window before it.
 func (w *dedupWindow) startFile(t time.Time) {

@@ -23,6 +23,12 @@ type idSlot struct {
 
 func newIDCounts() *idCounts { return &idCounts{seed: [2]uint64{rand.Uint64(), rand.Uint64()}} }
 
+// reset forgets every key, keeping the table's size.
+func (t *idCounts) reset() {
+	clear(t.slots)
+	t.n = 0
+}
+
 // Len returns the number of distinct keys counted.
 func (t *idCounts) Len() int { return t.n }
 

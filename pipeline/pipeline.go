@@ -409,6 +409,8 @@ func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed
 	// File readers (their buffers and decompressor) serve every group and
 	// session pass in turn; the rest of a worker is the group's own.
 	readers := &sync.Pool{New: func() any { return &FileReader{scrub: cfg.recordStrings == borrowScrubbed} }}
+	// So do dedup windows, emptied between groups.
+	windows := &sync.Pool{New: func() any { return newDedupWindow(cfg.EffectiveDedupWindow()) }}
 	var readAhead atomic.Int64
 	p := newPlan(inv, cfg.Window, cfg.EffectiveDedupWindow())
 	p.passes = cfg.passes
@@ -420,7 +422,7 @@ func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed
 	}
 	p.workers = cfg.WorkerCount()
 	err := p.run(ctx, cfg.WorkerCount(), sessions, listed, collectSessions(ctx, sessions, readers), func(g fileGroup, pass groupPass) (groupOutcome, error) {
-		w := newWorker(cfg, sessions, pass)
+		w := newWorker(cfg, sessions, pass, windows.Get().(*dedupWindow))
 		w.files, w.readers = readers.Get().(*FileReader), readers
 		switch cfg.readAhead {
 		case readAheadAuto:
@@ -435,6 +437,8 @@ func forEachGroup(ctx context.Context, cfg Config, inv *ingest.Inventory, listed
 			w.ahead.close(readers)
 			w.files.scrubBuffers()
 			readers.Put(w.files)
+			w.seen.reset()
+			windows.Put(w.seen)
 		}()
 		w.lookBack(ctx, cfg, g.lookback)
 		out, err := fn(w, g, pass)
@@ -500,10 +504,11 @@ type worker struct {
 	day      int
 }
 
-// newWorker returns a worker for one pass over a group.
-func newWorker(cfg Config, sessions *ingest.Sessions, pass groupPass) *worker {
+// newWorker returns a worker for one pass over a group, with an empty
+// dedup window.
+func newWorker(cfg Config, sessions *ingest.Sessions, pass groupPass, seen *dedupWindow) *worker {
 	w := &worker{tr: ingest.NewTranslator(catalog.Default(), cfg.Snapshot, sessions), cache: engine.NewCache(0),
-		seen: newDedupWindow(cfg.EffectiveDedupWindow()), day: pass.day}
+		seen: seen, day: pass.day}
 	w.tr.TrackSessions(pass.horizon)
 	if pass.observe {
 		w.sessions = sessions

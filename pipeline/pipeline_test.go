@@ -295,6 +295,15 @@ func TestDedupWindow(t *testing.T) {
 	if w.keys.Len() != 4 || len(w.files) != 2 {
 		t.Errorf("window holds %d ids of %d files, want 4 of 2", w.keys.Len(), len(w.files))
 	}
+	// Emptied for another group, the window knows none of them.
+	w.reset()
+	w.startFile(t0.Add(171 * time.Minute))
+	if !w.firstTime("a") || !w.firstTime("d") || w.firstTime("a") {
+		t.Error("an emptied window must know no id but those recorded since")
+	}
+	if w.keys.Len() != 2 || len(w.files) != 1 {
+		t.Errorf("emptied window holds %d ids of %d files, want 2 of 1", w.keys.Len(), len(w.files))
+	}
 
 	all := newDedupWindow(0)
 	all.startFile(t0)
