@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/replay-iam/replay/engine"
 )
@@ -135,9 +138,7 @@ type OrgPolicyDoc struct {
 // resource-tags.json. Faults in parts of files are Problems; an unreadable
 // folder or no GAAD file at all is an error.
 func LoadSnapshot(dir string) (*Snapshot, error) {
-	s := &Snapshot{Users: map[string]*Entity{}, Roles: map[string]*Entity{}, Groups: map[string]*Group{},
-		Managed: map[string]*engine.Policy{}, Resource: map[string]*engine.Policy{}, Tags: map[string]map[string]string{},
-		rolesByName: map[string]*Entity{}, usersByName: map[string]*Entity{}, groupsByName: map[string]*Group{}}
+	s := newSnapshot()
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
@@ -149,9 +150,7 @@ func LoadSnapshot(dir string) (*Snapshot, error) {
 		return nil, fmt.Errorf("snapshot %s: no gaad-<account>.json file", dir)
 	}
 	sort.Strings(gaads)
-	for _, f := range gaads {
-		s.loadGAAD(f)
-	}
+	s.loadGAADs(gaads)
 	if len(s.Accounts) == 0 {
 		return nil, fmt.Errorf("snapshot %s: no GAAD file could be read: %v", dir, s.Problems)
 	}
@@ -167,6 +166,56 @@ func LoadSnapshot(dir string) (*Snapshot, error) {
 	s.loadOptional(filepath.Join(dir, "organization.json"), s.loadOrganization)
 	s.loadOptional(filepath.Join(dir, "resource-tags.json"), s.loadResourceTags)
 	return s, nil
+}
+
+// newSnapshot returns an empty snapshot.
+func newSnapshot() *Snapshot {
+	return &Snapshot{Users: map[string]*Entity{}, Roles: map[string]*Entity{}, Groups: map[string]*Group{},
+		Managed: map[string]*engine.Policy{}, Resource: map[string]*engine.Policy{}, Tags: map[string]map[string]string{},
+		rolesByName: map[string]*Entity{}, usersByName: map[string]*Entity{}, groupsByName: map[string]*Group{}}
+}
+
+// loadGAADs loads the GAAD files, in their order: each is decoded and its
+// policies compiled on one of GOMAXPROCS goroutines, into a snapshot of its
+// own, and the parts are merged in order, so that what a later file says
+// of a policy, user, role or group replaces what an earlier one said, as
+// when the files are read one after the other. An organization's estate
+// is hundreds of accounts, and each file repeats the AWS managed policies
+// its account uses.
+func (s *Snapshot) loadGAADs(files []string) {
+	parts := make([]*Snapshot, len(files))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Go(func() {
+			for i := range next {
+				parts[i] = newSnapshot()
+				parts[i].loadGAAD(files[i])
+			}
+		})
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, p := range parts {
+		s.merge(p)
+	}
+}
+
+// merge adds what the GAAD file of part held, replacing what s held under
+// the same names.
+func (s *Snapshot) merge(part *Snapshot) {
+	maps.Copy(s.Users, part.Users)
+	maps.Copy(s.Roles, part.Roles)
+	maps.Copy(s.Groups, part.Groups)
+	maps.Copy(s.Managed, part.Managed)
+	maps.Copy(s.rolesByName, part.rolesByName)
+	maps.Copy(s.usersByName, part.usersByName)
+	maps.Copy(s.groupsByName, part.groupsByName)
+	s.Accounts = append(s.Accounts, part.Accounts...)
+	s.Problems = append(s.Problems, part.Problems...)
 }
 
 func (s *Snapshot) problem(file, path string, err error) {

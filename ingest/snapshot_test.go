@@ -1,10 +1,14 @@
 package ingest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/replay-iam/replay/engine"
 )
 
 func TestLoadSnapshot(t *testing.T) {
@@ -90,4 +94,67 @@ func TestLoadSnapshotErrors(t *testing.T) {
 	if !strings.Contains(s.Problems[0].Error(), "line 2") {
 		t.Errorf("problem %v does not give the position", s.Problems[0])
 	}
+}
+
+// TestLoadSnapshotFileOrder checks that GAAD files, read at once, load as
+// if read one after the other in the order of their names: what a later
+// file says of a managed policy replaces what an earlier one said, and
+// accounts and problems are listed in file order.
+func TestLoadSnapshotFileOrder(t *testing.T) {
+	dir := t.TempDir()
+	const shared = "arn:aws:iam::aws:policy/Shared"
+	var accounts, docs []string
+	for i := range 24 {
+		account := fmt.Sprintf("%012d", 100000000000+i)
+		accounts = append(accounts, account)
+		doc := fmt.Sprintf(`{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket-%s/*"}]}`, account)
+		docs = append(docs, doc)
+		gaad := fmt.Sprintf(`{"Policies": [
+  {"Arn": %q, "DefaultVersionId": "v1", "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": true,
+    "Document": %s}]},
+  {"Arn": "arn:aws:iam::%s:policy/Broken", "DefaultVersionId": "v1", "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": true,
+    "Document": {"Statement": 7}}]}],
+ "UserDetailList": [{"UserName": "u", "UserId": "AIDA%d", "Arn": "arn:aws:iam::%s:user/u", "AttachedManagedPolicies": [{"PolicyArn": %q}]}]}`,
+			shared, doc, account, i, account, shared)
+		if err := os.WriteFile(filepath.Join(dir, "gaad-"+account+".json"), []byte(gaad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := LoadSnapshot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Accounts, accounts) {
+		t.Errorf("accounts %v, want %v", s.Accounts, accounts)
+	}
+	if len(s.Problems) != len(accounts) {
+		t.Fatalf("%d problems, want one per file: %v", len(s.Problems), s.Problems)
+	}
+	for i, p := range s.Problems {
+		if !strings.HasSuffix(p.File, "gaad-"+accounts[i]+".json") {
+			t.Errorf("problem %d is of %s, want the file of %s", i, p.File, accounts[i])
+		}
+	}
+	want, err := engine.ParsePolicy(shared, engine.PolicyIdentity, []byte(docs[len(docs)-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := s.Managed[shared]
+	if pol == nil {
+		t.Fatal("the shared policy is not loaded")
+	}
+	if got, _ := pol.Digest(); got != digestOf(want) {
+		t.Fatal("the shared policy is not the last file's")
+	}
+	for _, a := range accounts {
+		u, ok := s.UserByName(a, "u")
+		if !ok || len(u.identity) != 1 || u.identity[0] != pol {
+			t.Errorf("user of %s: identity policies %v, want the last file's shared policy", a, u)
+		}
+	}
+}
+
+func digestOf(p *engine.Policy) [32]byte {
+	d, _ := p.Digest()
+	return d
 }
