@@ -18,15 +18,27 @@ import (
 // of rows costs the time of one group per goroutine rather than of all of
 // them in turn.
 //
-// It encodes on at most maxEncoders goroutines, each with its own group of
-// rows, and fills one group more. Write blocks while they
-// are all in use. A ParallelParquetWriter is not safe for concurrent use.
+// Encoding apart costs the copy of each row and the memory of the rows
+// waiting, which pays off over many groups: the first directGroups groups
+// are written straight to the file, as a ParquetWriter writes them, and
+// only those after them are encoded apart. It encodes on at most
+// maxEncoders goroutines, each with its own group of rows, and fills one
+// group more. Rows wait in slabs of slabRows, taken
+// from a free list as they are needed: small blocks that reuse the memory
+// the heap has free, where a group in one block would take fresh pages
+// from the system. Write blocks while every slab is in use. A
+// ParallelParquetWriter is not safe for concurrent use.
 type ParallelParquetWriter[T any] struct {
-	out  *ParquetWriter[T]
-	rows int // rows per group
+	out      *ParquetWriter[T]
+	rows     int // rows per group
+	slabRows int
 
-	chunk    []T
-	free     chan []T              // groups of rows to fill again
+	direct   int      // groups still to write straight to the file
+	group    [][]T    // the slabs of the group being filled
+	filled   int      // rows in group, or in the group written straight
+	slabs    chan []T // slabs emptied by the encoders
+	made     int      // slabs allocated
+	maxSlabs int
 	encoders chan *encoder[T]      // idle encoders
 	queued   chan *encodedGroup[T] // in file order, to the copier
 	done     chan struct{}         // closed when the copier has returned
@@ -34,6 +46,16 @@ type ParallelParquetWriter[T any] struct {
 	err      error // the first error of an encoder or the copier
 	closed   bool
 }
+
+// slabRows is the rows of a slab: the rows a report's producer hands over
+// at a time.
+const slabRows = 4096
+
+// directGroups is the groups a ParallelParquetWriter writes straight to
+// the file before it encodes groups apart. With none, a report of 660 k
+// rows took 50 ms longer to write on 2 CPUs than with one writer; with two,
+// it takes as long, and a report of 6.9 M rows 8 % less than with one.
+const directGroups = 2
 
 // encoder encodes groups of rows as Parquet files in memory, one at a
 // time, reusing its writer and buffer.
@@ -59,31 +81,29 @@ const maxEncoders = 4
 // workers goroutines (at least 1, at most maxEncoders), with options added
 // to the defaults as NewParquetWriter adds them.
 func NewParallelParquetWriter[T any](path string, workers int, options ...parquet.WriterOption) (*ParallelParquetWriter[T], error) {
-	return newParallelParquetWriter[T](path, workers, rowGroupRows, options...)
+	return newParallelParquetWriter[T](path, workers, rowGroupRows, slabRows, directGroups, options...)
 }
 
-func newParallelParquetWriter[T any](path string, workers, rows int, options ...parquet.WriterOption) (*ParallelParquetWriter[T], error) {
+func newParallelParquetWriter[T any](path string, workers, rows, slab, direct int, options ...parquet.WriterOption) (*ParallelParquetWriter[T], error) {
 	workers = min(max(workers, 1), maxEncoders)
 	out, err := NewParquetWriter[T](path, options...)
 	if err != nil {
 		return nil, err
 	}
+	perGroup := (rows + slab - 1) / slab
 	w := &ParallelParquetWriter[T]{
-		out: out, rows: rows,
-		free:     make(chan []T, workers+1),
+		out: out, rows: rows, slabRows: slab, direct: direct,
+		maxSlabs: (workers + 1) * perGroup,
+		slabs:    make(chan []T, (workers+1)*perGroup),
 		encoders: make(chan *encoder[T], workers),
 		queued:   make(chan *encodedGroup[T], workers),
 		done:     make(chan struct{}),
-	}
-	for range workers + 1 {
-		w.free <- make([]T, 0, rows)
 	}
 	for range workers {
 		e := &encoder[T]{}
 		e.pw = parquet.NewGenericWriter[T](&e.buf, writerOptions(options)...)
 		w.encoders <- e
 	}
-	w.chunk = <-w.free
 	go w.copyGroups()
 	return w, nil
 }
@@ -97,37 +117,75 @@ func (w *ParallelParquetWriter[T]) Write(rows []T) error {
 		if err := w.failure(); err != nil {
 			return err
 		}
-		n := min(len(rows), w.rows-len(w.chunk))
-		w.chunk = append(w.chunk, rows[:n]...)
+		if w.direct > 0 {
+			// The copier writes nothing before the first group is
+			// submitted, after the last one written here.
+			n := min(len(rows), w.rows-w.filled)
+			if err := w.out.Write(rows[:n]); err != nil {
+				return err
+			}
+			rows = rows[n:]
+			if w.filled += n; w.filled == w.rows {
+				w.filled = 0
+				w.direct--
+			}
+			continue
+		}
+		last := len(w.group) - 1
+		if last < 0 || len(w.group[last]) == cap(w.group[last]) {
+			w.group = append(w.group, w.slab())
+			last++
+		}
+		slab := w.group[last]
+		n := min(len(rows), cap(slab)-len(slab), w.rows-w.filled)
+		w.group[last] = append(slab, rows[:n]...)
 		rows = rows[n:]
-		if len(w.chunk) == w.rows {
+		if w.filled += n; w.filled == w.rows {
 			w.submit()
-			w.chunk = <-w.free
 		}
 	}
 	return w.failure()
+}
+
+// slab returns an empty slab: one the encoders emptied, a new one while
+// fewer than maxSlabs were made, or the next one emptied.
+func (w *ParallelParquetWriter[T]) slab() []T {
+	select {
+	case s := <-w.slabs:
+		return s
+	default:
+	}
+	if w.made < w.maxSlabs {
+		w.made++
+		return make([]T, 0, w.slabRows)
+	}
+	return <-w.slabs
 }
 
 // submit starts encoding the group being filled, on an idle encoder, and
 // queues it for the copier.
 func (w *ParallelParquetWriter[T]) submit() {
 	g := &encodedGroup[T]{ready: make(chan struct{}), enc: <-w.encoders}
-	chunk := w.chunk
-	w.chunk = nil
+	group := w.group
+	w.group, w.filled = nil, 0
 	go func() {
 		defer close(g.ready)
-		g.err = g.enc.encode(chunk)
-		w.free <- chunk[:0] // the next group overwrites the rows
+		g.err = g.enc.encode(group)
+		for _, s := range group {
+			w.slabs <- s[:0] // the next group overwrites the rows
+		}
 	}()
 	w.queued <- g
 }
 
-// encode writes rows as a Parquet file into e.buf.
-func (e *encoder[T]) encode(rows []T) error {
+// encode writes the rows of the slabs as a Parquet file into e.buf.
+func (e *encoder[T]) encode(slabs [][]T) error {
 	e.buf.Reset()
 	e.pw.Reset(&e.buf)
-	if _, err := e.pw.Write(rows); err != nil {
-		return err
+	for _, rows := range slabs {
+		if _, err := e.pw.Write(rows); err != nil {
+			return err
+		}
 	}
 	return e.pw.Close()
 }
@@ -189,7 +247,7 @@ func (w *ParallelParquetWriter[T]) finish() error {
 		return errors.New("parquet writer already closed")
 	}
 	w.closed = true
-	if len(w.chunk) > 0 {
+	if w.direct == 0 && w.filled > 0 {
 		w.submit()
 	}
 	close(w.queued)

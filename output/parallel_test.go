@@ -17,8 +17,9 @@ import (
 // writes: the same rows in the same order, in the same row groups, with
 // the same bounds in the metadata and a page index. The rows come in
 // batches that straddle the groups, as a report's producer hands them.
-// (Pages may be cut elsewhere: a writer cuts them by the batches it is
-// given.)
+// Some files have their first groups written straight to the file, one
+// all of them. (Pages may be cut elsewhere: a writer cuts them by the
+// batches it is given.)
 func TestParallelWriterWritesTheSerialFile(t *testing.T) {
 	const perGroup = 1000
 	now := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
@@ -36,9 +37,9 @@ func TestParallelWriterWritesTheSerialFile(t *testing.T) {
 	if err := StreamParquet(serial, func(write func([]row) error) error { return write(rows) }, options...); err != nil {
 		t.Fatal(err)
 	}
-	for _, workers := range []int{1, 2, 5} {
+	for _, c := range []struct{ workers, direct int }{{1, 0}, {2, 0}, {5, 0}, {2, 3}, {2, 20}} {
 		path := filepath.Join(dir, "parallel.parquet")
-		w, err := newParallelParquetWriter[row](path, workers, perGroup, options...)
+		w, err := newParallelParquetWriter[row](path, c.workers, perGroup, 128, c.direct, options...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,15 +57,15 @@ func TestParallelWriterWritesTheSerialFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(back) != len(rows) {
-			t.Fatalf("%d workers: read back %d rows, want %d", workers, len(back), len(rows))
+			t.Fatalf("%+v: read back %d rows, want %d", c, len(back), len(rows))
 		}
 		for i := range rows {
 			if back[i].Name != rows[i].Name || back[i].Count != rows[i].Count || !back[i].Seen.Equal(rows[i].Seen) || (back[i].MaybeT == nil) != (rows[i].MaybeT == nil) {
-				t.Fatalf("%d workers: row %d is %+v, want %+v", workers, i, back[i], rows[i])
+				t.Fatalf("%+v: row %d is %+v, want %+v", c, i, back[i], rows[i])
 			}
 		}
 		if n := len(openParquet(t, path).RowGroups()); n != 8 {
-			t.Errorf("%d workers: %d row groups, want 8", workers, n)
+			t.Errorf("%+v: %d row groups, want 8", c, n)
 		}
 	}
 }
@@ -113,7 +114,7 @@ func TestParallelWriterAbort(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("error %v, want boom", err)
 	}
-	w, err := newParallelParquetWriter[row](path, 2, 1000)
+	w, err := newParallelParquetWriter[row](path, 2, 1000, 128, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
