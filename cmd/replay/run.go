@@ -240,20 +240,24 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 		files.abort()
 		return err
 	}
-	if err := files.close(); err != nil {
-		return err
-	}
 	if o.memProfile != "" {
 		if err := writeHeapProfile(o.memProfile); err != nil {
 			return err
 		}
+	}
+	started := time.Now()
+	if !o.quiet {
+		fmt.Fprintln(stderr, "replay: writing the reports")
+	}
+	if err := files.close(); err != nil {
+		return err
 	}
 	denied := res.Report.DeniedRows()
 	suggestions, err := writeReports(ctx, o, stage, cfg, snap, res, denied, files)
 	if err != nil {
 		return err
 	}
-	printSummary(stdout, res, denied, suggestions, o.out)
+	printSummary(stdout, res, denied, suggestions, o.out, time.Since(started))
 	if o.decisions {
 		fmt.Fprintf(stdout, "Decisions of every request in %s\n", filepath.Join(o.out, "decisions"))
 	}
@@ -693,7 +697,7 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 	return suggestions, nil
 }
 
-func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.DeniedRow, suggestions []analysis.SuggestionRow, out string) {
+func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.DeniedRow, suggestions []analysis.SuggestionRow, out string, reportsTime time.Duration) {
 	rep := res.Report
 	rate := float64(res.Records) / res.Elapsed.Seconds()
 	read := res.Files
@@ -797,6 +801,7 @@ func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.Denie
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "\nReports in %s: %s\n", out, strings.Join(reportNames, ", "))
+	fmt.Fprintf(w, "Reports written in %s.\n", reportsTime.Round(time.Millisecond))
 	if peak, ok := peakRSS(); ok {
 		fmt.Fprintf(w, "Peak memory (RSS): %d MiB\n", peak>>20)
 	}

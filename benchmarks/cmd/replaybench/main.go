@@ -8,8 +8,9 @@
 // with 1 and -workers goroutines, the events/s of each stage of a replay
 // in process, then runs the replay binary end to end with 1 and -workers
 // workers, with --decisions and with the check of the suggested policies,
-// recording the wall time and peak RSS of each, and prints the ratios the
-// performance targets are stated in. It measures all of them in -repeat rounds and
+// recording the wall time and peak RSS of each and the time of its two
+// phases as the run reports them (replaying the logs, writing the
+// reports), and prints the ratios the performance targets are stated in. It measures all of them in -repeat rounds and
 // keeps the fastest of each.
 package main
 
@@ -97,6 +98,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		args []string
 		wall time.Duration
 		rss  int64 // KiB, the largest of the rounds
+		// replay and reports are the phases of the fastest round.
+		replay, reports time.Duration
 	}
 	runs := []*e2e{
 		{name: fmt.Sprintf("--workers %d --verify=false", *workers), args: []string{"--workers", fmt.Sprint(*workers), "--verify=false"}},
@@ -141,13 +144,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			args := append([]string{"run", "--logs", c.Logs, "--snapshot", c.SnapDir, "--out", out}, r.args...)
-			wall, rss, err := runMeasured(*binary, args)
+			m, err := runMeasured(*binary, args)
 			if err != nil {
 				return fmt.Errorf("replay %v: %w", args, err)
 			}
-			fastest(&r.wall, wall)
-			r.rss = max(r.rss, rss)
-			logf("  %-40s %10.0f events/s, %s, peak RSS %d MiB", "replay run "+r.name, rate(wall), wall.Round(10*time.Millisecond), rss>>10)
+			if r.wall == 0 || m.wall < r.wall {
+				r.replay, r.reports = m.replay, m.reports
+			}
+			fastest(&r.wall, m.wall)
+			r.rss = max(r.rss, m.rss)
+			logf("  %-40s %10.0f events/s, %s (replay %s, reports %s), peak RSS %d MiB", "replay run "+r.name, rate(m.wall),
+				m.wall.Round(10*time.Millisecond), m.replay.Round(10*time.Millisecond), m.reports.Round(10*time.Millisecond), m.rss>>10)
 			if err := os.RemoveAll(out); err != nil {
 				return err
 			}
@@ -156,21 +163,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "replaybench: %d events in %d files, %d CPUs, %s\n\n", c.Events, len(c.Files), runtime.NumCPU(), runtime.Version())
-	fmt.Fprintf(tw, "measurement\tevents/s\tµs/event\tpeak RSS\n")
-	row := func(name string, d time.Duration, rss int64) {
+	fmt.Fprintf(tw, "measurement\tevents/s\tµs/event\tpeak RSS\treplay, reports\n")
+	row := func(name string, d time.Duration, rss int64, phases string) {
 		r := "-"
 		if rss > 0 {
 			r = fmt.Sprintf("%d MiB", rss>>10)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%s\n", name, rate(d), d.Seconds()*1e6/float64(c.Events), r)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%s\t%s\n", name, rate(d), d.Seconds()*1e6/float64(c.Events), r, phases)
 	}
-	row("floor, 1 worker", floor1, 0)
-	row(fmt.Sprintf("floor, %d workers", *workers), floorN, 0)
+	row("floor, 1 worker", floor1, 0, "-")
+	row(fmt.Sprintf("floor, %d workers", *workers), floorN, 0, "-")
 	for _, s := range benchmarks.Stages() {
-		row(fmt.Sprintf("stage %s, %d workers", s, *workers), stageTimes[s], 0)
+		row(fmt.Sprintf("stage %s, %d workers", s, *workers), stageTimes[s], 0, "-")
 	}
 	for _, r := range runs {
-		row("replay run "+r.name, r.wall, r.rss)
+		row("replay run "+r.name, r.wall, r.rss, fmt.Sprintf("%s, %s", r.replay.Round(10*time.Millisecond), r.reports.Round(10*time.Millisecond)))
 	}
 	tw.Flush()
 	fmt.Fprintln(stdout)
@@ -186,40 +193,73 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// runMeasured runs the binary and returns its wall time and peak RSS in
-// KiB, as the run reports it on its last lines (Linux's VmHWM: the
-// rusage of a child started from this process would count this
-// process's memory too).
-func runMeasured(binary string, args []string) (time.Duration, int64, error) {
+// measured is what runMeasured found of one run.
+type measured struct {
+	wall time.Duration
+	rss  int64 // KiB
+	// replay and reports are the phases the run reports: replaying the
+	// logs, then writing the reports.
+	replay, reports time.Duration
+}
+
+// runMeasured runs the binary and returns its wall time, and the peak RSS
+// and the time of each phase as the run reports them in its summary (peak
+// RSS: Linux's VmHWM; the rusage of a child started from this process
+// would count this process's memory too).
+func runMeasured(binary string, args []string) (measured, error) {
 	cmd := exec.CommandContext(context.Background(), binary, args...)
 	var stdout, stderr limitedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
-	wall := time.Since(start)
+	m := measured{wall: time.Since(start)}
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: %s", err, stderr.String())
+		return m, fmt.Errorf("%w: %s", err, stderr.String())
 	}
+	found := 0
 	for _, line := range strings.Split(stdout.String(), "\n") {
-		if rest, ok := strings.CutPrefix(line, "Peak memory (RSS): "); ok {
-			mib, err := strconv.ParseInt(strings.TrimSuffix(rest, " MiB"), 10, 64)
+		switch {
+		case strings.HasPrefix(line, "Peak memory (RSS): "):
+			mib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(line, "Peak memory (RSS): "), " MiB"), 10, 64)
 			if err == nil {
-				return wall, mib << 10, nil
+				m.rss, found = mib<<10, found+1
+			}
+		case strings.HasPrefix(line, "Replayed "):
+			// Replayed N records from F files (...) in 2.92s (N records/s).
+			if _, rest, ok := strings.Cut(line, ") in "); ok {
+				d, _, _ := strings.Cut(rest, " ")
+				if m.replay, err = time.ParseDuration(d); err == nil {
+					found++
+				}
+			}
+		case strings.HasPrefix(line, "Reports written in "):
+			d := strings.TrimSuffix(strings.TrimPrefix(line, "Reports written in "), ".")
+			if m.reports, err = time.ParseDuration(d); err == nil {
+				found++
 			}
 		}
 	}
-	return 0, 0, fmt.Errorf("the run did not report its peak memory: %s", stdout.String())
+	if found != 3 {
+		return m, fmt.Errorf("the run did not report its peak memory and the time of its phases: %s", stdout.String())
+	}
+	return m, nil
 }
 
-// limitedBuffer keeps the last 4 KiB written to it.
-type limitedBuffer struct{ b []byte }
+// limitedBuffer keeps the first and the last 4 KiB written to it, where a
+// run's summary begins and ends.
+type limitedBuffer struct{ head, tail []byte }
 
 func (l *limitedBuffer) Write(p []byte) (int, error) {
-	l.b = append(l.b, p...)
-	if len(l.b) > 4096 {
-		l.b = l.b[len(l.b)-4096:]
+	n := len(p)
+	if room := 4096 - len(l.head); room > 0 {
+		k := min(room, len(p))
+		l.head, p = append(l.head, p[:k]...), p[k:]
 	}
-	return len(p), nil
+	l.tail = append(l.tail, p...)
+	if len(l.tail) > 4096 {
+		l.tail = l.tail[len(l.tail)-4096:]
+	}
+	return n, nil
 }
 
-func (l *limitedBuffer) String() string { return string(l.b) }
+func (l *limitedBuffer) String() string { return string(l.head) + "\n" + string(l.tail) }
