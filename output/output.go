@@ -111,6 +111,19 @@ func StreamParquet[T any](path string, produce func(write func(rows []T) error) 
 	if err != nil {
 		return err
 	}
+	return stream[T](w, produce)
+}
+
+// rowWriter is a report file being written.
+type rowWriter[T any] interface {
+	Write(rows []T) error
+	Close() error
+	Abort()
+}
+
+// stream hands w's Write to produce, then closes w, or removes it when
+// produce fails.
+func stream[T any](w rowWriter[T], produce func(write func(rows []T) error) error) error {
 	if err := produce(w.Write); err != nil {
 		w.Abort()
 		return err

@@ -281,9 +281,5 @@ func StreamParallelParquet[T any](path string, workers int, produce func(write f
 	if err != nil {
 		return err
 	}
-	if err := produce(w.Write); err != nil {
-		w.Abort()
-		return err
-	}
-	return w.Close()
+	return stream[T](w, produce)
 }
