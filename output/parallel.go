@@ -23,23 +23,21 @@ import (
 // are written straight to the file, as a ParquetWriter writes them, and
 // only those after them are encoded apart. It encodes on at most
 // maxEncoders goroutines, each with its own group of rows, and fills one
-// group more. Rows wait in slabs of slabRows, taken
-// from a free list as they are needed: small blocks that reuse the memory
-// the heap has free, where a group in one block would take fresh pages
-// from the system. Write blocks while every slab is in use. A
-// ParallelParquetWriter is not safe for concurrent use.
+// group more. Rows wait in slabs of slabRows, made as they are needed and
+// reused: small blocks that reuse the memory the heap has free, where a
+// group in one block would take fresh pages from the system. Encoders too
+// are made as they are needed, so a file written straight makes none.
+// Write blocks while every slab is in use. A ParallelParquetWriter is not
+// safe for concurrent use.
 type ParallelParquetWriter[T any] struct {
-	out      *ParquetWriter[T]
-	rows     int // rows per group
-	slabRows int
+	out  *ParquetWriter[T]
+	rows int // rows per group
 
-	direct   int      // groups still to write straight to the file
-	group    [][]T    // the slabs of the group being filled
-	filled   int      // rows in group, or in the group written straight
-	slabs    chan []T // slabs emptied by the encoders
-	made     int      // slabs allocated
-	maxSlabs int
-	encoders chan *encoder[T]      // idle encoders
+	direct   int                   // groups still to write straight to the file
+	group    [][]T                 // the slabs of the group being filled
+	filled   int                   // rows in group, or in the group written straight
+	slabs    bounded[[]T]          // slabs of rows
+	encoders bounded[*encoder[T]]  // one per group being encoded
 	queued   chan *encodedGroup[T] // in file order, to the copier
 	done     chan struct{}         // closed when the copier has returned
 	mu       sync.Mutex
@@ -92,17 +90,15 @@ func newParallelParquetWriter[T any](path string, workers, rows, slab, direct in
 	}
 	perGroup := (rows + slab - 1) / slab
 	w := &ParallelParquetWriter[T]{
-		out: out, rows: rows, slabRows: slab, direct: direct,
-		maxSlabs: (workers + 1) * perGroup,
-		slabs:    make(chan []T, (workers+1)*perGroup),
-		encoders: make(chan *encoder[T], workers),
-		queued:   make(chan *encodedGroup[T], workers),
-		done:     make(chan struct{}),
-	}
-	for range workers {
-		e := &encoder[T]{}
-		e.pw = parquet.NewGenericWriter[T](&e.buf, writerOptions(options)...)
-		w.encoders <- e
+		out: out, rows: rows, direct: direct,
+		slabs: bounded[[]T]{free: make(chan []T, (workers+1)*perGroup), make: func() []T { return make([]T, 0, slab) }},
+		encoders: bounded[*encoder[T]]{free: make(chan *encoder[T], workers), make: func() *encoder[T] {
+			e := &encoder[T]{}
+			e.pw = parquet.NewGenericWriter[T](&e.buf, writerOptions(options)...)
+			return e
+		}},
+		queued: make(chan *encodedGroup[T], workers),
+		done:   make(chan struct{}),
 	}
 	go w.copyGroups()
 	return w, nil
@@ -133,7 +129,7 @@ func (w *ParallelParquetWriter[T]) Write(rows []T) error {
 		}
 		last := len(w.group) - 1
 		if last < 0 || len(w.group[last]) == cap(w.group[last]) {
-			w.group = append(w.group, w.slab())
+			w.group = append(w.group, w.slabs.get())
 			last++
 		}
 		slab := w.group[last]
@@ -147,32 +143,42 @@ func (w *ParallelParquetWriter[T]) Write(rows []T) error {
 	return w.failure()
 }
 
-// slab returns an empty slab: one the encoders emptied, a new one while
-// fewer than maxSlabs were made, or the next one emptied.
-func (w *ParallelParquetWriter[T]) slab() []T {
+// bounded hands out up to cap(free) values, each made when first needed
+// and reused once put back. get is for one goroutine; put for any.
+type bounded[X any] struct {
+	free chan X
+	made int
+	make func() X
+}
+
+// get returns a value put back, a new one while fewer than cap(free) were
+// made, or else the next one put back.
+func (b *bounded[X]) get() X {
 	select {
-	case s := <-w.slabs:
-		return s
+	case x := <-b.free:
+		return x
 	default:
 	}
-	if w.made < w.maxSlabs {
-		w.made++
-		return make([]T, 0, w.slabRows)
+	if b.made < cap(b.free) {
+		b.made++
+		return b.make()
 	}
-	return <-w.slabs
+	return <-b.free
 }
+
+func (b *bounded[X]) put(x X) { b.free <- x }
 
 // submit starts encoding the group being filled, on an idle encoder, and
 // queues it for the copier.
 func (w *ParallelParquetWriter[T]) submit() {
-	g := &encodedGroup[T]{ready: make(chan struct{}), enc: <-w.encoders}
+	g := &encodedGroup[T]{ready: make(chan struct{}), enc: w.encoders.get()}
 	group := w.group
 	w.group, w.filled = nil, 0
 	go func() {
 		defer close(g.ready)
 		g.err = g.enc.encode(group)
 		for _, s := range group {
-			w.slabs <- s[:0] // the next group overwrites the rows
+			w.slabs.put(s[:0]) // the next group overwrites the rows
 		}
 	}()
 	w.queued <- g
@@ -198,14 +204,14 @@ func (w *ParallelParquetWriter[T]) copyGroups() {
 	for g := range w.queued {
 		<-g.ready
 		if w.failure() != nil {
-			w.encoders <- g.enc
+			w.encoders.put(g.enc)
 			continue
 		}
 		err := g.err
 		if err == nil {
 			err = w.copyGroup(g.enc.buf.Bytes())
 		}
-		w.encoders <- g.enc
+		w.encoders.put(g.enc)
 		if err != nil {
 			w.fail(fmt.Errorf("write %s: %w", w.out.t.path, err))
 		}
