@@ -12,7 +12,8 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/replay-iam/replay/engine"
 )
@@ -184,21 +185,16 @@ func newSnapshot() *Snapshot {
 // its account uses.
 func (s *Snapshot) loadGAADs(files []string) {
 	parts := make([]*Snapshot, len(files))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(files)) {
-		wg.Go(func() {
-			for i := range next {
-				parts[i] = newSnapshot()
-				parts[i].loadGAAD(files[i])
-			}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, f := range files {
+		g.Go(func() error {
+			parts[i] = newSnapshot()
+			parts[i].loadGAAD(f) // faults are the part's Problems
+			return nil
 		})
 	}
-	for i := range files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	g.Wait()
 	for _, p := range parts {
 		s.merge(p)
 	}
