@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"sync"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -18,13 +19,34 @@ const decisionBatch = 1024
 // decisionWriter writes the decisions of one group of input files (one
 // account, region and delivery day), by event day.
 type decisionWriter struct {
-	parts   *output.DayParts[analysis.DecisionRow]
-	pending map[string][]analysis.DecisionRow
+	parts *output.DayParts[analysis.DecisionRow]
+	// pending holds the rows not yet written, per event day, in batches
+	// taken from batches (see newDecisionBatches) and given back by close
+	// and abort.
+	pending []dayRows
+	batches *sync.Pool
 	err     error
 	// lastDay is the event day of the last row, yyyy-mm-dd, and lastDate
 	// its date: the rows of a file mostly share a day.
 	lastDay  string
 	lastDate [3]int
+}
+
+// dayRows are the rows of one event day waiting to be written.
+type dayRows struct {
+	day  string
+	rows *[]analysis.DecisionRow
+}
+
+// newDecisionBatches returns the pool of the row batches of a run's
+// decision writers: a writer lives for a group, often of a few thousand
+// rows, and a batch grown anew for each would cost as much as the rows'
+// encoding.
+func newDecisionBatches() *sync.Pool {
+	return &sync.Pool{New: func() any {
+		rows := make([]analysis.DecisionRow, 0, decisionBatch)
+		return &rows
+	}}
 }
 
 // DecisionWriterOptions are the Parquet writer options of the decisions
@@ -42,11 +64,12 @@ func DecisionWriterOptions() []parquet.WriterOption {
 // newDecisionWriter names the group's files after the group, so that
 // reruns write the same files whatever the worker count. The options are
 // DecisionWriterOptions, made once per run: their codecs keep the
-// compressors they made for the files before.
-func newDecisionWriter(dir string, group string, options []parquet.WriterOption) *decisionWriter {
+// compressors they made for the files before. batches is the run's
+// newDecisionBatches.
+func newDecisionWriter(dir string, group string, options []parquet.WriterOption, batches *sync.Pool) *decisionWriter {
 	return &decisionWriter{
 		parts:   output.NewDayParts[analysis.DecisionRow](dir, "part-"+group, options...),
-		pending: map[string][]analysis.DecisionRow{},
+		batches: batches,
 	}
 }
 
@@ -56,26 +79,49 @@ func (w *decisionWriter) add(x *ingest.Translation, r *ingest.Request, ev *analy
 	if w.err != nil {
 		return
 	}
-	rec := x.Record
-	row := DecisionRowOf(x, r, ev)
-	day := w.dayOf(rec.EventTime)
-	w.pending[day] = append(w.pending[day], row)
-	if len(w.pending[day]) >= decisionBatch {
-		w.err = w.parts.Write(day, w.pending[day])
-		w.pending[day] = w.pending[day][:0]
+	day := w.dayOf(x.Record.EventTime)
+	rows := w.rowsOf(day)
+	*rows = append(*rows, DecisionRowOf(x, r, ev))
+	if len(*rows) >= decisionBatch {
+		w.err = w.parts.Write(day, *rows)
+		clear(*rows)
+		*rows = (*rows)[:0]
 	}
+}
+
+// rowsOf returns the pending rows of day, looked for from the day added
+// last.
+func (w *decisionWriter) rowsOf(day string) *[]analysis.DecisionRow {
+	for i := len(w.pending) - 1; i >= 0; i-- {
+		if w.pending[i].day == day {
+			return w.pending[i].rows
+		}
+	}
+	rows := w.batches.Get().(*[]analysis.DecisionRow)
+	w.pending = append(w.pending, dayRows{day, rows})
+	return rows
 }
 
 // flush writes the rows pending, which may borrow their strings from the
 // file being read: it is called at the end of each file.
 func (w *decisionWriter) flush() {
-	for day, rows := range w.pending {
-		if w.err == nil && len(rows) > 0 {
-			w.err = w.parts.Write(day, rows)
+	for _, p := range w.pending {
+		if w.err == nil && len(*p.rows) > 0 {
+			w.err = w.parts.Write(p.day, *p.rows)
 		}
-		clear(rows)
-		w.pending[day] = rows[:0]
+		clear(*p.rows)
+		*p.rows = (*p.rows)[:0]
 	}
+}
+
+// release gives the batches back, emptied.
+func (w *decisionWriter) release() {
+	for _, p := range w.pending {
+		clear(*p.rows)
+		*p.rows = (*p.rows)[:0]
+		w.batches.Put(p.rows)
+	}
+	w.pending = nil
 }
 
 // dayOf returns the partition day of an event time: yyyy-mm-dd in UTC, or
@@ -94,6 +140,7 @@ func (w *decisionWriter) dayOf(t time.Time) string {
 // close writes what is pending and renames the day files into place.
 func (w *decisionWriter) close() error {
 	w.flush()
+	w.release()
 	if w.err != nil {
 		w.parts.Abort()
 		return w.err
@@ -128,4 +175,7 @@ func DecisionRowOf(x *ingest.Translation, r *ingest.Request, ev *analysis.Event)
 }
 
 // abort removes what was written.
-func (w *decisionWriter) abort() { w.parts.Abort() }
+func (w *decisionWriter) abort() {
+	w.release()
+	w.parts.Abort()
+}

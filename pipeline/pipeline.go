@@ -254,8 +254,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	var mu sync.Mutex
 	var decisionOptions []parquet.WriterOption
+	var decisionBatches *sync.Pool
 	if cfg.Decisions != "" {
-		decisionOptions = DecisionWriterOptions()
+		decisionOptions, decisionBatches = DecisionWriterOptions(), newDecisionBatches()
 	}
 	listed := func(seq int, passed []ingest.LogFile) error {
 		filesDone.Add(int64(len(passed)))
@@ -265,7 +266,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		rep := analysis.NewReport()
 		var dec *decisionWriter
 		if cfg.Decisions != "" {
-			dec = newDecisionWriter(cfg.Decisions, g.name, decisionOptions)
+			dec = newDecisionWriter(cfg.Decisions, g.name, decisionOptions, decisionBatches)
 		}
 		var gl *groupLedger
 		if res.Ledger != nil {
