@@ -54,12 +54,23 @@ func newDecisionBatches() *sync.Pool {
 // at its fastest level for the others. The table has a row per request:
 // zstd's default level makes its files 3 % smaller than the fastest does,
 // for a tenth more time spent writing them.
+//
+// Its pages hold up to decisionPageBytes of values, a quarter of the
+// writer's default: each file starts with a buffer of that size per
+// column, and an estate of many accounts and regions writes hundreds of
+// files of a few thousand rows a day, for which zeroing the default
+// buffers cost 5 % of the run's CPU. Smaller pages make the files 0.5 to
+// 2 % larger.
 func DecisionWriterOptions() []parquet.WriterOption {
 	return []parquet.WriterOption{
 		output.HuffmanOnly[analysis.DecisionRow](analysis.DecisionRandomColumns()...),
 		parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
+		parquet.PageBufferSize(decisionPageBytes),
 	}
 }
+
+// decisionPageBytes bounds the values of a page of the decisions table.
+const decisionPageBytes = 64 << 10
 
 // newDecisionWriter names the group's files after the group, so that
 // reruns write the same files whatever the worker count. The options are
