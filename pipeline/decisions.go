@@ -95,8 +95,7 @@ func (w *decisionWriter) add(x *ingest.Translation, r *ingest.Request, ev *analy
 	*rows = append(*rows, DecisionRowOf(x, r, ev))
 	if len(*rows) >= decisionBatch {
 		w.err = w.parts.Write(day, *rows)
-		clear(*rows)
-		*rows = (*rows)[:0]
+		empty(rows)
 	}
 }
 
@@ -120,19 +119,24 @@ func (w *decisionWriter) flush() {
 		if w.err == nil && len(*p.rows) > 0 {
 			w.err = w.parts.Write(p.day, *p.rows)
 		}
-		clear(*p.rows)
-		*p.rows = (*p.rows)[:0]
+		empty(p.rows)
 	}
 }
 
 // release gives the batches back, emptied.
 func (w *decisionWriter) release() {
 	for _, p := range w.pending {
-		clear(*p.rows)
-		*p.rows = (*p.rows)[:0]
+		empty(p.rows)
 		w.batches.Put(p.rows)
 	}
 	w.pending = nil
+}
+
+// empty drops a batch's rows, and the strings they may borrow from the
+// file being read, keeping its room.
+func empty(rows *[]analysis.DecisionRow) {
+	clear(*rows)
+	*rows = (*rows)[:0]
 }
 
 // dayOf returns the partition day of an event time: yyyy-mm-dd in UTC, or
