@@ -145,16 +145,16 @@ type Review struct {
 	// nothing.
 	Policy string
 
-	// grants are the principal's effective permissions, and unused those
-	// of them it did not use, from which EachUnused makes the rows of
-	// unused.parquet: a principal allowed everything has tens of
+	// perms are the principal's effective permissions, and unused the
+	// grants of them it did not use, from which EachUnused makes the rows
+	// of unused.parquet: a principal allowed everything has tens of
 	// thousands, which as rows would take three times the memory.
-	grants []grants.Grant
+	perms  grants.Permissions
 	unused []unusedGrant
 }
 
 // unusedGrant is a grant the principal did not use, by its index in
-// Review.grants, with what the usage says of its action.
+// Review.perms, with what the usage says of its action.
 type unusedGrant struct {
 	grant       int32
 	serviceUsed bool
@@ -164,20 +164,32 @@ type unusedGrant struct {
 // Review compares a principal's effective permissions, of actions of the
 // index's catalogue, with its use.
 func (x *UsageIndex) Review(p Principal, perms *grants.Permissions) Review {
-	rv := Review{Principal: p, Granted: int64(len(perms.Grants)), grants: perms.Grants}
+	rv := Review{Principal: p, Granted: int64(perms.NumGrants()), perms: *perms}
 	used := x.used(p.ARN)
 	servicesUsed := map[string]bool{}
+	// An estate's principals allowed everything are granted tens of
+	// thousands of actions each, so the used ones are told by catalogue
+	// index, and whether a service was used once per service of a run of
+	// grants (they are in order of name).
+	usedActions := make([]bool, x.cat.NumActions())
 	for key := range used {
 		servicesUsed[serviceOf(key)] = true
+		if a, ok := x.cat.Action(key); ok && a.LowerName() == key {
+			usedActions[a.Index()] = true
+		}
 	}
-	rv.unused = make([]unusedGrant, 0, len(perms.Grants))
-	for i := range perms.Grants {
-		a := perms.Grants[i].Action
-		if _, ok := used[a.LowerName()]; ok {
+	rv.unused = make([]unusedGrant, 0, perms.NumGrants())
+	var service *catalog.Service
+	serviceUsed := false
+	for i := range perms.NumGrants() {
+		a := perms.Grant(i).Action
+		if usedActions[a.Index()] {
 			continue
 		}
-		rv.unused = append(rv.unused, unusedGrant{grant: int32(i), serviceUsed: servicesUsed[a.Service.Prefix],
-			logged: x.logged[a.Index()]})
+		if a.Service != service {
+			service, serviceUsed = a.Service, servicesUsed[a.Service.Prefix]
+		}
+		rv.unused = append(rv.unused, unusedGrant{grant: int32(i), serviceUsed: serviceUsed, logged: x.logged[a.Index()]})
 	}
 	rv.Removable = int64(len(rv.unused))
 	for _, sg := range perms.Statements {
@@ -209,7 +221,7 @@ func (rv *Review) EachUnused(buf []UnusedRow, fn func([]UnusedRow) error) error 
 			}
 			batch = batch[:0]
 		}
-		g := &rv.grants[u.grant]
+		g := rv.perms.Grant(int(u.grant))
 		batch = append(batch, UnusedRow{
 			PrincipalARN: p.ARN, PrincipalType: p.Type, AccountID: p.AccountID, Action: g.Action.FullName(),
 			AccessLevel: g.Action.Level.String(), GrantedBy: g.By.Policy.ID, Statement: g.By.Ref(), Conditional: g.Conditional,

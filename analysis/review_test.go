@@ -95,15 +95,15 @@ func reviewFixture(t *testing.T) (*Report, grants.Permissions, *catalog.Catalog)
 	r.AddRecord("s3.amazonaws.com", true, false)
 	r.AddRecord("sqs.amazonaws.com", false, false)
 
-	perms := grants.Permissions{Blocked: map[string]int{}}
+	var granted []grants.Grant
 	for _, name := range []string{"s3:GetObject", "s3:PutObject", "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:ListQueues", "iam:PassRole"} {
 		by := pol.Statements[0]
 		if strings.HasPrefix(name, "sqs:") {
 			by = pol.Statements[1]
 		}
-		perms.Grants = append(perms.Grants, grants.Grant{Action: act(name), By: by})
+		granted = append(granted, grants.Grant{Action: act(name), By: by})
 	}
-	perms.Statements = []grants.StatementGrant{{PolicyID: "arn:aws:iam::1:policy/App", Statement: "Objects", Actions: 2}, {PolicyID: "arn:aws:iam::1:policy/App", Statement: "Queues", Actions: 3}}
+	perms := grants.NewPermissions(granted, []grants.StatementGrant{{PolicyID: "arn:aws:iam::1:policy/App", Statement: "Objects", Actions: 2}, {PolicyID: "arn:aws:iam::1:policy/App", Statement: "Queues", Actions: 3}}, map[string]int{})
 	return r, perms, cat
 }
 

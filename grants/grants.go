@@ -5,6 +5,7 @@
 package grants
 
 import (
+	"iter"
 	"strings"
 
 	"github.com/replay-iam/replay/catalog"
@@ -35,8 +36,6 @@ type StatementGrant struct {
 
 // Permissions are a principal's effective permissions.
 type Permissions struct {
-	// Grants is sorted by action name.
-	Grants []Grant
 	// Blocked counts, per policy type (engine.PolicyType.String()), the
 	// actions an identity policy allows but that policy type denies for
 	// every resource and context.
@@ -44,6 +43,51 @@ type Permissions struct {
 	// Statements lists, in policy order, the identity Allow statements that
 	// grant at least one action.
 	Statements []StatementGrant
+
+	// grants, sorted by action name, name their statements by position in
+	// allows: principals whose policies compile alike share them (see
+	// indexedPermissions), and an estate of many such principals allowed
+	// everything would otherwise hold tens of thousands of grants each.
+	grants []indexedGrant
+	allows []*engine.Statement
+}
+
+// NewPermissions returns permissions that grant grants, in their order
+// (Effective gives them in order of action name), with the statements and
+// blocked counts given.
+func NewPermissions(grants []Grant, statements []StatementGrant, blocked map[string]int) Permissions {
+	p := Permissions{Blocked: blocked, Statements: statements, grants: make([]indexedGrant, len(grants))}
+	at := map[*engine.Statement]int32{}
+	for i, g := range grants {
+		by, ok := at[g.By]
+		if !ok {
+			by = int32(len(p.allows))
+			at[g.By] = by
+			p.allows = append(p.allows, g.By)
+		}
+		p.grants[i] = indexedGrant{action: g.Action, by: by, conditional: g.Conditional}
+	}
+	return p
+}
+
+// NumGrants returns the number of actions granted.
+func (p *Permissions) NumGrants() int { return len(p.grants) }
+
+// Grant returns the ith action granted.
+func (p *Permissions) Grant(i int) Grant {
+	g := &p.grants[i]
+	return Grant{Action: g.action, By: p.allows[g.by], Conditional: g.conditional}
+}
+
+// Grants returns the actions granted, in order.
+func (p *Permissions) Grants() iter.Seq[Grant] {
+	return func(yield func(Grant) bool) {
+		for i := range p.grants {
+			if !yield(p.Grant(i)) {
+				return
+			}
+		}
+	}
 }
 
 // Analyzer computes effective permissions against one catalogue and

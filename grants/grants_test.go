@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/replay-iam/replay/catalog"
+	"github.com/replay-iam/replay/engine"
 	"github.com/replay-iam/replay/ingest"
 )
 
@@ -25,9 +26,9 @@ func actionsWhere(cat *catalog.Catalog, keep func(*catalog.Action) bool) []strin
 }
 
 func grantedNames(p Permissions) []string {
-	out := make([]string, len(p.Grants))
-	for i, g := range p.Grants {
-		out[i] = g.Action.FullName()
+	var out []string
+	for g := range p.Grants() {
+		out = append(out, g.Action.FullName())
 	}
 	return out
 }
@@ -71,7 +72,7 @@ func TestEffective(t *testing.T) {
 			t.Errorf("blocked %v, want SCP %d and RCP 1", p.Blocked, outside+1)
 		}
 		// The region lock is conditional: EC2 stays granted, without certainty.
-		for _, g := range p.Grants {
+		for g := range p.Grants() {
 			if g.Action.FullName() == "ec2:RunInstances" && !g.Conditional {
 				t.Error("ec2:RunInstances should be granted only under conditions (region lock)")
 			}
@@ -92,7 +93,7 @@ func TestEffective(t *testing.T) {
 		if got := grantedNames(p); !slices.Equal(got, want) {
 			t.Errorf("granted %v\nwant %v", got, want)
 		}
-		for _, g := range p.Grants {
+		for g := range p.Grants() {
 			if !g.Conditional || g.By.Policy.ID != acct+"policy/S3Get" || g.By.Ref() != "GetData" {
 				t.Errorf("grant %+v: want a conditional grant by S3Get/GetData", g)
 			}
@@ -113,8 +114,8 @@ func TestEffective(t *testing.T) {
 
 	t.Run("conditions on the principal's own tags decide; others leave the grant open", func(t *testing.T) {
 		p := an.Effective(entity(acct + "user/tagged"))
-		if got := grantedNames(p); !slices.Equal(got, []string{"kms:Decrypt"}) || !p.Grants[0].Conditional {
-			t.Errorf("granted %v (%+v), want kms:Decrypt under conditions", got, p.Grants)
+		if got := grantedNames(p); !slices.Equal(got, []string{"kms:Decrypt"}) || !p.Grant(0).Conditional {
+			t.Errorf("granted %v (%+v), want kms:Decrypt under conditions", got, p.Grant(0))
 		}
 		sqs := len(actionsWhere(cat, func(a *catalog.Action) bool { return a.Service.Prefix == "sqs" }))
 		if p.Blocked["identity"] != sqs-1 || p.Blocked["rcp"] != 1 || p.Blocked["scp"] != 1 {
@@ -133,7 +134,7 @@ func TestEffective(t *testing.T) {
 		if got := grantedNames(p); !slices.Equal(got, want) {
 			t.Errorf("granted %v\nwant %v", got, want)
 		}
-		for _, g := range p.Grants {
+		for g := range p.Grants() {
 			by := "AllQueues"
 			if g.Action.FullName() == "sqs:SendMessage" || g.Action.FullName() == "sqs:ReceiveMessage" {
 				by = "SendAndReceive"
@@ -156,7 +157,7 @@ func TestEffective(t *testing.T) {
 		if got := grantedNames(p); !slices.Equal(got, []string{"s3:GetObject", "sqs:SendMessage"}) {
 			t.Errorf("granted %v", got)
 		}
-		for _, g := range p.Grants {
+		for g := range p.Grants() {
 			if g.Conditional {
 				t.Errorf("%s: unconditional grant expected", g.Action.FullName())
 			}
@@ -196,4 +197,44 @@ func BenchmarkEffective(b *testing.B) {
 			an.Effective(admin)
 		}
 	})
+}
+
+func TestNewPermissions(t *testing.T) {
+	cat := catalog.Default()
+	pol, err := engine.ParsePolicy("arn:aws:iam::1:policy/App", engine.PolicyIdentity, []byte(`{"Version":"2012-10-17","Statement":[
+		{"Sid":"Read","Effect":"Allow","Action":"s3:Get*","Resource":"*"},
+		{"Sid":"Queue","Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	act := func(name string) *catalog.Action {
+		a, ok := cat.Action(name)
+		if !ok {
+			t.Fatalf("no action %s in the catalogue", name)
+		}
+		return a
+	}
+	read, queue := pol.Statements[0], pol.Statements[1]
+	want := []Grant{
+		{Action: act("s3:GetObject"), By: read},
+		{Action: act("sqs:SendMessage"), By: queue, Conditional: true},
+		{Action: act("s3:GetBucketPolicy"), By: read},
+		{Action: act("sqs:ReceiveMessage"), By: queue, Conditional: true},
+	}
+	p := NewPermissions(want, nil, map[string]int{})
+	if p.NumGrants() != len(want) {
+		t.Fatalf("%d grants, want %d", p.NumGrants(), len(want))
+	}
+	for i, w := range want {
+		if g := p.Grant(i); g != w {
+			t.Errorf("grant %d: %s by %s (conditional %v), want %s by %s (conditional %v)", i,
+				g.Action.FullName(), g.By.Ref(), g.Conditional, w.Action.FullName(), w.By.Ref(), w.Conditional)
+		}
+	}
+	if got := slices.Collect(p.Grants()); !slices.Equal(got, want) {
+		t.Errorf("Grants() gives %d grants, not those given in their order", len(got))
+	}
+	if len(p.allows) != 2 {
+		t.Errorf("%d statements kept, want each of the 2 once", len(p.allows))
+	}
 }

@@ -36,15 +36,10 @@ type indexedStatement struct {
 
 // permissions returns the permissions with the statements of allows, the
 // Allow statements of a principal whose policies compile alike to those
-// they were computed for.
+// they were computed for. They share ip's grants, which are not changed
+// once computed.
 func (ip *indexedPermissions) permissions(allows []*engine.Statement) Permissions {
-	perms := Permissions{Blocked: maps.Clone(ip.blocked)}
-	if len(ip.grants) > 0 {
-		perms.Grants = make([]Grant, len(ip.grants))
-		for i, g := range ip.grants {
-			perms.Grants[i] = Grant{Action: g.action, By: allows[g.by], Conditional: g.conditional}
-		}
-	}
+	perms := Permissions{Blocked: maps.Clone(ip.blocked), grants: ip.grants, allows: allows}
 	for _, st := range ip.statements {
 		s := allows[st.allow]
 		perms.Statements = append(perms.Statements, StatementGrant{PolicyID: s.Policy.ID, Statement: s.Ref(), Actions: st.actions})

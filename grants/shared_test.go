@@ -17,12 +17,11 @@ import (
 // samePermissions returns how two sets of effective permissions differ, or
 // nil; grants must name the very same statements.
 func samePermissions(got, want Permissions) error {
-	if len(got.Grants) != len(want.Grants) {
-		return fmt.Errorf("%d grants, want %d", len(got.Grants), len(want.Grants))
+	if got.NumGrants() != want.NumGrants() {
+		return fmt.Errorf("%d grants, want %d", got.NumGrants(), want.NumGrants())
 	}
-	for i := range got.Grants {
-		if got.Grants[i] != want.Grants[i] {
-			g, w := got.Grants[i], want.Grants[i]
+	for i := range got.NumGrants() {
+		if g, w := got.Grant(i), want.Grant(i); g != w {
 			return fmt.Errorf("grant %d: %s by %s#%s (conditional %v), want %s by %s#%s (conditional %v)", i,
 				g.Action.FullName(), g.By.Policy.ID, g.By.Ref(), g.Conditional, w.Action.FullName(), w.By.Policy.ID, w.By.Ref(), w.Conditional)
 		}
@@ -236,7 +235,7 @@ func checkConditions(t *testing.T, snap *ingest.Snapshot) {
 	an := New(catalog.Default(), snap)
 	for _, e := range entities(snap) {
 		p := an.Effective(e)
-		for _, g := range p.Grants {
+		for g := range p.Grants() {
 			if want := e.ARN + "#"; len(g.By.Policy.ID) < len(want) || g.By.Policy.ID[:len(want)] != want {
 				t.Fatalf("%s: %s granted by %s, a policy of another principal", e.ARN, g.Action.FullName(), g.By.Policy.ID)
 			}
@@ -255,7 +254,7 @@ func checkConditions(t *testing.T, snap *ingest.Snapshot) {
 // grantedBy reports whether a statement of the principal's inline policy
 // named policy grants an action.
 func grantedBy(p Permissions, policy string) bool {
-	for _, g := range p.Grants {
+	for g := range p.Grants() {
 		id := g.By.Policy.ID
 		if len(id) > len(policy) && id[len(id)-len(policy)-1:] == "#"+policy {
 			return true
