@@ -18,14 +18,33 @@ const decisionBatch = 1024
 
 // decisionWriter writes the decisions of one group of input files (one
 // account, region and delivery day), by event day.
+//
+// An estate of many accounts and regions has thousands of groups a day,
+// most of a few hundred requests, and a file each would cost more to start
+// and finish than its rows cost to write, and leave a table of thousands
+// of small files a day. So a group whose files are small holds its rows
+// until it has more than smallGroupRows, when it writes them to files of
+// its own, named after the group, as it then writes the rest; a group of
+// larger files writes to files of its own from the start. A group that ends with its rows held
+// writes them to the run's shared files (see decisionSinks) when its
+// replay is final, and to files of its own otherwise: a replay whose
+// sessions may not be settled can be discarded and the group replayed
+// again, which removes the group's own files (remove).
 type decisionWriter struct {
 	parts *output.DayParts[analysis.DecisionRow]
-	// pending holds the rows not yet written, per event day, in batches
-	// taken from batches (see newDecisionBatches) and given back by close
-	// and abort.
+	// pending holds the rows of the file being read, per event day, in
+	// batches taken from batches (see newDecisionBatches) and given back
+	// by close and abort.
 	pending []dayRows
 	batches *sync.Pool
-	err     error
+	// held holds the rows of the files read before, while there are at
+	// most small; nil once they were written to the group's own
+	// files. It is taken from and given back to helds.
+	held  *heldRows
+	helds *heldPool
+	sinks *decisionSinks
+	small int // smallGroupRows, or fewer in tests
+	err   error
 	// lastDay is the event day of the last row, yyyy-mm-dd, and lastDate
 	// its date: the rows of a file mostly share a day.
 	lastDay  string
@@ -72,16 +91,41 @@ func DecisionWriterOptions() []parquet.WriterOption {
 // decisionPageBytes bounds the values of a page of the decisions table.
 const decisionPageBytes = 64 << 10
 
-// newDecisionWriter names the group's files after the group, so that
-// reruns write the same files whatever the worker count. The options are
-// DecisionWriterOptions, made once per run: their codecs keep the
-// compressors they made for the files before. batches is the run's
-// newDecisionBatches.
-func newDecisionWriter(dir string, group string, options []parquet.WriterOption, batches *sync.Pool) *decisionWriter {
-	return &decisionWriter{
-		parts:   output.NewDayParts[analysis.DecisionRow](dir, "part-"+group, options...),
-		batches: batches,
+// decisionTable is what the decision writers of a run share: the options
+// of their files, DecisionWriterOptions, made once per run (their codecs
+// keep the compressors they made for the files before), the pools of row
+// batches and held rows, and the shared files.
+type decisionTable struct {
+	dir     string
+	options []parquet.WriterOption
+	batches *sync.Pool
+	helds   heldPool
+	sinks   *decisionSinks
+	small   int // smallGroupRows, or fewer in tests
+}
+
+// newDecisionTable prepares the decisions table of a run in dir, with its
+// shared files kept open by up to workers groups at a time.
+func newDecisionTable(dir string, workers int) *decisionTable {
+	options := DecisionWriterOptions()
+	return &decisionTable{
+		dir: dir, options: options, batches: newDecisionBatches(),
+		sinks: newDecisionSinks(dir, options, 2*max(workers, 1)),
+		small: smallGroupRows,
 	}
+}
+
+// writer returns the decision writer of a group whose files hold size
+// bytes. Its own files are named after the group.
+func (t *decisionTable) writer(group string, size int64) *decisionWriter {
+	w := &decisionWriter{
+		parts:   output.NewDayParts[analysis.DecisionRow](t.dir, "part-"+group, t.options...),
+		batches: t.batches, helds: &t.helds, sinks: t.sinks, small: t.small,
+	}
+	if size <= smallGroupBytes {
+		w.held = t.helds.get()
+	}
+	return w
 }
 
 // add records one replayed request. The first write error is kept and
@@ -94,8 +138,46 @@ func (w *decisionWriter) add(x *ingest.Translation, r *ingest.Request, ev *analy
 	rows := w.rowsOf(day)
 	*rows = append(*rows, DecisionRowOf(x, r, ev))
 	if len(*rows) >= decisionBatch {
-		w.err = w.parts.Write(day, *rows)
+		w.emit(day, *rows)
 		empty(rows)
+	}
+}
+
+// emit holds rows of a day, which may borrow their strings from the file
+// being read, or writes them to the group's own files once the group holds
+// too many.
+func (w *decisionWriter) emit(day string, rows []analysis.DecisionRow) {
+	if w.err != nil {
+		return
+	}
+	if w.held != nil {
+		if w.held.n+len(rows) <= w.small {
+			w.held.add(day, rows)
+			return
+		}
+		w.spill()
+		if w.err != nil {
+			return
+		}
+	}
+	w.err = w.parts.Write(day, rows)
+}
+
+// spill writes the rows held to the group's own files, and holds no more.
+func (w *decisionWriter) spill() {
+	for _, d := range w.held.days {
+		if w.err == nil && len(d.rows) > 0 {
+			w.err = w.parts.Write(d.day, d.rows)
+		}
+	}
+	w.releaseHeld()
+}
+
+// releaseHeld gives the held rows back, emptied.
+func (w *decisionWriter) releaseHeld() {
+	if w.held != nil {
+		w.helds.put(w.held)
+		w.held = nil
 	}
 }
 
@@ -112,12 +194,12 @@ func (w *decisionWriter) rowsOf(day string) *[]analysis.DecisionRow {
 	return rows
 }
 
-// flush writes the rows pending, which may borrow their strings from the
-// file being read: it is called at the end of each file.
+// flush holds or writes the rows pending, which may borrow their strings
+// from the file being read: it is called at the end of each file.
 func (w *decisionWriter) flush() {
 	for _, p := range w.pending {
-		if w.err == nil && len(*p.rows) > 0 {
-			w.err = w.parts.Write(p.day, *p.rows)
+		if len(*p.rows) > 0 {
+			w.emit(p.day, *p.rows)
 		}
 		empty(p.rows)
 	}
@@ -152,10 +234,24 @@ func (w *decisionWriter) dayOf(t time.Time) string {
 	return w.lastDay
 }
 
-// close writes what is pending and renames the day files into place.
-func (w *decisionWriter) close() error {
+// close writes what is pending and held, and renames the group's own
+// files into place. final tells that the group's replay will not be
+// discarded: its held rows then go to the shared files.
+func (w *decisionWriter) close(final bool) error {
 	w.flush()
 	w.release()
+	if w.held != nil {
+		if final && w.err == nil {
+			for _, d := range w.held.days {
+				if len(d.rows) > 0 && w.err == nil {
+					w.err = w.sinks.write(d.day, d.rows)
+				}
+			}
+			w.releaseHeld()
+		} else {
+			w.spill()
+		}
+	}
 	if w.err != nil {
 		w.parts.Abort()
 		return w.err
@@ -189,8 +285,9 @@ func DecisionRowOf(x *ingest.Translation, r *ingest.Request, ev *analysis.Event)
 	return row
 }
 
-// abort removes what was written.
+// abort removes what was written to the group's own files.
 func (w *decisionWriter) abort() {
 	w.release()
+	w.releaseHeld()
 	w.parts.Abort()
 }

@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/replay-iam/replay/analysis"
 	"github.com/replay-iam/replay/catalog"
 	"github.com/replay-iam/replay/engine"
@@ -36,10 +34,11 @@ type Config struct {
 	Progress      func(Progress)
 	ProgressEvery time.Duration
 	// Decisions, when set, is a folder that receives one row per replayed
-	// request, in day=YYYY-MM-DD/part-GROUP.parquet files, one per group of
-	// input files and event day; GROUP is account_region_yyyymmdd (the
-	// delivery day), or file-NNNNN for the NNNNNth file outside the S3
-	// layout, so reruns write the same files.
+	// request, in day=YYYY-MM-DD/*.parquet files by event day: the rows of
+	// groups of small files go to part-shared-NNNNN.parquet files, several
+	// groups to a file; a larger group writes part-GROUP.parquet, GROUP
+	// being account_region_yyyymmdd (the delivery day), or file-NNNNN for
+	// the NNNNNth file outside the S3 layout (see decisionWriter).
 	Decisions string
 	// FileLog, when set, receives the accounting of every file found, read
 	// or not, once final, one call at a time and in an order that depends
@@ -73,6 +72,10 @@ type Config struct {
 	// ledgerLimit, when positive, is the number of verification ledger
 	// entries a group holds before writing them (tests write often).
 	ledgerLimit int
+	// smallGroupRows, when positive, is the number of decision rows a
+	// group holds before it writes them to files of its own (tests mix
+	// groups that do with groups that write to the shared files).
+	smallGroupRows int
 }
 
 // readAheadMode chooses when a group's replay reads its files ahead.
@@ -253,10 +256,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Ledger = newLedger(cfg.Ledger, cfg.ledgerLimit)
 	}
 	var mu sync.Mutex
-	var decisionOptions []parquet.WriterOption
-	var decisionBatches *sync.Pool
+	var decisions *decisionTable
 	if cfg.Decisions != "" {
-		decisionOptions, decisionBatches = DecisionWriterOptions(), newDecisionBatches()
+		decisions = newDecisionTable(cfg.Decisions, cfg.WorkerCount())
+		if cfg.smallGroupRows > 0 {
+			decisions.small = cfg.smallGroupRows
+		}
 	}
 	listed := func(seq int, passed []ingest.LogFile) error {
 		filesDone.Add(int64(len(passed)))
@@ -265,8 +270,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	counts, err := forEachGroup(ctx, cfg, inv, listed, func(w *worker, g fileGroup, pass groupPass) (groupOutcome, error) {
 		rep := analysis.NewReport()
 		var dec *decisionWriter
-		if cfg.Decisions != "" {
-			dec = newDecisionWriter(cfg.Decisions, g.name, decisionOptions, decisionBatches)
+		if decisions != nil {
+			dec = decisions.writer(g.name, g.size())
 		}
 		var gl *groupLedger
 		if res.Ledger != nil {
@@ -302,7 +307,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		}
 		if dec != nil {
-			if err := dec.close(); err != nil {
+			// A replay with no session lookup to settle, or a replay again,
+			// is never discarded (see plan.run).
+			final := pass.again || len(w.tr.SessionMisses()) == 0
+			if err := dec.close(final); err != nil {
 				return groupOutcome{}, err
 			}
 		}
@@ -322,6 +330,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		return out, nil
 	})
+	if decisions != nil {
+		if err == nil {
+			err = decisions.sinks.close()
+		} else {
+			decisions.sinks.abort()
+		}
+	}
 	if res.Ledger != nil {
 		if lerr := res.Ledger.close(res.Report); err == nil {
 			err = lerr

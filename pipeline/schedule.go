@@ -66,6 +66,15 @@ type fileGroup struct {
 	seq int
 }
 
+// size returns the bytes of the group's files.
+func (g *fileGroup) size() int64 {
+	var n int64
+	for _, f := range g.files {
+		n += f.Size
+	}
+	return n
+}
+
 // dayLister lists the files of a day to read, in any order, and returns
 // those it passes over.
 type dayLister func() (read, passedOver []ingest.LogFile, err error)

@@ -123,6 +123,24 @@ func readDecisions(t *testing.T, dir string) []analysis.DecisionRow {
 	return rows
 }
 
+// decisionFiles counts the shared files and the groups' own files of a
+// decisions folder.
+func decisionFiles(t *testing.T, dir string) (shared, own int) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "day=*", "*.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.HasPrefix(filepath.Base(f), "part-shared-") {
+			shared++
+		} else {
+			own++
+		}
+	}
+	return shared, own
+}
+
 // TestSessionsObservedInlineOrBeforehand moves the AssumeRole records of
 // the sample estate to where a replay reads them after the records that
 // use their sessions: for the first account into a file of a region whose
@@ -200,14 +218,16 @@ func TestSessionsObservedInlineOrBeforehand(t *testing.T) {
 
 	var firstLog []FileStats
 	for _, passes := range []sessionPassMode{sessionPassNever, sessionPassAlways, sessionPassAuto} {
-		for _, run := range []struct{ workers, sliceFiles int }{{1, 0}, {3, 0}, {3, 1}} {
+		// smallGroupRows: groups over 40 rows write decisions of their own,
+		// the others to the shared files.
+		for _, run := range []struct{ workers, sliceFiles, smallGroupRows int }{{1, 0, 0}, {3, 0, 0}, {3, 1, 0}, {3, 0, 40}} {
 			workers := run.workers
-			name := fmt.Sprintf("passes %d, %d workers, slices of %d files", passes, workers, run.sliceFiles)
+			name := fmt.Sprintf("passes %d, %d workers, slices of %d files, %d rows held", passes, workers, run.sliceFiles, run.smallGroupRows)
 			decisions := t.TempDir()
 			var log []FileStats
 			cfg := Config{Logs: []string{sum.Logs}, Snapshot: snap, Workers: workers, Decisions: decisions, passes: passes,
 				sliceFiles: run.sliceFiles, FileLog: func(st *FileStats) error { log = append(log, *st); return nil },
-				Ledger: t.TempDir(), ledgerLimit: 3}
+				Ledger: t.TempDir(), ledgerLimit: 3, smallGroupRows: run.smallGroupRows}
 			res, err := runWith(t, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -224,6 +244,10 @@ func TestSessionsObservedInlineOrBeforehand(t *testing.T) {
 			}
 			if rows := readDecisions(t, decisions); !reflect.DeepEqual(rows, wantRows) {
 				t.Errorf("%s: %d decisions differ from the untouched estate's %d", name, len(rows), len(wantRows))
+			}
+			shared, own := decisionFiles(t, decisions)
+			if shared == 0 || run.smallGroupRows > 0 && own == 0 {
+				t.Errorf("%s: %d shared decision files and %d of groups; want some shared, and some of groups when few rows are held", name, shared, own)
 			}
 			if firstLog == nil {
 				firstLog = log
