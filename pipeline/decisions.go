@@ -25,11 +25,12 @@ const decisionBatch = 1024
 // of small files a day. So a group whose files are small holds its rows
 // until it has more than smallGroupRows, when it writes them to files of
 // its own, named after the group, as it then writes the rest; a group of
-// larger files writes to files of its own from the start. A group that ends with its rows held
-// writes them to the run's shared files (see decisionSinks) when its
-// replay is final, and to files of its own otherwise: a replay whose
-// sessions may not be settled can be discarded and the group replayed
-// again, which removes the group's own files (remove).
+// larger files writes to files of its own from the start. A group that
+// ends with its rows held writes them to the run's shared files (see
+// decisionSinks) when its replay is final, and to files of its own
+// otherwise: a replay whose sessions may not be settled can be discarded
+// and the group replayed again, which removes the group's own files
+// (remove).
 type decisionWriter struct {
 	parts *output.DayParts[analysis.DecisionRow]
 	// pending holds the rows of the file being read, per event day, in
@@ -164,10 +165,14 @@ func (w *decisionWriter) emit(day string, rows []analysis.DecisionRow) {
 }
 
 // spill writes the rows held to the group's own files, and holds no more.
-func (w *decisionWriter) spill() {
+func (w *decisionWriter) spill() { w.writeHeld(w.parts.Write) }
+
+// writeHeld writes the rows held, day by day, with write, and holds no
+// more.
+func (w *decisionWriter) writeHeld(write func(day string, rows []analysis.DecisionRow) error) {
 	for _, d := range w.held.days {
 		if w.err == nil && len(d.rows) > 0 {
-			w.err = w.parts.Write(d.day, d.rows)
+			w.err = write(d.day, d.rows)
 		}
 	}
 	w.releaseHeld()
@@ -240,17 +245,12 @@ func (w *decisionWriter) dayOf(t time.Time) string {
 func (w *decisionWriter) close(final bool) error {
 	w.flush()
 	w.release()
-	if w.held != nil {
-		if final && w.err == nil {
-			for _, d := range w.held.days {
-				if len(d.rows) > 0 && w.err == nil {
-					w.err = w.sinks.write(d.day, d.rows)
-				}
-			}
-			w.releaseHeld()
-		} else {
-			w.spill()
-		}
+	switch {
+	case w.held == nil:
+	case final:
+		w.writeHeld(w.sinks.write)
+	default:
+		w.spill()
 	}
 	if w.err != nil {
 		w.parts.Abort()

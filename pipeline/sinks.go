@@ -246,12 +246,8 @@ func (s *decisionSinks) give(sink *decisionSink) error {
 // close finishes every file and renames it into place; after an error the
 // remaining files are removed. No group may be writing.
 func (s *decisionSinks) close() error {
-	s.mu.Lock()
-	idle := s.idle
-	s.idle = nil
-	s.mu.Unlock()
 	var first error
-	for _, sink := range idle {
+	for _, sink := range s.takeIdle() {
 		if first != nil {
 			sink.w.Abort()
 			continue
@@ -263,11 +259,16 @@ func (s *decisionSinks) close() error {
 
 // abort removes every file not yet finished. No group may be writing.
 func (s *decisionSinks) abort() {
-	s.mu.Lock()
-	idle := s.idle
-	s.idle = nil
-	s.mu.Unlock()
-	for _, sink := range idle {
+	for _, sink := range s.takeIdle() {
 		sink.w.Abort()
 	}
+}
+
+// takeIdle returns the files waiting open, which are then no more.
+func (s *decisionSinks) takeIdle() []*decisionSink {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	idle := s.idle
+	s.idle = nil
+	return idle
 }
