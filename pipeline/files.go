@@ -5,7 +5,7 @@ import "github.com/replay-iam/replay/ingest"
 // FileRow is a row of files.parquet: the accounting of one input file.
 // Records = evaluated + the skip columns (not_api_call ...
 // unsupported_event_version) + unparseable + not_cloudtrail +
-// outside_window + duplicate_event_id.
+// outside_window + duplicate_event_id + other_principal.
 type FileRow struct {
 	Path    string `parquet:"path"`
 	Size    int64  `parquet:"size"`
@@ -27,6 +27,9 @@ type FileRow struct {
 	NotCloudTrail int64 `parquet:"not_cloudtrail"`
 	OutsideWindow int64 `parquet:"outside_window"`
 	Duplicates    int64 `parquet:"duplicate_event_id"`
+	// OtherPrincipal counts the records of callers a run's --principal
+	// filter does not select.
+	OtherPrincipal int64 `parquet:"other_principal"`
 
 	Error    string   `parquet:"error"`
 	Problems []string `parquet:"problems,list"`
@@ -45,7 +48,7 @@ func (st *FileStats) Row() FileRow {
 		UnsupportedPrincipal:    st.Skips[ingest.SkipUnsupportedPrincipal],
 		UnsupportedEventVersion: st.Skips[ingest.SkipUnsupportedEventVersion],
 		Unparseable:             st.Unparseable, NotCloudTrail: st.NotCloudTrail, OutsideWindow: st.OutsideWindow,
-		Duplicates: st.Duplicates, Error: st.Error, Problems: st.Problems,
+		Duplicates: st.Duplicates, OtherPrincipal: st.OtherPrincipals, Error: st.Error, Problems: st.Problems,
 	}
 }
 
@@ -53,5 +56,6 @@ func (st *FileStats) Row() FileRow {
 // Records.
 func (r *FileRow) Accounted() int64 {
 	return r.Evaluated + r.NotAPICall + r.NoIAMAction + r.UnmappedEvent + r.UnknownPrincipal + r.OtherAccountCaller +
-		r.UnsupportedPrincipal + r.UnsupportedEventVersion + r.Unparseable + r.NotCloudTrail + r.OutsideWindow + r.Duplicates
+		r.UnsupportedPrincipal + r.UnsupportedEventVersion + r.Unparseable + r.NotCloudTrail + r.OutsideWindow + r.Duplicates +
+		r.OtherPrincipal
 }

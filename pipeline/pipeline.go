@@ -55,6 +55,14 @@ type Config struct {
 	// may be and still be counted once: 0 means DefaultDedupWindow, a
 	// negative value every copy within a group and its previous day.
 	DedupWindow time.Duration
+	// Principals, when not empty, selects the principals whose requests
+	// are replayed, named as the reports name callers (EntityARN): IAM
+	// users, roles (with their paths; every session of the role), root
+	// users (arn:aws:iam::ACCOUNT:root), services. The records of other
+	// callers are counted as OtherPrincipals and cost no translation.
+	Principals []string
+	// principals is Principals as Run looks them up.
+	principals *principalFilter
 	// passes chooses how sessions are observed (the zero value adapts;
 	// tests force either way).
 	passes sessionPassMode
@@ -141,7 +149,7 @@ type FileStats struct {
 	// Skipped is why the file was not read ("" when read).
 	Skipped string
 	// Records read = Evaluated + the sum of Skips + Unparseable +
-	// NotCloudTrail + OutsideWindow + Duplicates.
+	// NotCloudTrail + OutsideWindow + Duplicates + OtherPrincipals.
 	Records, Evaluated, Requests int64
 	// Skips counts the records not evaluated by ingest.Skip.
 	Skips                                     [ingest.SkipKinds]int64
@@ -149,6 +157,9 @@ type FileStats struct {
 	// Duplicates counts records whose event id a record of the same account
 	// and region delivered earlier, within the dedup window, already had.
 	Duplicates int64
+	// OtherPrincipals counts the records of callers Config.Principals
+	// does not select.
+	OtherPrincipals int64
 	// Error ends the file early: the records after it were not read.
 	Error string
 	// Problems holds the first MaxProblemsPerFile messages about records
@@ -194,7 +205,7 @@ type Result struct {
 	Files        int
 	FilesSkipped map[string]int
 	// Totals over the files.
-	Records, Evaluated, Requests, Unparseable, NotCloudTrail, OutsideWindow, Duplicates int64
+	Records, Evaluated, Requests, Unparseable, NotCloudTrail, OutsideWindow, Duplicates, OtherPrincipals int64
 	// Skips counts the records not evaluated by reason (ingest.Skip's names).
 	Skips      map[string]int64
 	FileErrors int
@@ -216,6 +227,7 @@ func (res *Result) add(f *FileStats) {
 	res.NotCloudTrail += f.NotCloudTrail
 	res.OutsideWindow += f.OutsideWindow
 	res.Duplicates += f.Duplicates
+	res.OtherPrincipals += f.OtherPrincipals
 	for k, n := range f.Skips {
 		if n > 0 {
 			res.Skips[ingest.Skip(k).String()] += n
@@ -235,6 +247,7 @@ func (res *Result) add(f *FileStats) {
 // cancelled; damaged files and records are counted, not fatal.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	start := time.Now()
+	cfg.principals = newPrincipalFilter(cfg.Principals)
 	res := &Result{Report: analysis.NewReport(), FilesSkipped: map[string]int{}, Skips: map[string]int64{}}
 	acct := &accounting{res: res, log: cfg.FileLog, pending: map[int][]FileStats{}}
 	inv, err := ingest.Survey(cfg.Logs, cfg.Window, func(f ingest.LogFile) {
@@ -614,7 +627,15 @@ func (w *worker) replayFile(ctx context.Context, cfg Config, f *ingest.LogFile, 
 			st.Duplicates++
 			return
 		}
+		if cfg.principals != nil && !cfg.principals.mayBeOf(rec) {
+			st.OtherPrincipals++
+			return
+		}
 		x := w.tr.Translate(rec)
+		if cfg.principals != nil && x.Principal.ARN != "" && !cfg.principals.selects(&x.Principal) {
+			st.OtherPrincipals++
+			return
+		}
 		if x.Skip != ingest.SkipNotAPICall {
 			rep.AddRecord(rec.EventSource, isDataEvent(rec), rec.ReadOnly)
 		}

@@ -68,7 +68,7 @@ func TestRunAccountsForDamagedInput(t *testing.T) {
 	if res.FileErrors != 2 || res.Unparseable != 1 || res.NotCloudTrail != 1 {
 		t.Errorf("file errors %d, unparseable %d, not CloudTrail %d", res.FileErrors, res.Unparseable, res.NotCloudTrail)
 	}
-	accounted := res.Evaluated + res.Unparseable + res.NotCloudTrail + res.OutsideWindow + res.Duplicates
+	accounted := res.Evaluated + res.Unparseable + res.NotCloudTrail + res.OutsideWindow + res.Duplicates + res.OtherPrincipals
 	for _, n := range res.Skips {
 		accounted += n
 	}

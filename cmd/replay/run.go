@@ -61,17 +61,20 @@ type runOptions struct {
 	memProfile string
 	// memoryLimit is the heap size the garbage collector keeps under, in MiB.
 	memoryLimit int64
+	// principals is pipeline.Config.Principals.
+	principals []string
 }
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("run", "--snapshot DIR --logs PATH [--logs PATH...] --out DIR [flags]", stderr)
 	var o runOptions
-	var logs stringList
+	var logs, principals stringList
 	fs.StringVar(&o.snapshot, "snapshot", "", "snapshot folder (gaad-<account>.json and optional resource-policies.json, organization.json, resource-tags.json)")
 	fs.Var(&logs, "logs", "CloudTrail logs: a folder, a file or a glob (repeatable)")
 	fs.StringVar(&o.out, "out", "", "folder for the reports")
 	fs.StringVar(&o.from, "from", "", "replay events at or after this time (RFC 3339 or YYYY-MM-DD)")
 	fs.StringVar(&o.to, "to", "", "replay events before this time (RFC 3339 or YYYY-MM-DD)")
+	fs.Var(&principals, "principal", "replay only the requests of this `principal`, named as the reports name callers: a user, a role with its path (every session of it), arn:aws:iam::ACCOUNT:root, a service (repeatable); the reports then cover these principals alone")
 	fs.IntVar(&o.workers, "workers", 0, "files read at once (default: the number of CPUs)")
 	fs.DurationVar(&o.dedupWindow, "dedup-window", pipeline.DefaultDedupWindow, "count an event delivered again within this `duration` of its previous delivery once (per account and region, across midnight; 0: any copy in the same delivery day or the day before, holding a day's event ids)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
@@ -84,7 +87,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	o.logs = logs
+	o.logs, o.principals = logs, principals
+	for _, p := range o.principals {
+		if p == "" {
+			fmt.Fprintln(stderr, "replay run: --principal needs a principal's ARN")
+			return errUsage
+		}
+	}
 	if o.snapshot == "" || len(o.logs) == 0 || o.out == "" {
 		fmt.Fprintln(stderr, "replay run: --snapshot, --logs and --out are required (or run 'replay demo')")
 		fs.Usage()
@@ -211,7 +220,8 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(stage)
-	cfg := pipeline.Config{Logs: o.logs, Snapshot: snap, Window: w, Workers: o.workers, DedupWindow: o.dedupWindow}
+	cfg := pipeline.Config{Logs: o.logs, Snapshot: snap, Window: w, Workers: o.workers, DedupWindow: o.dedupWindow,
+		Principals: o.principals}
 	if o.dedupWindow <= 0 {
 		cfg.DedupWindow = -1
 	}
@@ -261,12 +271,24 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 	if o.decisions {
 		fmt.Fprintf(stdout, "Decisions of every request in %s\n", filepath.Join(o.out, "decisions"))
 	}
+	warnUnmatched(stderr, o.principals, snap, res.Report)
 	incomplete := reportProblems(stderr, res, snap)
 	if o.strict && incomplete {
 		fmt.Fprintln(stderr, "replay run: --strict: some input was not read or not replayed; see manifest.json")
 		return errIncomplete
 	}
 	return nil
+}
+
+// warnUnmatched warns of each selected principal that neither the
+// snapshot nor the requests replayed hold: most likely a misspelt name, or
+// a role named without its path.
+func warnUnmatched(stderr io.Writer, principals []string, snap *ingest.Snapshot, rep *analysis.Report) {
+	for _, arn := range principals {
+		if snap.Users[arn] == nil && snap.Roles[arn] == nil && rep.Principals[arn] == nil {
+			fmt.Fprintf(stderr, "replay: --principal %s: no such user or role in the snapshot, and no request of it in the logs\n", arn)
+		}
+	}
 }
 
 // maxProblemLines bounds the input problems printed on stderr.
@@ -321,14 +343,17 @@ func progressPrinter(stderr io.Writer) func(pipeline.Progress) {
 // Manifest is manifest.json: what was read and how every record was
 // accounted for, in total and per file.
 type Manifest struct {
-	Tool      string             `json:"tool"`
-	Version   string             `json:"version"`
-	Catalog   string             `json:"catalog"`
-	Snapshot  ManifestSnapshot   `json:"snapshot"`
-	Window    ManifestWindow     `json:"window"`
-	Totals    ManifestTotals     `json:"totals"`
-	Agreement analysis.Agreement `json:"agreement"`
-	Coverage  analysis.Coverage  `json:"coverage"`
+	Tool     string           `json:"tool"`
+	Version  string           `json:"version"`
+	Catalog  string           `json:"catalog"`
+	Snapshot ManifestSnapshot `json:"snapshot"`
+	Window   ManifestWindow   `json:"window"`
+	// Principals is the run's --principal selection: when set, the
+	// reports cover these principals alone.
+	Principals []string           `json:"principals,omitempty"`
+	Totals     ManifestTotals     `json:"totals"`
+	Agreement  analysis.Agreement `json:"agreement"`
+	Coverage   analysis.Coverage  `json:"coverage"`
 	// Problems holds the first pipeline.MaxProblems messages about files
 	// and records not read, in the order of Files.
 	Problems []string `json:"problems,omitempty"`
@@ -356,20 +381,22 @@ type ManifestWindow struct {
 }
 
 // ManifestTotals sums the files: records = evaluated + skips +
-// unparseable + not_cloudtrail + outside_window.
+// unparseable + not_cloudtrail + outside_window + duplicate_event_id +
+// other_principal.
 type ManifestTotals struct {
-	Files         int              `json:"files"`
-	FilesSkipped  map[string]int   `json:"files_skipped"`
-	FileErrors    int              `json:"file_errors"`
-	Records       int64            `json:"records"`
-	Evaluated     int64            `json:"evaluated"`
-	Requests      int64            `json:"requests"`
-	Skips         map[string]int64 `json:"skips"`
-	Unparseable   int64            `json:"unparseable"`
-	NotCloudTrail int64            `json:"not_cloudtrail"`
-	OutsideWindow int64            `json:"outside_window"`
-	Duplicates    int64            `json:"duplicate_event_id"`
-	Sessions      int              `json:"sessions_joined_from_sts"`
+	Files          int              `json:"files"`
+	FilesSkipped   map[string]int   `json:"files_skipped"`
+	FileErrors     int              `json:"file_errors"`
+	Records        int64            `json:"records"`
+	Evaluated      int64            `json:"evaluated"`
+	Requests       int64            `json:"requests"`
+	Skips          map[string]int64 `json:"skips"`
+	Unparseable    int64            `json:"unparseable"`
+	NotCloudTrail  int64            `json:"not_cloudtrail"`
+	OutsideWindow  int64            `json:"outside_window"`
+	Duplicates     int64            `json:"duplicate_event_id"`
+	OtherPrincipal int64            `json:"other_principal"`
+	Sessions       int              `json:"sessions_joined_from_sts"`
 	// UnmappedEvents counts the unmapped_event skips by "eventSource eventName".
 	UnmappedEvents map[string]int64 `json:"unmapped_events"`
 }
@@ -446,24 +473,25 @@ type ManifestFile struct {
 	// Skipped is why the file was not read.
 	Skipped string `json:"skipped,omitempty"`
 	// Records = evaluated + skips + unparseable + not_cloudtrail +
-	// outside_window + duplicate_event_id.
-	Records       int64            `json:"records"`
-	Evaluated     int64            `json:"evaluated"`
-	Requests      int64            `json:"requests"`
-	Skips         map[string]int64 `json:"skips,omitempty"`
-	Unparseable   int64            `json:"unparseable"`
-	NotCloudTrail int64            `json:"not_cloudtrail"`
-	OutsideWindow int64            `json:"outside_window"`
-	Duplicates    int64            `json:"duplicate_event_id"`
-	Error         string           `json:"error,omitempty"`
-	Problems      []string         `json:"problems,omitempty"`
+	// outside_window + duplicate_event_id + other_principal.
+	Records        int64            `json:"records"`
+	Evaluated      int64            `json:"evaluated"`
+	Requests       int64            `json:"requests"`
+	Skips          map[string]int64 `json:"skips,omitempty"`
+	Unparseable    int64            `json:"unparseable"`
+	NotCloudTrail  int64            `json:"not_cloudtrail"`
+	OutsideWindow  int64            `json:"outside_window"`
+	Duplicates     int64            `json:"duplicate_event_id"`
+	OtherPrincipal int64            `json:"other_principal"`
+	Error          string           `json:"error,omitempty"`
+	Problems       []string         `json:"problems,omitempty"`
 }
 
 func manifestFileOf(st *pipeline.FileStats) ManifestFile {
 	f := ManifestFile{
 		Path: st.Path, Size: st.Size, Skipped: st.Skipped, Records: st.Records, Evaluated: st.Evaluated, Requests: st.Requests,
 		Unparseable: st.Unparseable, NotCloudTrail: st.NotCloudTrail, OutsideWindow: st.OutsideWindow, Duplicates: st.Duplicates,
-		Error: st.Error, Problems: st.Problems,
+		OtherPrincipal: st.OtherPrincipals, Error: st.Error, Problems: st.Problems,
 	}
 	for k, n := range st.Skips {
 		if n > 0 {
@@ -586,6 +614,9 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 
 	// Effective permissions against use, principal by principal.
 	known := snapshotPrincipals(snap)
+	if len(o.principals) > 0 {
+		known = slices.DeleteFunc(known, func(p analysis.Principal) bool { return !slices.Contains(o.principals, p.ARN) })
+	}
 	idx := rep.Index(cat)
 	granted := map[string]int64{}
 	var statements []analysis.StatementRow
@@ -665,9 +696,10 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 			Files: res.Files, FilesSkipped: res.FilesSkipped, FileErrors: res.FileErrors,
 			Records: res.Records, Evaluated: res.Evaluated, Requests: res.Requests, Skips: res.Skips,
 			Unparseable: res.Unparseable, NotCloudTrail: res.NotCloudTrail, OutsideWindow: res.OutsideWindow, Duplicates: res.Duplicates,
-			Sessions: res.Sessions, UnmappedEvents: rep.Unmapped,
+			OtherPrincipal: res.OtherPrincipals, Sessions: res.Sessions, UnmappedEvents: rep.Unmapped,
 		},
 	}
+	m.Principals = o.principals
 	for _, p := range snap.Problems {
 		m.Snapshot.Problems = append(m.Snapshot.Problems, p.Error())
 	}
@@ -717,6 +749,9 @@ func printSummary(w io.Writer, res *pipeline.Result, deniedRows []analysis.Denie
 	}
 	fmt.Fprintf(w, "; unparseable %d, not CloudTrail %d, outside the window %d, duplicate event ids %d\n",
 		res.Unparseable, res.NotCloudTrail, res.OutsideWindow, res.Duplicates)
+	if res.OtherPrincipals > 0 {
+		fmt.Fprintf(w, "  not selected by --principal: %d records of other callers\n", res.OtherPrincipals)
+	}
 	fmt.Fprintf(w, "  sessions issued by the STS calls read: %d", res.Sessions)
 	if res.SessionPassDays > 0 {
 		fmt.Fprintf(w, "; days read once for their sessions before their replay: %d", res.SessionPassDays)

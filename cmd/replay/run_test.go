@@ -43,7 +43,7 @@ func TestDemoReports(t *testing.T) {
 	}
 	// Every record is accounted for, file by file and in total.
 	tot := m.Totals
-	sum := tot.Evaluated + tot.Unparseable + tot.NotCloudTrail + tot.OutsideWindow + tot.Duplicates
+	sum := tot.Evaluated + tot.Unparseable + tot.NotCloudTrail + tot.OutsideWindow + tot.Duplicates + tot.OtherPrincipal
 	for _, n := range tot.Skips {
 		sum += n
 	}
@@ -68,7 +68,7 @@ func TestDemoReports(t *testing.T) {
 	}
 	for i, f := range m.Files {
 		r := files[i]
-		accounted := f.Evaluated + f.Unparseable + f.NotCloudTrail + f.OutsideWindow + f.Duplicates
+		accounted := f.Evaluated + f.Unparseable + f.NotCloudTrail + f.OutsideWindow + f.Duplicates + f.OtherPrincipal
 		for _, n := range f.Skips {
 			accounted += n
 		}
@@ -469,4 +469,78 @@ func decisionRows(t *testing.T, out string) []analysis.DecisionRow {
 			strings.Compare(fmt.Sprint(a), fmt.Sprint(b)))
 	})
 	return rows
+}
+
+// TestRunSelectsPrincipals replays the sample for one role and a name no
+// principal has: the reports cover the role alone, as a run without the
+// selection reports it, the manifest names the selection and accounts for
+// the other callers' records, and the name no principal has is warned of.
+func TestRunSelectsPrincipals(t *testing.T) {
+	dir := t.TempDir()
+	sum, err := sample.Generate(dir, sample.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	replayed := func(out string, extra ...string) string {
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"run", "--snapshot", sum.Snapshot, "--logs", sum.Logs, "--out", out, "--quiet"}, extra...)
+		if code := run(context.Background(), args, &stdout, &stderr); code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		return stderr.String()
+	}
+	all, some := filepath.Join(dir, "all"), filepath.Join(dir, "some")
+	replayed(all)
+	const role, missing = "arn:aws:iam::200000000002:role/svc/app", "arn:aws:iam::200000000002:role/app"
+	stderr := replayed(some, "--principal", role, "--principal", missing)
+	if !strings.Contains(stderr, "--principal "+missing+": no such") || strings.Contains(stderr, "--principal "+role+":") {
+		t.Errorf("stderr %q: want a warning of %s alone", stderr, missing)
+	}
+
+	principals, err := parquet.ReadFile[analysis.PrincipalRow](filepath.Join(some, "principals.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(principals) != 1 || principals[0].PrincipalARN != role || principals[0].Events == 0 {
+		t.Fatalf("principals.parquet: %+v, want %s alone, with its events", principals, role)
+	}
+	sameRows(t, some, all, "principals.parquet", role, func(r *analysis.PrincipalRow) string { return r.PrincipalARN })
+	sameRows(t, some, all, "usage.parquet", role, func(r *analysis.UsageRow) string { return r.PrincipalARN })
+	sameRows(t, some, all, "unused.parquet", role, func(r *analysis.UnusedRow) string { return r.PrincipalARN })
+	sameRows(t, some, all, "suggestions.parquet", role, func(r *analysis.SuggestionRow) string { return r.PrincipalARN })
+
+	var m Manifest
+	b, err := os.ReadFile(filepath.Join(some, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	tot := m.Totals
+	accounted := tot.Evaluated + tot.Unparseable + tot.NotCloudTrail + tot.OutsideWindow + tot.Duplicates + tot.OtherPrincipal
+	for _, n := range tot.Skips {
+		accounted += n
+	}
+	if !reflect.DeepEqual(m.Principals, []string{role, missing}) || tot.OtherPrincipal == 0 || accounted != tot.Records {
+		t.Errorf("manifest: principals %v, other principals' records %d, %d of %d records accounted for", m.Principals, tot.OtherPrincipal, accounted, tot.Records)
+	}
+}
+
+// sameRows checks that a report of the run for principal alone holds
+// the rows the report of the run for every principal holds for it.
+func sameRows[T any](t *testing.T, some, all, name, principal string, arn func(*T) string) {
+	t.Helper()
+	got, err := parquet.ReadFile[T](filepath.Join(some, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := parquet.ReadFile[T](filepath.Join(all, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = slices.DeleteFunc(want, func(r T) bool { return arn(&r) != principal })
+	if len(got) == 0 || !reflect.DeepEqual(got, want) {
+		t.Errorf("%s: %d rows, want the %d rows of %s without the selection", name, len(got), len(want), principal)
+	}
 }
