@@ -89,8 +89,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	o.logs, o.principals = logs, principals
 	for _, p := range o.principals {
-		if p == "" {
+		switch {
+		case p == "":
 			fmt.Fprintln(stderr, "replay run: --principal needs a principal's ARN")
+			return errUsage
+		case strings.Contains(p, ":assumed-role/") || strings.Contains(p, ":federated-user/"):
+			// The reports name the role or user behind a session, whose
+			// other sessions a selection of the session alone would leave out.
+			fmt.Fprintf(stderr, "replay run: --principal %s is a session: name its role (arn:aws:iam::ACCOUNT:role/PATH/NAME) or, for a federated user, its IAM user\n", p)
 			return errUsage
 		}
 	}

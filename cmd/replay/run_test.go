@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -489,12 +490,18 @@ func TestRunSelectsPrincipals(t *testing.T) {
 		}
 		return stderr.String()
 	}
+	var stderr bytes.Buffer
+	session := "arn:aws:sts::200000000002:assumed-role/app/i-0abc"
+	args := []string{"run", "--snapshot", sum.Snapshot, "--logs", sum.Logs, "--out", filepath.Join(dir, "session"), "--principal", session}
+	if code := run(context.Background(), args, io.Discard, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "name its role") {
+		t.Errorf("--principal naming a session: exit %d, stderr %q; want a usage error naming the role", code, stderr.String())
+	}
 	all, some := filepath.Join(dir, "all"), filepath.Join(dir, "some")
 	replayed(all)
 	const role, missing = "arn:aws:iam::200000000002:role/svc/app", "arn:aws:iam::200000000002:role/app"
-	stderr := replayed(some, "--principal", role, "--principal", missing)
-	if !strings.Contains(stderr, "--principal "+missing+": no such") || strings.Contains(stderr, "--principal "+role+":") {
-		t.Errorf("stderr %q: want a warning of %s alone", stderr, missing)
+	warned := replayed(some, "--principal", role, "--principal", missing)
+	if !strings.Contains(warned, "--principal "+missing+": no such") || strings.Contains(warned, "--principal "+role+":") {
+		t.Errorf("stderr %q: want a warning of %s alone", warned, missing)
 	}
 
 	principals, err := parquet.ReadFile[analysis.PrincipalRow](filepath.Join(some, "principals.parquet"))

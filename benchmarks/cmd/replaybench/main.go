@@ -7,7 +7,9 @@
 // (inflate + goccy/go-json decode of whole files into the record type)
 // with 1 and -workers goroutines, the events/s of each stage of a replay
 // in process, then runs the replay binary end to end with 1 and -workers
-// workers, with --decisions and with the check of the suggested policies,
+// workers, with --decisions, with the check of the suggested policies and
+// for one principal (--principal, a rerun for a principal with a small
+// share of the events),
 // recording the wall time and peak RSS of each and the time of its two
 // phases as the run reports them (replaying the logs, writing the
 // reports), and prints the ratios the performance targets are stated in. It measures all of them in -repeat rounds and
@@ -106,6 +108,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		{name: "--workers 1 --verify=false", args: []string{"--workers", "1", "--verify=false"}},
 		{name: fmt.Sprintf("--workers %d --verify=false --decisions", *workers), args: []string{"--workers", fmt.Sprint(*workers), "--verify=false", "--decisions"}},
 		{name: fmt.Sprintf("--workers %d (suggestions verified)", *workers), args: []string{"--workers", fmt.Sprint(*workers)}},
+		{name: fmt.Sprintf("--workers %d --verify=false --principal (one user)", *workers),
+			args: []string{"--workers", fmt.Sprint(*workers), "--verify=false", "--principal", sample.BotARN(0)}},
 	}
 	sessions, err := benchmarks.Sessions(c)
 	if err != nil {
@@ -185,6 +189,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%d workers / 1 worker, end to end:   %.2f (target >= 1.80)\n", *workers, runs[1].wall.Seconds()/runs[0].wall.Seconds())
 	fmt.Fprintf(stdout, "--decisions extra time:             %+.0f%% (target <= 25%%)\n", 100*(runs[2].wall.Seconds()/runs[0].wall.Seconds()-1))
 	fmt.Fprintf(stdout, "verification extra time:            %+.0f%%\n", 100*(runs[3].wall.Seconds()/runs[0].wall.Seconds()-1))
+	fmt.Fprintf(stdout, "one principal's rerun / floor:      %.2f (%s)\n", floorN.Seconds()/runs[4].wall.Seconds(), sample.BotARN(0))
 	var peak int64
 	for _, r := range runs {
 		peak = max(peak, r.rss)
