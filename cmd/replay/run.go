@@ -288,13 +288,41 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 
 // warnUnmatched warns of each selected principal that neither the
 // snapshot nor the requests replayed hold: most likely a misspelt name, or
-// a role named without its path.
+// a role or user named without its path, which the warning then gives.
 func warnUnmatched(stderr io.Writer, principals []string, snap *ingest.Snapshot, rep *analysis.Report) {
 	for _, arn := range principals {
-		if snap.Users[arn] == nil && snap.Roles[arn] == nil && rep.Principals[arn] == nil {
-			fmt.Fprintf(stderr, "replay: --principal %s: no such user or role in the snapshot, and no request of it in the logs\n", arn)
+		if snap.Users[arn] != nil || snap.Roles[arn] != nil || rep.Principals[arn] != nil {
+			continue
+		}
+		fmt.Fprintf(stderr, "replay: --principal %s: no such user or role in the snapshot, and no request of it in the logs", arn)
+		if like := samePathless(arn, snap); len(like) > 0 {
+			fmt.Fprintf(stderr, " (with its path: %s)", strings.Join(like, ", "))
+		}
+		fmt.Fprintln(stderr)
+	}
+}
+
+// samePathless returns the ARNs of the snapshot's users and roles of the
+// account and name arn gives, whatever their path.
+func samePathless(arn string, snap *ingest.Snapshot) []string {
+	head, rest, ok := strings.Cut(arn, ":user/")
+	entities := snap.Users
+	if !ok {
+		if head, rest, ok = strings.Cut(arn, ":role/"); !ok {
+			return nil
+		}
+		entities = snap.Roles
+	}
+	account := head[strings.LastIndexByte(head, ':')+1:]
+	name := rest[strings.LastIndexByte(rest, '/')+1:]
+	var like []string
+	for other, e := range entities {
+		if e.Account == account && e.Name == name {
+			like = append(like, other)
 		}
 	}
+	slices.Sort(like)
+	return like
 }
 
 // maxProblemLines bounds the input problems printed on stderr.

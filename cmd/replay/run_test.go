@@ -500,8 +500,9 @@ func TestRunSelectsPrincipals(t *testing.T) {
 	replayed(all)
 	const role, missing = "arn:aws:iam::200000000002:role/svc/app", "arn:aws:iam::200000000002:role/app"
 	warned := replayed(some, "--principal", role, "--principal", missing)
-	if !strings.Contains(warned, "--principal "+missing+": no such") || strings.Contains(warned, "--principal "+role+":") {
-		t.Errorf("stderr %q: want a warning of %s alone", warned, missing)
+	if !strings.Contains(warned, "--principal "+missing+": no such") || !strings.Contains(warned, "(with its path: "+role+")") ||
+		strings.Contains(warned, "--principal "+role+":") {
+		t.Errorf("stderr %q: want a warning of %s alone, giving %s", warned, missing, role)
 	}
 
 	principals, err := parquet.ReadFile[analysis.PrincipalRow](filepath.Join(some, "principals.parquet"))
