@@ -132,13 +132,7 @@ func TestBadInputCorpus(t *testing.T) {
 	if code := run(context.Background(), args, &stdout, &stderr); code != exitIncomplete {
 		t.Fatalf("exit %d, want %d (incomplete input); stderr:\n%s", code, exitIncomplete, stderr.String())
 	}
-	var m Manifest
-	if b, err = os.ReadFile(filepath.Join(out, "manifest.json")); err != nil {
-		t.Fatalf("the reports were not written: %v", err)
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	m := readManifest(t, out)
 
 	seen := map[string]bool{}
 	for _, f := range readFileRows(t, out) {

@@ -34,20 +34,10 @@ func TestDemoReports(t *testing.T) {
 	}
 	out := filepath.Join(dir, "reports")
 
-	var m Manifest
-	b, err := os.ReadFile(filepath.Join(out, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	m := readManifest(t, out)
 	// Every record is accounted for, file by file and in total.
 	tot := m.Totals
-	sum := tot.Evaluated + tot.Unparseable + tot.NotCloudTrail + tot.OutsideWindow + tot.Duplicates + tot.OtherPrincipal
-	for _, n := range tot.Skips {
-		sum += n
-	}
+	sum := accounted(&tot)
 	if tot.Records == 0 || sum != tot.Records {
 		t.Errorf("records %d, accounted %d", tot.Records, sum)
 	}
@@ -517,22 +507,35 @@ func TestRunSelectsPrincipals(t *testing.T) {
 	sameRows(t, some, all, "unused.parquet", role, func(r *analysis.UnusedRow) string { return r.PrincipalARN })
 	sameRows(t, some, all, "suggestions.parquet", role, func(r *analysis.SuggestionRow) string { return r.PrincipalARN })
 
+	m := readManifest(t, some)
+	tot := m.Totals
+	if n := accounted(&tot); !reflect.DeepEqual(m.Principals, []string{role, missing}) || tot.OtherPrincipal == 0 || n != tot.Records {
+		t.Errorf("manifest: principals %v, other principals' records %d, %d of %d records accounted for", m.Principals, tot.OtherPrincipal, n, tot.Records)
+	}
+}
+
+// readManifest reads the manifest.json of a run's reports.
+func readManifest(t *testing.T, out string) Manifest {
+	t.Helper()
 	var m Manifest
-	b, err := os.ReadFile(filepath.Join(some, "manifest.json"))
+	b, err := os.ReadFile(filepath.Join(out, "manifest.json"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the reports were not written: %v", err)
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	tot := m.Totals
-	accounted := tot.Evaluated + tot.Unparseable + tot.NotCloudTrail + tot.OutsideWindow + tot.Duplicates + tot.OtherPrincipal
+	return m
+}
+
+// accounted is the sum of the categories the manifest's totals put
+// records in, which equals the records read.
+func accounted(tot *ManifestTotals) int64 {
+	sum := tot.Evaluated + tot.Unparseable + tot.NotCloudTrail + tot.OutsideWindow + tot.Duplicates + tot.OtherPrincipal
 	for _, n := range tot.Skips {
-		accounted += n
+		sum += n
 	}
-	if !reflect.DeepEqual(m.Principals, []string{role, missing}) || tot.OtherPrincipal == 0 || accounted != tot.Records {
-		t.Errorf("manifest: principals %v, other principals' records %d, %d of %d records accounted for", m.Principals, tot.OtherPrincipal, accounted, tot.Records)
-	}
+	return sum
 }
 
 // sameRows checks that a report of the run for principal alone holds
