@@ -724,7 +724,7 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 	w := cfg.Window
 	m := Manifest{
 		Tool: "replay", Version: version, Catalog: cat.Version,
-		Snapshot:  ManifestSnapshot{Path: o.snapshot, SHA256: digest},
+		Snapshot: ManifestSnapshot{Path: o.snapshot, SHA256: digest}, Principals: o.principals,
 		Agreement: rep.Agreement, Coverage: rep.Coverage, Problems: res.Problems,
 		Totals: ManifestTotals{
 			Files: res.Files, FilesSkipped: res.FilesSkipped, FileErrors: res.FileErrors,
@@ -733,7 +733,6 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 			OtherPrincipal: res.OtherPrincipals, Sessions: res.Sessions, UnmappedEvents: rep.Unmapped,
 		},
 	}
-	m.Principals = o.principals
 	for _, p := range snap.Problems {
 		m.Snapshot.Problems = append(m.Snapshot.Problems, p.Error())
 	}
