@@ -95,7 +95,7 @@ func gaad(acct string) doc {
 			doc{"Path": "/", "UserName": "alice", "UserId": "AIDAALICE" + acct, "Arn": "arn:aws:iam::" + acct + ":user/alice",
 				"CreateDate": "2024-01-01T00:00:00Z", "GroupList": []any{"admins"}, "AttachedManagedPolicies": []any{},
 				"UserPolicyList": []any{}, "Tags": tags("team", "platform")},
-			doc{"Path": "/bots/", "UserName": "legacy-bot", "UserId": "AIDABOT" + acct, "Arn": "arn:aws:iam::" + acct + ":user/bots/legacy-bot",
+			doc{"Path": "/bots/", "UserName": "legacy-bot", "UserId": "AIDABOT" + acct, "Arn": botARN(acct),
 				"CreateDate": "2020-01-01T00:00:00Z", "GroupList": []any{}, "AttachedManagedPolicies": []any{},
 				"UserPolicyList": inlineList(map[string]doc{"bot": policy(allow("s3:*", "*"), allow("ec2:Describe*", "*"))}),
 				"Tags":           tags()},

@@ -68,7 +68,10 @@ func account(i int) string { return fmt.Sprintf("2%011d", i+1) }
 // 0), which makes a small share of the estate's calls (with 6 accounts,
 // under 2 %): the principal a rerun for one principal selects in the
 // benchmarks.
-func BotARN(i int) string { return "arn:aws:iam::" + account(i) + ":user/bots/legacy-bot" }
+func BotARN(i int) string { return botARN(account(i)) }
+
+// botARN returns the ARN of the legacy bot user of account acct.
+func botARN(acct string) string { return "arn:aws:iam::" + acct + ":user/bots/legacy-bot" }
 
 // Generate writes the estate under dir: dir/snapshot and dir/logs.
 func Generate(dir string, o Options) (Summary, error) {
