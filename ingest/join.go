@@ -196,8 +196,12 @@ func (s *Snapshot) joinTo(req *engine.Request, sess *Session, ps *engine.PolicyS
 	// Organizations.
 	if o := s.Org; o != nil {
 		resAcct := req.ResourceAccount
+		// Most requests act in the caller's own account: its chain serves
+		// both sides.
+		var callerChain *orgChain
 		if p.Account != "" {
 			if chain, ok := o.chain(p.Account); ok {
+				callerChain = chain
 				ps.SCPs = chain.scps
 				ps.PrincipalInManagementAccount = p.Account == o.ManagementAccount
 				if ctx != nil {
@@ -210,7 +214,11 @@ func (s *Snapshot) joinTo(req *engine.Request, sess *Session, ps *engine.PolicyS
 			}
 		}
 		if resAcct != "" {
-			if chain, ok := o.chain(resAcct); ok {
+			chain := callerChain
+			if resAcct != p.Account {
+				chain, _ = o.chain(resAcct)
+			}
+			if chain != nil {
 				ps.RCPs = chain.rcps
 				ps.ResourceInManagementAccount = resAcct == o.ManagementAccount
 				if ctx != nil {

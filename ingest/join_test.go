@@ -63,6 +63,54 @@ func TestPolicySetFor(t *testing.T) {
 	}
 }
 
+// TestOrgChainsBySide checks that the SCPs and the principal's org keys
+// come from the caller's account and the RCPs and the resource's org keys
+// from the resource's account, whether the two are the same account or
+// only one of them is in the organization.
+func TestOrgChainsBySide(t *testing.T) {
+	s, err := LoadSnapshot(filepath.Join("testdata", "snapshot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const member, outside = "111111111111", "333333333333"
+	const memberPath = "o-abc/r-root/ou-prod/111111111111/"
+	for _, c := range []struct {
+		name, caller, resource string
+		scps, rcps             int // levels: root, OU, account
+		principalPath          string
+		resourcePath           string
+	}{
+		{"same member account", member, member, 3, 3, memberPath, memberPath},
+		{"member caller, outside resource", member, outside, 3, 0, memberPath, ""},
+		{"outside caller, member resource", outside, member, 0, 3, "", memberPath},
+		{"both outside", outside, outside, 0, 0, "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := engine.NewContext()
+			req := &engine.Request{
+				Principal: engine.Principal{Kind: engine.PrincipalRoot, ARN: "arn:aws:iam::" + c.caller + ":root", Account: c.caller},
+				Action:    "s3:GetObject", Resource: "arn:aws:s3:::elsewhere/x", ResourceAccount: c.resource, Context: ctx,
+			}
+			ps := s.PolicySetFor(req, nil).Policies
+			if len(ps.SCPs) != c.scps || len(ps.RCPs) != c.rcps {
+				t.Errorf("%d SCP and %d RCP levels, want %d and %d", len(ps.SCPs), len(ps.RCPs), c.scps, c.rcps)
+			}
+			for _, k := range []struct{ key, want string }{
+				{"aws:PrincipalOrgPaths", c.principalPath},
+				{"aws:ResourceOrgPaths", c.resourcePath},
+			} {
+				got := ""
+				if v := ctx.Values(k.key); len(v) == 1 {
+					got = v[0]
+				}
+				if got != k.want {
+					t.Errorf("%s = %q (%s), want %q", k.key, got, ctx.State(k.key), k.want)
+				}
+			}
+		})
+	}
+}
+
 // TestBucketPolicyGovernsObjects checks which resource policy the join
 // gives a request: the resource's own, or for an S3 object its bucket's,
 // found under the bucket's ARN in the same partition.

@@ -175,11 +175,13 @@ const maxKnownARNs = 1 << 14
 // (see Sessions.Settled).
 func (t *Translator) SessionMisses() map[string]int { return t.misses }
 
-// notAPICallTypes are event types that record no caller's request.
-var notAPICallTypes = map[string]bool{
-	"AwsServiceEvent":      true,
-	"AwsCloudTrailInsight": true,
-	"AwsVpceEvent":         true,
+// notAPICall reports whether an event type records no caller's request.
+func notAPICall(eventType string) bool {
+	switch eventType {
+	case "AwsServiceEvent", "AwsCloudTrailInsight", "AwsVpceEvent":
+		return true
+	}
+	return false
 }
 
 // Translate turns one record into its requests, or says why it has none.
@@ -195,7 +197,7 @@ func (t *Translator) Translate(rec *Record) Translation {
 		tr.Skip, tr.Detail = SkipUnsupportedEventVersion, v
 		return tr
 	}
-	if notAPICallTypes[rec.EventType] {
+	if notAPICall(rec.EventType) {
 		tr.Skip, tr.Detail = SkipNotAPICall, rec.EventType
 		return tr
 	}
