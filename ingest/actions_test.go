@@ -151,10 +151,13 @@ func TestMapEventRemembers(t *testing.T) {
 	cat := catalog.Default()
 	m := NewActionMapper(cat)
 	tr := &Translator{mapper: m}
-	calls := []eventKey{
+	// Calls of one name in several services are told apart by source.
+	calls := []struct{ source, name string }{
 		{"s3.amazonaws.com", "GetObject"}, {"s3.amazonaws.com", "CopyObject"},
 		{"lambda.amazonaws.com", "GetFunction20150331v2"}, {"signin.amazonaws.com", "ConsoleLogin"},
 		{"s3.amazonaws.com", "NoSuchCall"}, {"apigateway.amazonaws.com", "UpdateStage"},
+		{"dynamodb.amazonaws.com", "TagResource"}, {"sns.amazonaws.com", "TagResource"},
+		{"nosuch.amazonaws.com", "TagResource"},
 	}
 	for range 2 {
 		for _, c := range calls {
@@ -168,8 +171,12 @@ func TestMapEventRemembers(t *testing.T) {
 	for i := range maxMappedEvents + 100 {
 		tr.mapEvent("ec2.amazonaws.com", "Call"+strconv.Itoa(i))
 	}
-	if len(tr.mapped) != maxMappedEvents {
-		t.Errorf("%d mappings kept, want %d", len(tr.mapped), maxMappedEvents)
+	kept := 0
+	for _, ms := range tr.mapped {
+		kept += len(ms)
+	}
+	if kept != maxMappedEvents || tr.nMapped != kept {
+		t.Errorf("%d mappings kept (counted %d), want %d", kept, tr.nMapped, maxMappedEvents)
 	}
 	got, ok := tr.mapEvent("ec2.amazonaws.com", "DescribeInstances")
 	if !ok || len(got.Actions) != 1 || got.Actions[0] != "ec2:DescribeInstances" {

@@ -368,9 +368,11 @@ func TestTranslatorCopiesWhatItKeeps(t *testing.T) {
 		t.Fatal(err)
 	}
 	real := func(s string) bool { return s != "" && utf8.ValidString(s) }
-	for k := range tr.mapped {
-		if !real(k.source) || !real(k.name) {
-			t.Errorf("remembered call %q %q", k.source, k.name)
+	for name, ms := range tr.mapped {
+		for _, m := range ms {
+			if !real(m.source) || !real(name) {
+				t.Errorf("remembered call %q %q", m.source, name)
+			}
 		}
 	}
 	for arn := range tr.kinds {

@@ -88,18 +88,17 @@ type Translator struct {
 	// reqs and contexts are reused from record to record.
 	reqs     []Request
 	contexts []*engine.Context
-	keys     recordKeys // the deferred keys of the record being translated
-	mapped   map[eventKey]mappedEvent
-	kinds    map[string]arnKind // see arnKind
-	listed   listedItems        // the items of a call with a Listing or on each resource
+	keys     recordKeys               // the deferred keys of the record being translated
+	mapped   map[string][]mappedEvent // by event name
+	nMapped  int                      // calls in mapped
+	kinds    map[string]arnKind       // see arnKind
+	listed   listedItems              // the items of a call with a Listing or on each resource
 }
-
-// eventKey names an API call as a record logs it.
-type eventKey struct{ source, name string }
 
 // mappedEvent is the action mapping of an API call, kept from record to
 // record.
 type mappedEvent struct {
+	source string
 	ActionMapping
 	ok bool
 }
@@ -108,19 +107,24 @@ type mappedEvent struct {
 // distinct calls than this has its later ones mapped anew each time.
 const maxMappedEvents = 8192
 
-// mapEvent is the mapper's Map, remembered per call.
+// mapEvent is the mapper's Map, remembered per call. The calls are kept by
+// event name, each with the few sources that share it, so that finding one
+// hashes a single string.
 func (t *Translator) mapEvent(source, name string) (ActionMapping, bool) {
-	k := eventKey{source, name}
-	if m, ok := t.mapped[k]; ok {
-		return m.ActionMapping, m.ok
+	for _, m := range t.mapped[name] {
+		if m.source == source {
+			return m.ActionMapping, m.ok
+		}
 	}
 	m, ok := t.mapper.Map(source, name)
 	if t.mapped == nil {
-		t.mapped = make(map[eventKey]mappedEvent)
+		t.mapped = make(map[string][]mappedEvent)
 	}
-	if len(t.mapped) < maxMappedEvents {
+	if t.nMapped < maxMappedEvents {
 		// The record's strings may be borrowed (see Reader.SetBorrowStrings).
-		t.mapped[eventKey{strings.Clone(source), strings.Clone(name)}] = mappedEvent{m, ok}
+		own := strings.Clone(name)
+		t.mapped[own] = append(t.mapped[own], mappedEvent{strings.Clone(source), m, ok})
+		t.nMapped++
 	}
 	return m, ok
 }
