@@ -20,7 +20,11 @@ type Compat struct {
 	// the exact session (or federated user) ARN subject to the session policy.
 	SessionPolicyLimitsDirectSessionGrants bool
 	// RootAsOrdinaryPrincipal gives the root user no implicit access to its
-	// own account and lets it assume roles.
+	// own account and lets it assume roles. A resource-policy grant to "*"
+	// then reaches the root user as a grant to its role's ARN reaches a
+	// role session: without an identity policy, but only as far as a
+	// permissions boundary allows (a boundary the root user cannot have in
+	// AWS).
 	RootAsOrdinaryPrincipal bool
 	// SCPsApplyToServiceLinkedRoles applies SCPs to service-linked roles.
 	SCPsApplyToServiceLinkedRoles bool
@@ -394,13 +398,17 @@ func grant(pr *preparedRequest, ps *PolicySet, res *[numPolicyTypes]setResult, k
 		return g
 	}
 
-	direct := rp.byKind[matchDirectUser].Or(rp.byKind[matchWildcard])
+	wildcard, entityMatch := rp.byKind[matchWildcard], rp.byKind[matchEntity]
+	if kind == PrincipalRoot && ps.Compat.RootAsOrdinaryPrincipal {
+		wildcard, entityMatch = False, entityMatch.Or(wildcard)
+	}
+	direct := rp.byKind[matchDirectUser].Or(wildcard)
 	session := rp.byKind[matchDirectSession]
 	if ps.Compat.SessionPolicyLimitsDirectSessionGrants {
 		session = session.And(SP)
 	}
 	direct = direct.Or(session)
-	entity := rp.byKind[matchEntity].And(capped)
+	entity := entityMatch.And(capped)
 	viaIdentity := identityPath
 	if rk != resourceOrdinary {
 		// Trust and key policies must allow; naming the account delegates to IAM.

@@ -352,7 +352,7 @@ func TestDifferentialOracle(t *testing.T) {
 	if dir == "" {
 		t.Skip("REPLAY_ORACLE_DIR is not set; .ci/run installs the oracle and sets it")
 	}
-	n := 3000
+	n := 40000
 	if v := os.Getenv("REPLAY_ORACLE_SCENARIOS"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
