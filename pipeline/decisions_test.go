@@ -1,10 +1,13 @@
 package pipeline
 
 import (
+	"encoding/binary"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 
 	"github.com/replay-iam/replay/analysis"
 	"github.com/replay-iam/replay/ingest"
+	"github.com/replay-iam/replay/output"
 )
 
 // TestDecisionDay checks the partition day of event times given in turn to
@@ -210,4 +214,71 @@ func sinkDays(sinks []*decisionSink) []string {
 		out = append(out, s.day)
 	}
 	return out
+}
+
+// TestDecisionBounds checks which columns of a decisions file carry their
+// bounds: the random event ids none, in the row group statistics or the
+// page index, and the other columns their own least and greatest values,
+// by which a reader skips what it does not look for.
+func TestDecisionBounds(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	rows := []analysis.DecisionRow{
+		{EventID: "9f0c", EventTime: t0.Add(time.Minute), PrincipalARN: "arn:aws:iam::111122223333:user/bob", Action: "s3:GetObject", Decision: "allow"},
+		{EventID: "0a1b", EventTime: t0, PrincipalARN: "arn:aws:iam::111122223333:role/app", Action: "sqs:SendMessage", Decision: "deny"},
+		{EventID: "55aa", EventTime: t0.Add(time.Hour), PrincipalARN: "arn:aws:iam::111122223333:user/ann", Action: "ec2:RunInstances", Decision: "allow"},
+	}
+	path := filepath.Join(t.TempDir(), "decisions.parquet")
+	err := output.StreamParquet(path, func(write func([]analysis.DecisionRow) error) error { return write(rows) },
+		DecisionWriterOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(f, info.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := func(v int64) string { return string(binary.LittleEndian.AppendUint64(nil, uint64(v))) }
+	want := map[string][2]string{
+		"event_id":      {"", ""},
+		"event_time":    {le(t0.UnixMilli()), le(t0.Add(time.Hour).UnixMilli())},
+		"principal_arn": {"arn:aws:iam::111122223333:role/app", "arn:aws:iam::111122223333:user/bob"},
+		"action":        {"ec2:RunInstances", "sqs:SendMessage"},
+		"decision":      {"allow", "deny"},
+	}
+	indexes := pf.ColumnIndexes()
+	for i, c := range pf.Metadata().RowGroups[0].Columns {
+		name := c.MetaData.PathInSchema[0]
+		w, ok := want[name]
+		if !ok {
+			continue
+		}
+		delete(want, name)
+		stats := c.MetaData.Statistics
+		if string(stats.MinValue) != w[0] || string(stats.MaxValue) != w[1] {
+			t.Errorf("column %s: row group bounds %q..%q, want %q..%q", name, stats.MinValue, stats.MaxValue, w[0], w[1])
+		}
+		// The page index holds bounds cut short: a prefix of the least
+		// value, and a string no less than the greatest.
+		pages := indexes[i]
+		if len(pages.MinValues) != 1 || len(pages.MaxValues) != 1 {
+			t.Errorf("column %s: %d pages in the index, want 1", name, len(pages.MinValues))
+			continue
+		}
+		lo, hi := string(pages.MinValues[0]), string(pages.MaxValues[0])
+		if (lo == "") != (w[0] == "") || !strings.HasPrefix(w[0], lo) || (hi == "") != (w[1] == "") || hi < w[1] {
+			t.Errorf("column %s: page bounds %q..%q, want %q..%q or cut short", name, lo, hi, w[0], w[1])
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("columns not in the file: %v", want)
+	}
 }
