@@ -117,13 +117,23 @@ var condKeys = []struct {
 	{"aws:SecureTransport", []string{"true", "false"}, false},
 	{"aws:CurrentTime", []string{"2024-06-01T12:00:00Z", "2026-01-01T00:00:00Z"}, false},
 	{"aws:TagKeys", []string{"env", "team", "owner"}, true},
+	{"aws:MultiFactorAuthAge", []string{"30", "7200"}, false},
 }
 
 func (g gen) condition() doc {
+	if g.r.IntN(6) == 0 {
+		return g.principalCondition()
+	}
 	k := condKeys[g.r.IntN(len(condKeys))]
 	var ops []string
 	var vals []string
 	switch k.key {
+	case "aws:MultiFactorAuthAge":
+		ops = []string{"NumericLessThan", "NumericGreaterThanEquals", "NumericLessThanIfExists", "NumericNotEquals"}
+		// Numbers only: under NumericNotEquals an unparseable policy value
+		// has no documented meaning (replay: the value equals nothing, so
+		// the condition holds; iam-simulate: the condition fails).
+		vals = []string{"3600", "30", "7200.0"}
 	case "aws:SourceIp":
 		ops = []string{"IpAddress", "NotIpAddress"}
 		vals = []string{"10.0.0.0/8", "203.0.113.7", "2001:DB8::/32"}
@@ -150,6 +160,23 @@ func (g gen) condition() doc {
 		c["Null"] = doc{g.pick([]string{"aws:PrincipalTag/team", "aws:SourceIp", "aws:TagKeys"}): g.pick([]string{"true", "false"})}
 	}
 	return c
+}
+
+// principalCondition tests the caller's ARN or account, the keys a
+// resource policy granting to "*" narrows the grant with.
+func (g gen) principalCondition() doc {
+	if g.r.IntN(3) == 0 {
+		op := g.pick([]string{"StringEquals", "StringNotEquals"})
+		return doc{op: doc{"aws:PrincipalAccount": g.pick([]string{acctA, acctB})}}
+	}
+	op := g.pick([]string{"ArnLike", "ArnNotLike", "ArnEquals", "StringLike", "ArnLikeIfExists"})
+	vals := []string{"arn:aws:iam::" + acctA + ":role/app", "arn:aws:iam::*:user/*", "arn:aws:iam::" + acctA + ":*",
+		"arn:aws:iam::" + acctB + ":user/carol", "arn:aws:iam::" + acctA + ":root", "arn:aws:iam::*:role/a*"}
+	var v any = g.pick(vals)
+	if g.r.IntN(3) == 0 {
+		v = []string{g.pick(vals), g.pick(vals)}
+	}
+	return doc{op: doc{"aws:PrincipalArn": v}}
 }
 
 func (g gen) statement(t target, effect string, principal bool) doc {
