@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"math"
 	"net/netip"
 	"sort"
@@ -26,6 +27,22 @@ const (
 	famARN
 	famNull
 )
+
+// valueKind names what the policy values of the family's operators must
+// be, for the warning about one that is not.
+func (f opFamily) valueKind() string {
+	switch f {
+	case famNumeric:
+		return "a number"
+	case famDate:
+		return "a date"
+	case famIP:
+		return "an IP address or range"
+	case famBinary:
+		return "base64"
+	}
+	return "valid"
+}
 
 // cmpKind is the ordering test of numeric and date operators.
 type cmpKind uint8
@@ -151,7 +168,10 @@ func parseOperator(name string) (qualifier, *operator, bool, bool) {
 	return q, op, ifExists, true
 }
 
-func compileConditions(v *jsonValue, path string, vars bool) ([]condition, error) {
+// compileConditions compiles a Condition block. A value that does not
+// parse as its operator compares (a number, a date, an IP range) is
+// accepted, as it equals no request value, and described in warnings.
+func compileConditions(v *jsonValue, path string, vars bool, warnings *[]string) ([]condition, error) {
 	if v.kind != jsonObject {
 		return nil, fault(v, path, "Condition must be an object, not %s", v.kind)
 	}
@@ -180,9 +200,13 @@ func compileConditions(v *jsonValue, path string, vars bool) ([]condition, error
 				if !ok {
 					return nil, fault(rv, kpath, "condition value must be a string, number or boolean, not %s", rv.kind)
 				}
+				vpath := kpath + "[" + strconv.Itoa(n) + "]"
 				cv, err := compileCondValue(op, s, vars && op.vars)
 				if err != nil {
-					return nil, fault(rv, kpath+"["+strconv.Itoa(n)+"]", "%v", err)
+					return nil, fault(rv, vpath, "%v", err)
+				}
+				if !cv.ok {
+					*warnings = append(*warnings, fmt.Sprintf("%s: %q is not %s, so it equals no request value", vpath, s, op.family.valueKind()))
 				}
 				c.values = append(c.values, cv)
 			}

@@ -339,7 +339,7 @@ func compileStatement(p *Policy, v *jsonValue, path string, index int, vars bool
 			st.notPrincipal = k == "NotPrincipal"
 			st.principals, err = compilePrincipals(ev, epath)
 		case "Condition":
-			st.conditions, err = compileConditions(ev, epath, vars)
+			st.conditions, err = compileConditions(ev, epath, vars, &p.Warnings)
 		default:
 			return nil, fault(ev, epath, "unknown statement element %q", k)
 		}

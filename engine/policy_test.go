@@ -102,6 +102,38 @@ func TestParsePolicyErrors(t *testing.T) {
 	}
 }
 
+// TestConditionValueWarnings checks that a condition value its operator
+// cannot read (not a number, a date, an IP range or base64) is named, by
+// its path, in the policy's warnings, and that readable values are not.
+func TestConditionValueWarnings(t *testing.T) {
+	tests := []struct {
+		condition string
+		warning   string // "" for none
+	}{
+		{`{"NumericLessThan":{"aws:MultiFactorAuthAge":["3600","x"]}}`, `$.Statement[0].Condition.NumericLessThan.aws:MultiFactorAuthAge[1]: "x" is not a number`},
+		{`{"NumericNotEqualsIfExists":{"s3:max-keys":"10.5"}}`, ""},
+		{`{"DateGreaterThan":{"aws:CurrentTime":"yesterday"}}`, `$.Statement[0].Condition.DateGreaterThan.aws:CurrentTime[0]: "yesterday" is not a date`},
+		{`{"DateLessThan":{"aws:CurrentTime":"1700000000"}}`, ""},
+		{`{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/33"}}`, `$.Statement[0].Condition.NotIpAddress.aws:SourceIp[0]: "10.0.0.0/33" is not an IP address or range`},
+		{`{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","2001:db8::/32"]}}`, ""},
+		{`{"BinaryEquals":{"aws:UserAgent":"%%%"}}`, `is not base64`},
+		{`{"StringEquals":{"aws:username":"x"}}`, ""},
+	}
+	for _, tt := range tests {
+		doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":` + tt.condition + `}]}`
+		p, err := ParsePolicy("id", PolicyIdentity, []byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.condition, err)
+		}
+		switch {
+		case tt.warning == "" && len(p.Warnings) > 0:
+			t.Errorf("%s: warnings %q, want none", tt.condition, p.Warnings)
+		case tt.warning != "" && (len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], tt.warning)):
+			t.Errorf("%s: warnings %q, want one with %q", tt.condition, p.Warnings, tt.warning)
+		}
+	}
+}
+
 func TestPolicyWarnings(t *testing.T) {
 	p, err := ParsePolicy("id", PolicyIdentity, []byte(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}}`))
 	if err != nil {

@@ -34,6 +34,10 @@ type Snapshot struct {
 	// Problems lists every fault found while loading: the part concerned is
 	// left out or marked incomplete, the rest loads.
 	Problems []Problem
+	// Warnings lists what was read but may not mean what its author
+	// intended: a policy element ignored where it is not allowed, or a
+	// condition value its operator cannot read. Nothing is left out.
+	Warnings []Problem
 
 	rolesByName  map[string]*Entity // account + "/" + role name
 	usersByName  map[string]*Entity
@@ -212,6 +216,7 @@ func (s *Snapshot) merge(part *Snapshot) {
 	maps.Copy(s.groupsByName, part.groupsByName)
 	s.Accounts = append(s.Accounts, part.Accounts...)
 	s.Problems = append(s.Problems, part.Problems...)
+	s.Warnings = append(s.Warnings, part.Warnings...)
 }
 
 func (s *Snapshot) problem(file, path string, err error) {
@@ -260,6 +265,9 @@ func (s *Snapshot) parsePolicy(file, path, id string, typ engine.PolicyType, raw
 	if err == nil {
 		var p *engine.Policy
 		if p, err = engine.ParsePolicy(id, typ, doc); err == nil {
+			for _, w := range p.Warnings {
+				s.Warnings = append(s.Warnings, Problem{File: file, Path: path, Err: fmt.Errorf("policy %s: %s", id, w)})
+			}
 			return p, true
 		}
 	}

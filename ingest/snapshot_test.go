@@ -158,3 +158,34 @@ func digestOf(p *engine.Policy) [32]byte {
 	d, _ := p.Digest()
 	return d
 }
+
+// TestLoadSnapshotWarnings checks that what a policy's parser accepted
+// with a warning reaches the snapshot's Warnings, with the file and the
+// policy's path, from a GAAD file read beside another, and is not a
+// problem: the policy loads.
+func TestLoadSnapshotWarnings(t *testing.T) {
+	dir := t.TempDir()
+	gaad := `{"UserDetailList":[{"UserName":"alice","UserId":"AIDAEXAMPLE","Arn":"arn:aws:iam::111111111111:user/alice",
+	  "UserPolicyList":[{"PolicyName":"mfa","PolicyDocument":{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*",
+	    "Condition":{"NumericGreaterThan":{"aws:MultiFactorAuthAge":"one hour"}}}]}}]}]}`
+	os.WriteFile(filepath.Join(dir, "gaad-111111111111.json"), []byte(gaad), 0o600)
+	os.WriteFile(filepath.Join(dir, "gaad-222222222222.json"), []byte(`{"UserDetailList":[]}`), 0o600)
+	s, err := LoadSnapshot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Problems) != 0 {
+		t.Errorf("problems %v, want none", s.Problems)
+	}
+	if len(s.Warnings) != 1 {
+		t.Fatalf("warnings %v, want one", s.Warnings)
+	}
+	w := s.Warnings[0]
+	if filepath.Base(w.File) != "gaad-111111111111.json" || w.Path != "$.UserDetailList[0].UserPolicyList[0]" ||
+		!strings.Contains(w.Error(), `"one hour" is not a number`) {
+		t.Errorf("warning %v", w)
+	}
+	if u := s.Users["arn:aws:iam::111111111111:user/alice"]; u == nil || len(u.Inline) != 1 {
+		t.Errorf("alice's policy did not load: %+v", u)
+	}
+}

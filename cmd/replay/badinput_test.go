@@ -117,7 +117,9 @@ func TestBadInputCorpus(t *testing.T) {
 	}
 	hugePolicy := `{"Version":"2012-10-17","Statement":[` + strings.Join(stmts, ",") + `]}`
 	gaad := `{"UserDetailList":[{"Path":"/","UserName":"huge","UserId":"AIDAHUGE","Arn":"arn:aws:iam::444444444444:user/huge",` +
-		`"UserPolicyList":[{"PolicyName":"huge","PolicyDocument":` + hugePolicy + `}],"GroupList":[],"AttachedManagedPolicies":[],"Tags":[]}],` +
+		`"UserPolicyList":[{"PolicyName":"huge","PolicyDocument":` + hugePolicy + `},` +
+		`{"PolicyName":"mfa","PolicyDocument":{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*",` +
+		`"Condition":{"NumericGreaterThan":{"aws:MultiFactorAuthAge":"one hour"}}}]}}],"GroupList":[],"AttachedManagedPolicies":[],"Tags":[]}],` +
 		`"GroupDetailList":[],"RoleDetailList":[],"Policies":[]}`
 	if err := os.WriteFile(filepath.Join(dir, "snapshot", "gaad-444444444444.json"), []byte(gaad), 0o600); err != nil {
 		t.Fatal(err)
@@ -190,6 +192,13 @@ func TestBadInputCorpus(t *testing.T) {
 		if !found {
 			t.Errorf("no snapshot problem containing %q in %q", w, m.Snapshot.Problems)
 		}
+	}
+	// A condition value its operator cannot read is a warning, in the
+	// manifest and on stderr, and not a problem: the policy loads.
+	if len(m.Snapshot.Warnings) != 1 || !containsAll(m.Snapshot.Warnings[0], []string{"gaad-444444444444.json", "UserPolicyList[1]", `"one hour" is not a number`}) {
+		t.Errorf("snapshot warnings %q, want one about the mfa policy", m.Snapshot.Warnings)
+	} else if !strings.Contains(stderr.String(), "replay: snapshot: warning: "+m.Snapshot.Warnings[0]) {
+		t.Errorf("warning %q not on stderr", m.Snapshot.Warnings[0])
 	}
 	// The large policy loaded, and its user was reviewed.
 	principals, err := parquet.ReadFile[analysis.PrincipalRow](filepath.Join(out, "principals.parquet"))

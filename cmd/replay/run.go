@@ -221,6 +221,9 @@ func replay(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
 	for _, p := range snap.Problems {
 		fmt.Fprintf(stderr, "replay: snapshot: %v\n", p)
 	}
+	for _, p := range snap.Warnings {
+		fmt.Fprintf(stderr, "replay: snapshot: warning: %v\n", p)
+	}
 	stage, err := output.NewStage(o.out)
 	if err != nil {
 		return err
@@ -404,6 +407,9 @@ type ManifestSnapshot struct {
 	Path     string   `json:"path"`
 	SHA256   string   `json:"sha256"`
 	Problems []string `json:"problems,omitempty"`
+	// Warnings are policy elements read but possibly not as meant (see
+	// ingest.Snapshot.Warnings).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ManifestWindow is the time window replayed.
@@ -735,6 +741,9 @@ func writeReports(ctx context.Context, o runOptions, stage string, cfg pipeline.
 	}
 	for _, p := range snap.Problems {
 		m.Snapshot.Problems = append(m.Snapshot.Problems, p.Error())
+	}
+	for _, p := range snap.Warnings {
+		m.Snapshot.Warnings = append(m.Snapshot.Warnings, p.Error())
 	}
 	if !w.From.IsZero() {
 		m.Window.From = &w.From
