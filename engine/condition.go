@@ -168,9 +168,9 @@ func parseOperator(name string) (qualifier, *operator, bool, bool) {
 	return q, op, ifExists, true
 }
 
-// compileConditions compiles a Condition block. A value that does not
-// parse as its operator compares (a number, a date, an IP range) is
-// accepted, as it equals no request value, and described in warnings.
+// compileConditions compiles a Condition block. A value its operator
+// cannot read (not a number, a date, an IP range or base64) is kept, equals
+// no request value, and is named in warnings.
 func compileConditions(v *jsonValue, path string, vars bool, warnings *[]string) ([]condition, error) {
 	if v.kind != jsonObject {
 		return nil, fault(v, path, "Condition must be an object, not %s", v.kind)
