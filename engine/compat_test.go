@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/replay-iam/replay/engine"
@@ -21,54 +20,44 @@ func TestCompatRootAsOrdinaryPrincipal(t *testing.T) {
 		user  = "arn:aws:iam::111111111111:user/bob"
 		queue = "arn:aws:sqs:us-east-1:111111111111:jobs"
 	)
-	grantTo := func(principal any) map[string]any {
-		return map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+	grantTo := func(principal any) doc {
+		return doc{"Version": "2012-10-17", "Statement": []any{doc{
 			"Effect": "Allow", "Principal": principal, "Action": "sqs:SendMessage", "Resource": queue}}}
 	}
-	allowing := func(action string) map[string]any {
-		return map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+	allowing := func(action string) doc {
+		return doc{"Version": "2012-10-17", "Statement": []any{doc{
 			"Effect": "Allow", "Action": action, "Resource": "*"}}}
 	}
 	tests := []struct {
 		name        string
 		principal   string
-		boundary    map[string]any
-		resource    map[string]any
+		boundary    doc
+		resource    doc
 		aws, oracle string
 	}{
-		{"root, * granted, boundary not allowing", root, allowing("ec2:Describe*"), grantTo(map[string]any{"AWS": "*"}), "Allowed", "ImplicitlyDenied"},
+		{"root, * granted, boundary not allowing", root, allowing("ec2:Describe*"), grantTo(doc{"AWS": "*"}), "Allowed", "ImplicitlyDenied"},
 		{"root, * granted as a string, boundary not allowing", root, allowing("ec2:Describe*"), grantTo("*"), "Allowed", "ImplicitlyDenied"},
-		{"root, * granted, boundary allowing", root, allowing("*"), grantTo(map[string]any{"AWS": "*"}), "Allowed", "Allowed"},
-		{"root, * granted, no boundary", root, nil, grantTo(map[string]any{"AWS": "*"}), "Allowed", "Allowed"},
-		{"root, account granted, no boundary", root, nil, grantTo(map[string]any{"AWS": "111111111111"}), "Allowed", "ImplicitlyDenied"},
+		{"root, * granted, boundary allowing", root, allowing("*"), grantTo(doc{"AWS": "*"}), "Allowed", "Allowed"},
+		{"root, * granted, no boundary", root, nil, grantTo(doc{"AWS": "*"}), "Allowed", "Allowed"},
+		{"root, account granted, no boundary", root, nil, grantTo(doc{"AWS": acctA}), "Allowed", "ImplicitlyDenied"},
 		{"root, no resource policy", root, nil, nil, "Allowed", "ImplicitlyDenied"},
-		{"user, * granted, boundary not allowing", user, allowing("ec2:Describe*"), grantTo(map[string]any{"AWS": "*"}), "Allowed", "Allowed"},
+		{"user, * granted, boundary not allowing", user, allowing("ec2:Describe*"), grantTo(doc{"AWS": "*"}), "Allowed", "Allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := map[string]any{
-				"name": tt.name,
-				"request": map[string]any{
-					"principal": tt.principal, "action": "sqs:SendMessage",
-					"resource": map[string]string{"resource": queue, "accountId": "111111111111"},
-				},
-				"expected": map[string]string{"response": tt.aws},
-			}
+			// The request in iam-simulate's format, as the differential
+			// test gives it to both evaluators.
+			s := &scenario{IdentityPolicies: []named{}, SCPs: []orgLevel{}, RCPs: []orgLevel{}, ResourcePolicy: tt.resource}
+			s.Request.Principal, s.Request.Action = tt.principal, "sqs:SendMessage"
+			s.Request.Resource = map[string]string{"resource": queue, "accountId": acctA}
 			if tt.boundary != nil {
-				c["permissionBoundaries"] = []any{tt.boundary}
+				s.Boundaries = []named{{Name: "pb", Policy: tt.boundary}}
 			}
-			if tt.resource != nil {
-				c["resourcePolicy"] = tt.resource
-			}
-			data, err := json.Marshal([]any{c})
+			c, err := s.toCase(tt.name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			cases, err := casefile.Parse(tt.name, data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			req, ps, err := cases[0].Build()
+			req, ps, err := c.Build()
 			if err != nil {
 				t.Fatal(err)
 			}
